@@ -1,0 +1,49 @@
+"""`moltc` command line: one module per subcommand (chemprop v2 style), each thin over the library.
+
+Each subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only
+when their command runs, so ``moltc --help`` stays fast and one command's heavy imports never slow another.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "build-dataset": ("build_dataset", "build MoT-instructions (parquet + dataset card) from raw or embedded data"),
+    "train": ("train", "train with TRL SFTTrainer from a recipe (pretrain / finetune / pipeline)"),
+    "evaluate": ("evaluate", "score a model on a dataset split: metrics.json + plots"),
+    "predict": ("predict", "screen pairs from CSV/parquet with cached molecule embeddings"),
+    "push": ("push", "upload a model, dataset or Space folder to the Hugging Face Hub"),
+    "convert-original": ("convert_original", "convert an original MolTC Lightning checkpoint"),
+    "quickstart": ("quickstart", "build data, pretrain, fine-tune and evaluate on the embedded default"),
+    "demo": ("demo", "launch the Gradio demo locally"),
+}
+
+
+def _usage() -> str:
+    lines = ["usage: moltc <command> [options]", "", "commands:"]
+    lines += [f"  {name:<18}{help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
+    lines += ["", "Run `moltc <command> --help` for the options of one command."]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    command, rest = argv[0], argv[1:]
+    if command not in SUBCOMMANDS:
+        print(f"moltc: unknown command {command!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module_name, help_text = SUBCOMMANDS[command]
+    module = importlib.import_module(f"{__name__}.{module_name}")
+    parser = argparse.ArgumentParser(prog=f"moltc {command}", description=help_text)
+    module.add_arguments(parser)
+    return int(module.run(parser.parse_args(rest)) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,121 @@
+"""MolTC model configuration.
+
+A MolTC model is three blocks, each with its own sub-config, held by one composite config the way
+`LlavaConfig` / `Blip2Config` hold theirs:
+
+* `graph_config` (`MolTCGraphConfig`): the GIN graph encoder over the original MolTC atom/bond vocabulary.
+* `qformer_config` (`Blip2QFormerConfig`): the Q-Former that turns graph nodes into `num_query_tokens` tokens.
+* `text_config` (any causal-LM config, OPT/Galactica by default): the language model.
+
+`projector_sharing` selects between the released code ("tied": one Q-Former + projector for both
+molecules) and the paper ("untied": one per molecule role, e.g. solvent / solute).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from transformers import AutoConfig, Blip2QFormerConfig, PreTrainedConfig
+from transformers.configuration_utils import SubConfigSpec
+
+# Original MolTC / pretrain-gnns vocabulary sizes: the embedding tables must keep these shapes so
+# released GIN and MolCA weights load. See `featurization.py` for the index meaning.
+NUM_ATOM_TYPES = 120  # atomic number 1..118 -> 0..117, 118 = unknown/dummy atom, 119 = mask token
+NUM_CHIRALITY_TAGS = 3  # unspecified, CW, CCW (CHI_OTHER falls back to unspecified)
+NUM_BOND_TYPES = 6  # single, double, triple, aromatic, self-loop, mask
+NUM_BOND_DIRECTIONS = 3  # none, end-up-right, end-down-right
+
+# Remote-code entry points written into every saved config.json. `register_for_auto_class` keeps only
+# one model auto class, but users load MolTC with both AutoModel and AutoModelForCausalLM.
+MOLTC_AUTO_MAP = {
+    "AutoConfig": "configuration_moltc.MolTCConfig",
+    "AutoModel": "modeling_moltc.MolTCForConditionalGeneration",
+    "AutoModelForCausalLM": "modeling_moltc.MolTCForConditionalGeneration",
+}
+
+
+class MolTCGraphConfig(PreTrainedConfig):
+    """Configuration of the GIN graph encoder (pretrain-gnns variant used by MolCA/MolTC).
+
+    Args:
+        num_layers: number of GIN message-passing layers (paper: 5).
+        hidden_size: node embedding width (paper: 300).
+        dropout: dropout after each layer (paper: 0).
+        jk_mode: jumping-knowledge mode, ``"last"`` (paper) or ``"sum"`` over layers.
+        self_loop_bond_type: bond-type index given to self-loops. pretrain-gnns (GraphCL weights) uses 4;
+            the released MolTC code uses 0 (the single-bond index), which `convert-original` restores.
+    """
+
+    model_type = "moltc_graph"
+    base_config_key = "graph_config"
+
+    num_layers: int = 5
+    hidden_size: int = 300
+    dropout: float = 0.0
+    jk_mode: Literal["last", "sum"] = "last"
+    num_atom_types: int = NUM_ATOM_TYPES
+    num_chirality_tags: int = NUM_CHIRALITY_TAGS
+    num_bond_types: int = NUM_BOND_TYPES
+    num_bond_directions: int = NUM_BOND_DIRECTIONS
+    self_loop_bond_type: int = 4
+    layer_norm_eps: float = 1e-5
+
+    def __post_init__(self, **kwargs):
+        if self.jk_mode not in ("last", "sum"):
+            raise ValueError(f"graph_config.jk_mode must be 'last' or 'sum', got {self.jk_mode!r}")
+        if self.num_layers < 1:
+            raise ValueError(f"graph_config.num_layers must be >= 1, got {self.num_layers}")
+        super().__post_init__(**kwargs)
+
+
+class MolTCConfig(PreTrainedConfig):
+    """Composite configuration of `MolTCForConditionalGeneration`.
+
+    Args:
+        graph_config: `MolTCGraphConfig` (or dict) of the GIN.
+        qformer_config: `Blip2QFormerConfig` (or dict); its ``encoder_hidden_size`` is forced to the GIN width.
+        text_config: config (or dict with ``model_type``) of the causal LM; OPT by default.
+        num_query_tokens: learned query tokens, i.e. LLM tokens per molecule (paper: 8).
+        projector_sharing: ``"tied"`` (one Q-Former/projector for both molecules, the released code) or
+            ``"untied"`` (one per molecule role; the paper's dynamic parameter sharing).
+        num_molecule_roles: how many roles exist when untied (2: molecule A / molecule B).
+        mol_token: the placeholder string that the processor expands into ``num_query_tokens`` tokens.
+        mol_token_id: its id in the tokenizer (set by `build_model` / the processor).
+    """
+
+    model_type = "moltc"
+    sub_configs_defaults = {
+        "graph_config": MolTCGraphConfig,
+        "qformer_config": Blip2QFormerConfig,
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="opt"),
+    }
+
+    graph_config: dict | PreTrainedConfig | None = None
+    qformer_config: dict | PreTrainedConfig | None = None
+    text_config: dict | PreTrainedConfig | None = None
+    num_query_tokens: int = 8
+    projector_sharing: Literal["tied", "untied"] = "tied"
+    num_molecule_roles: int = 2
+    mol_token: str = "<mol>"
+    mol_token_id: int | None = None
+    initializer_range: float = 0.02
+    tie_word_embeddings: bool = True
+
+    def __post_init__(self, **kwargs):
+        super().__post_init__(**kwargs)
+        if self.projector_sharing not in ("tied", "untied"):
+            raise ValueError(f"projector_sharing must be 'tied' or 'untied', got {self.projector_sharing!r}")
+        if self.num_query_tokens < 1:
+            raise ValueError(f"num_query_tokens must be >= 1, got {self.num_query_tokens}")
+        # The Q-Former cross-attends to GIN node embeddings, so its key/value width is the GIN width.
+        self.qformer_config.encoder_hidden_size = self.graph_config.hidden_size
+        self.tie_word_embeddings = bool(getattr(self.text_config, "tie_word_embeddings", True))
+        self.auto_map = {**MOLTC_AUTO_MAP, **(getattr(self, "auto_map", None) or {})}
+
+    @property
+    def num_projectors(self) -> int:
+        """1 when tied, one per molecule role when untied."""
+        return 1 if self.projector_sharing == "tied" else self.num_molecule_roles
+
+
+__all__ = ["MolTCConfig", "MolTCGraphConfig"]

@@ -1,0 +1,119 @@
+"""`build_model`: the one builder for a fresh MolTC model + processor from a `hub_configs/models/` file.
+
+Tests, quickstart, benchmarks and users all go through here, so the config -> tokenizer -> model wiring
+(vocab size from ``len(tokenizer)``, pad/bos/eos ids copied into the text config, the ``<mol>`` id, the
+answer-end stop token) lives in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from .configuration_moltc import MolTCConfig
+from .modeling_moltc import MolTCForConditionalGeneration
+from .processing_moltc import MolTCProcessor
+from .tokenization_moltc import build_tokenizer
+
+HUB_CONFIGS_DIR = Path(__file__).resolve().parents[2] / "hub_configs"
+MODEL_CONFIGS_DIR = HUB_CONFIGS_DIR / "models"
+
+
+def available_model_configs() -> list[str]:
+    return sorted(p.stem for p in MODEL_CONFIGS_DIR.glob("*.json"))
+
+
+def resolve_model_config(name_or_path: str | Path) -> Path:
+    """A config name (``tiny``, ``galactica-125m``, ...) or a path to a JSON file."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    candidate = MODEL_CONFIGS_DIR / f"{name_or_path}.json"
+    if candidate.is_file():
+        return candidate
+    raise FileNotFoundError(
+        f"No model config {str(name_or_path)!r}: not a file and not one of {available_model_configs()} "
+        f"in {MODEL_CONFIGS_DIR}"
+    )
+
+
+def load_model_spec(name_or_path: str | Path) -> dict:
+    spec = json.loads(resolve_model_config(name_or_path).read_text())
+    return {k: v for k, v in spec.items() if not k.startswith("_")}
+
+
+def build_config(spec: dict, tokenizer) -> MolTCConfig:
+    """MolTCConfig from a spec dict, sized and wired to ``tokenizer``."""
+    text_config = dict(spec["text_config"])
+    text_config["vocab_size"] = max(int(text_config.get("vocab_size", 0)), len(tokenizer))
+    text_config["pad_token_id"] = tokenizer.pad_token_id
+    text_config["eos_token_id"] = tokenizer.eos_token_id
+    text_config["bos_token_id"] = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    model_keys = {"graph_config", "qformer_config", "num_query_tokens", "projector_sharing", "num_molecule_roles"}
+    kwargs = {k: v for k, v in spec.items() if k in model_keys}
+    return MolTCConfig(
+        text_config=text_config,
+        mol_token="<mol>",
+        mol_token_id=tokenizer.convert_tokens_to_ids("<mol>"),
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **kwargs,
+    )
+
+
+def build_model(
+    name_or_path: str | Path = "tiny",
+    *,
+    pretrained_text_model: bool = False,
+    tokenizer=None,
+    seed: int | None = 0,
+    dtype: torch.dtype | None = None,
+    device: str | torch.device | None = None,
+) -> tuple[MolTCForConditionalGeneration, MolTCProcessor]:
+    """Build a fresh, untrained MolTC model and its processor from a model config.
+
+    Args:
+        name_or_path: a `hub_configs/models/` name (``tiny``, ``galactica-125m``, ``galactica-1.3b``) or a JSON path.
+        pretrained_text_model: load the LLM weights and tokenizer named by the config's ``pretrained_text_model``
+            (the ordinary transformers hub path; needs network or a local cache). Default: build from config
+            with a locally trained tokenizer.
+        tokenizer: use this tokenizer instead (MolTC's special tokens are added if missing).
+        seed: seeds the random init, so the same seed gives the same weights.
+    """
+    spec = load_model_spec(name_or_path)
+    tokenizer_spec = spec.get("tokenizer", {})
+    if tokenizer is None:
+        if pretrained_text_model and tokenizer_spec.get("name_or_path"):
+            tokenizer = AutoTokenizer.from_pretrained(tokenizer_spec["name_or_path"])
+        else:
+            tokenizer = build_tokenizer(**tokenizer_spec.get("train", {}))
+    processor = MolTCProcessor(tokenizer=tokenizer, num_query_tokens=spec.get("num_query_tokens", 8))
+    config = build_config(spec, processor.tokenizer)
+    if seed is not None:
+        torch.manual_seed(seed)
+    model = MolTCForConditionalGeneration(config)
+    if pretrained_text_model:
+        language_model = AutoModel.from_pretrained(spec["pretrained_text_model"])
+        language_model.resize_token_embeddings(config.text_config.vocab_size)
+        model.model.language_model.load_state_dict(language_model.state_dict())
+        model.tie_weights()
+    configure_generation(model, processor)
+    if dtype is not None:
+        model = model.to(dtype)
+    if device is not None:
+        model = model.to(device)
+    return model, processor
+
+
+def configure_generation(model: MolTCForConditionalGeneration, processor: MolTCProcessor) -> None:
+    """Stop on the answer-end token (``\\n``), not on ``</s>``: MolTC answers use ``</s>`` as a separator."""
+    tokenizer = processor.tokenizer
+    model.generation_config.eos_token_id = processor.answer_end_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.bos_token_id = model.config.text_config.bos_token_id
+
+
+__all__ = ["available_model_configs", "build_config", "build_model", "configure_generation", "load_model_spec"]

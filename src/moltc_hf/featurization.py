@@ -1,0 +1,272 @@
+"""SMILES -> PyG graph with the original MolTC (pretrain-gnns) atom/bond scheme, plus validation and caching.
+
+Atom features (2 integer columns, embeddings summed in the GIN):
+    0. atomic number - 1 (H=0, C=5, N=6, O=7, ...); atoms outside 1..118 (e.g. the dummy ``*``) -> 118.
+    1. chirality tag: 0 unspecified, 1 CW, 2 CCW. ``CHI_OTHER`` and the newer tags fall back to 0
+       (the original indexed a 3-row table with 3 and crashed; PAPER.md §8.18).
+Bond features (2 integer columns; every bond stored in both directions):
+    0. bond type: 0 single, 1 double, 2 triple, 3 aromatic; anything else (dative, ...) falls back to 0.
+    1. direction: 0 none, 1 end-up-right, 2 end-down-right; others fall back to 0.
+Hydrogens stay implicit and charges are not features, exactly as RDKit parses them in the original.
+
+Validation happens here, at the boundary: anything that is not a parseable, non-empty, reasonably sized
+molecule raises `InvalidMoleculeError` naming the input (and the row when called from batch code).
+Batch helpers never raise for bad molecules; they return ``(graphs, rejects)`` so callers can count
+and write the rejects.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from rdkit import Chem, RDLogger
+from torch_geometric.data import Data
+
+UNKNOWN_ATOM_INDEX = 118
+CHIRALITY_INDEX = {
+    Chem.rdchem.ChiralType.CHI_UNSPECIFIED: 0,
+    Chem.rdchem.ChiralType.CHI_TETRAHEDRAL_CW: 1,
+    Chem.rdchem.ChiralType.CHI_TETRAHEDRAL_CCW: 2,
+}
+BOND_TYPE_INDEX = {
+    Chem.rdchem.BondType.SINGLE: 0,
+    Chem.rdchem.BondType.DOUBLE: 1,
+    Chem.rdchem.BondType.TRIPLE: 2,
+    Chem.rdchem.BondType.AROMATIC: 3,
+}
+BOND_DIRECTION_INDEX = {
+    Chem.rdchem.BondDir.NONE: 0,
+    Chem.rdchem.BondDir.ENDUPRIGHT: 1,
+    Chem.rdchem.BondDir.ENDDOWNRIGHT: 2,
+}
+
+DEFAULT_MAX_ATOMS = 1000
+DEFAULT_MAX_SMILES_LENGTH = 5000
+
+
+class InvalidMoleculeError(ValueError):
+    """A SMILES that cannot become a molecule graph. ``str(err)`` names the input, the reason and the row."""
+
+    def __init__(self, smiles: object, reason: str, row: int | str | None = None, field: str | None = None):
+        self.smiles = smiles
+        self.reason = reason
+        self.row = row
+        self.field = field
+        where = ""
+        if row is not None:
+            where += f"row {row}"
+        if field is not None:
+            where += f"{', ' if where else ''}field {field!r}"
+        shown = smiles if not isinstance(smiles, str) or len(smiles) <= 80 else smiles[:77] + "..."
+        super().__init__(f"Invalid molecule {shown!r}{f' ({where})' if where else ''}: {reason}")
+
+
+@dataclass(frozen=True)
+class Reject:
+    """One input that was skipped, with enough context to write a rejects file."""
+
+    row: int | str | None
+    field: str | None
+    value: str
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"row": self.row, "field": self.field, "value": self.value, "reason": self.reason}
+
+
+@contextmanager
+def _rdkit_quiet():
+    """RDKit prints parse errors to stderr; we raise our own precise errors instead."""
+    RDLogger.DisableLog("rdApp.*")
+    try:
+        yield
+    finally:
+        RDLogger.EnableLog("rdApp.*")
+
+
+def parse_molecule(
+    smiles: object,
+    *,
+    keep_largest_fragment: bool = False,
+    max_atoms: int = DEFAULT_MAX_ATOMS,
+    row: int | str | None = None,
+    field: str | None = None,
+) -> Chem.Mol:
+    """Parse and validate one SMILES. Raises `InvalidMoleculeError` with a precise reason."""
+    if smiles is None or (isinstance(smiles, float) and math.isnan(smiles)):
+        raise InvalidMoleculeError(smiles, "missing value (None/NaN)", row, field)
+    if not isinstance(smiles, str):
+        raise InvalidMoleculeError(smiles, f"expected a SMILES string, got {type(smiles).__name__}", row, field)
+    text = smiles.strip()
+    if not text:
+        raise InvalidMoleculeError(smiles, "empty SMILES", row, field)
+    if len(text) > DEFAULT_MAX_SMILES_LENGTH:
+        raise InvalidMoleculeError(
+            smiles, f"SMILES longer than {DEFAULT_MAX_SMILES_LENGTH} characters ({len(text)})", row, field
+        )
+    with _rdkit_quiet():
+        mol = Chem.MolFromSmiles(text)
+    if mol is None:
+        raise InvalidMoleculeError(smiles, "RDKit could not parse it (syntax, valence or ring closure)", row, field)
+    if mol.GetNumAtoms() == 0:
+        raise InvalidMoleculeError(smiles, "molecule has no atoms", row, field)
+    if keep_largest_fragment and len(Chem.GetMolFrags(mol)) > 1:
+        fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=True)
+        mol = max(fragments, key=lambda frag: frag.GetNumHeavyAtoms())
+    if mol.GetNumAtoms() > max_atoms:
+        raise InvalidMoleculeError(smiles, f"{mol.GetNumAtoms()} atoms exceeds max_atoms={max_atoms}", row, field)
+    return mol
+
+
+def canonical_smiles(smiles: str, **parse_kwargs) -> str:
+    """RDKit canonical SMILES (isomeric), the cache key and the canonical pair-order key."""
+    return Chem.MolToSmiles(parse_molecule(smiles, **parse_kwargs))
+
+
+def mol_to_graph(mol: Chem.Mol) -> Data:
+    """RDKit molecule -> `Data(x=[N, 2], edge_index=[2, 2B], edge_attr=[2B, 2])`, all int64."""
+    atom_features = [
+        (
+            atom.GetAtomicNum() - 1 if 1 <= atom.GetAtomicNum() <= 118 else UNKNOWN_ATOM_INDEX,
+            CHIRALITY_INDEX.get(atom.GetChiralTag(), 0),
+        )
+        for atom in mol.GetAtoms()
+    ]
+    x = torch.tensor(atom_features, dtype=torch.long).view(-1, 2)
+    edges: list[tuple[int, int]] = []
+    edge_features: list[tuple[int, int]] = []
+    for bond in mol.GetBonds():
+        begin, end = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
+        feature = (BOND_TYPE_INDEX.get(bond.GetBondType(), 0), BOND_DIRECTION_INDEX.get(bond.GetBondDir(), 0))
+        edges += [(begin, end), (end, begin)]
+        edge_features += [feature, feature]
+    edge_index = torch.tensor(edges, dtype=torch.long).view(-1, 2).t().contiguous()
+    edge_attr = torch.tensor(edge_features, dtype=torch.long).view(-1, 2)
+    return Data(x=x, edge_index=edge_index, edge_attr=edge_attr, num_nodes=x.size(0))
+
+
+class MoleculeFeaturizer:
+    """Callable SMILES -> `Data` with an LRU cache keyed by the input string and by canonical SMILES.
+
+    A drug that appears in 10,000 pairs is parsed once: the raw-string key avoids even the RDKit parse on
+    repeats, and the canonical key merges different spellings of the same molecule.
+    """
+
+    def __init__(
+        self,
+        *,
+        keep_largest_fragment: bool = False,
+        max_atoms: int = DEFAULT_MAX_ATOMS,
+        cache_size: int = 200_000,
+    ):
+        self.keep_largest_fragment = keep_largest_fragment
+        self.max_atoms = max_atoms
+        self.cache_size = cache_size
+        self._by_input: OrderedDict[str, str] = OrderedDict()
+        self._graphs: OrderedDict[str, Data] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._graphs)
+
+    def __call__(self, smiles: object, *, row: int | str | None = None, field: str | None = None) -> Data:
+        if isinstance(smiles, str) and (key := self._by_input.get(smiles)) is not None:
+            graph = self._graphs.get(key)
+            if graph is not None:
+                return graph
+        mol = parse_molecule(
+            smiles, keep_largest_fragment=self.keep_largest_fragment, max_atoms=self.max_atoms, row=row, field=field
+        )
+        key = Chem.MolToSmiles(mol)
+        graph = self._graphs.get(key)
+        if graph is None:
+            graph = mol_to_graph(mol)
+        self._remember(smiles, key, graph)
+        return graph
+
+    def _remember(self, smiles: str, key: str, graph: Data) -> None:
+        with self._lock:
+            self._by_input[smiles] = key
+            self._graphs[key] = graph
+            self._graphs.move_to_end(key)
+            while len(self._graphs) > self.cache_size:
+                self._graphs.popitem(last=False)
+            while len(self._by_input) > 2 * self.cache_size:
+                self._by_input.popitem(last=False)
+
+    def featurize_many(
+        self,
+        smiles: Iterable[object],
+        rows: Sequence[int | str] | None = None,
+        field: str | None = None,
+    ) -> tuple[list[Data | None], list[Reject]]:
+        """Featurize a column. Bad entries become ``None`` in the output and a `Reject`, never an exception."""
+        graphs: list[Data | None] = []
+        rejects: list[Reject] = []
+        for position, value in enumerate(smiles):
+            row = rows[position] if rows is not None else position
+            try:
+                graphs.append(self(value, row=row, field=field))
+            except InvalidMoleculeError as err:
+                graphs.append(None)
+                rejects.append(Reject(row=row, field=field, value=str(value), reason=err.reason))
+        return graphs, rejects
+
+    # -- on-disk cache (safetensors: flat tensors + offsets, keys in the metadata; no pickle) --
+
+    def save_cache(self, path: str | Path) -> None:
+        """Write every cached graph to one safetensors file, so a later run skips RDKit entirely."""
+        from safetensors.torch import save_file
+
+        keys = list(self._graphs)
+        graphs = [self._graphs[k] for k in keys]
+        node_counts = torch.tensor([g.num_nodes for g in graphs], dtype=torch.long)
+        edge_counts = torch.tensor([g.edge_index.size(1) for g in graphs], dtype=torch.long)
+        empty = torch.zeros(0, 2, dtype=torch.long)
+        tensors = {
+            "x": torch.cat([g.x for g in graphs]) if graphs else empty,
+            "edge_index": torch.cat([g.edge_index for g in graphs], dim=1) if graphs else empty.t(),
+            "edge_attr": torch.cat([g.edge_attr for g in graphs]) if graphs else empty,
+            "node_counts": node_counts,
+            "edge_counts": edge_counts,
+        }
+        metadata = {"keys": json.dumps(keys), "format": "moltc-graph-cache-v1"}
+        save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata=metadata)
+
+    def load_cache(self, path: str | Path) -> int:
+        """Load graphs saved by `save_cache`; returns how many were added."""
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            keys = json.loads(handle.metadata()["keys"])
+            tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+        node_offsets = [0, *tensors["node_counts"].cumsum(0).tolist()]
+        edge_offsets = [0, *tensors["edge_counts"].cumsum(0).tolist()]
+        for i, key in enumerate(keys):
+            n0, n1, e0, e1 = node_offsets[i], node_offsets[i + 1], edge_offsets[i], edge_offsets[i + 1]
+            graph = Data(
+                x=tensors["x"][n0:n1],
+                edge_index=tensors["edge_index"][:, e0:e1],
+                edge_attr=tensors["edge_attr"][e0:e1],
+                num_nodes=n1 - n0,
+            )
+            self._remember(key, key, graph)
+        return len(keys)
+
+
+__all__ = [
+    "InvalidMoleculeError",
+    "MoleculeFeaturizer",
+    "Reject",
+    "canonical_smiles",
+    "mol_to_graph",
+    "parse_molecule",
+]

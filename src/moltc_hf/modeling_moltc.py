@@ -1,0 +1,420 @@
+"""PyTorch MolTC: GIN graph encoder -> Q-Former connector -> causal language model.
+
+The layout follows `modeling_llava.py` in transformers 5.x (TRL's SFTTrainer calls the head-less base
+model and applies the output embeddings itself, so the head must be split off):
+
+* `MolTCModel`: ``graph_encoder`` (GIN on torch-geometric), ``mol_connector`` (query tokens + Q-Former +
+  Linear per projector) and ``language_model = AutoModel.from_config(text_config)`` (no LM head).
+  `get_molecule_features` -> `get_placeholder_mask` -> one ``masked_scatter`` splices the molecules in.
+* `MolTCForConditionalGeneration`: ``.model`` + a ``.lm_head`` tied to the input embeddings, with the
+  generation hooks that keep graphs to the prefill step and repeat them per beam.
+
+Molecules are passed as one PyG ``Batch`` (``graphs``) in the row-major order of the ``<mol>`` runs in
+``input_ids`` (pair 0 molecule A, pair 0 molecule B, pair 1 molecule A, ...), with ``mol_roles`` giving
+each molecule's role (0 = molecule A, 1 = molecule B). In tied mode roles are ignored; in untied mode
+each role has its own projector.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+from torch_geometric.data import Batch
+from torch_geometric.nn import MessagePassing, global_mean_pool
+from torch_geometric.utils import add_self_loops, to_dense_batch
+from transformers import AutoModel, Blip2QFormerModel, GenerationMixin, PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+
+from .configuration_moltc import MolTCConfig, MolTCGraphConfig
+
+
+class MolTCGINLayer(MessagePassing):
+    """One GIN layer of pretrain-gnns: message = neighbour + bond embedding, sum aggregation, MLP d->2d->d.
+
+    Parameter names (``mlp``, ``edge_embedding1/2``) match the original so GraphCL / MolCA weights map 1:1.
+    """
+
+    def __init__(self, config: MolTCGraphConfig):
+        super().__init__(aggr="add")
+        width = config.hidden_size
+        self.mlp = nn.Sequential(nn.Linear(width, 2 * width), nn.ReLU(), nn.Linear(2 * width, width))
+        self.edge_embedding1 = nn.Embedding(config.num_bond_types, width)
+        self.edge_embedding2 = nn.Embedding(config.num_bond_directions, width)
+        self.self_loop_bond_type = config.self_loop_bond_type
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+        edge_index, _ = add_self_loops(edge_index, num_nodes=x.size(0))
+        self_loop_attr = torch.zeros(x.size(0), 2, dtype=edge_attr.dtype, device=edge_attr.device)
+        self_loop_attr[:, 0] = self.self_loop_bond_type
+        edge_attr = torch.cat([edge_attr, self_loop_attr], dim=0)
+        edge_embeddings = self.edge_embedding1(edge_attr[:, 0]) + self.edge_embedding2(edge_attr[:, 1])
+        return self.propagate(edge_index, x=x, edge_attr=edge_embeddings)
+
+    def message(self, x_j: torch.Tensor, edge_attr: torch.Tensor) -> torch.Tensor:
+        return x_j + edge_attr
+
+    def update(self, aggr_out: torch.Tensor) -> torch.Tensor:
+        return self.mlp(aggr_out)
+
+
+class MolTCGraphEncoder(nn.Module):
+    """GIN over a PyG batch -> padded node tokens with the mean-pooled graph vector prepended, LayerNorm'ed.
+
+    Returns ``(tokens [num_mols, max_nodes + 1, d], mask [num_mols, max_nodes + 1])``: the Q-Former's
+    keys/values, exactly as MolTC builds them.
+    """
+
+    def __init__(self, config: MolTCGraphConfig):
+        super().__init__()
+        self.config = config
+        width = config.hidden_size
+        self.x_embedding1 = nn.Embedding(config.num_atom_types, width)
+        self.x_embedding2 = nn.Embedding(config.num_chirality_tags, width)
+        self.gnns = nn.ModuleList(MolTCGINLayer(config) for _ in range(config.num_layers))
+        self.batch_norms = nn.ModuleList(nn.BatchNorm1d(width) for _ in range(config.num_layers))
+        self.dropout = nn.Dropout(config.dropout)
+        self.layernorm = nn.LayerNorm(width, eps=config.layer_norm_eps)
+
+    def forward(self, graphs: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.x_embedding1(graphs.x[:, 0]) + self.x_embedding2(graphs.x[:, 1])
+        layer_outputs = []
+        for index, (gnn, norm) in enumerate(zip(self.gnns, self.batch_norms)):
+            hidden = norm(gnn(hidden, graphs.edge_index, graphs.edge_attr))
+            if index < len(self.gnns) - 1:
+                hidden = torch.relu(hidden)
+            hidden = self.dropout(hidden)
+            layer_outputs.append(hidden)
+        nodes = hidden if self.config.jk_mode == "last" else torch.stack(layer_outputs).sum(0)
+        pooled = global_mean_pool(nodes, graphs.batch, size=graphs.num_graphs)
+        dense, node_mask = to_dense_batch(nodes, graphs.batch, batch_size=graphs.num_graphs)
+        tokens = torch.cat([pooled.unsqueeze(1), dense], dim=1)
+        mask = torch.cat([node_mask.new_ones(node_mask.size(0), 1), node_mask], dim=1)
+        # LayerNorm in fp32 as in MolTC (`ln_graph`), whatever the autocast dtype.
+        with torch.autocast(device_type=tokens.device.type, enabled=False):
+            tokens = nn.functional.layer_norm(
+                tokens.float(),
+                self.layernorm.normalized_shape,
+                self.layernorm.weight.float(),
+                self.layernorm.bias.float(),
+                self.layernorm.eps,
+            )
+        return tokens, mask
+
+
+class MolTCProjector(nn.Module):
+    """Learned query tokens + Q-Former + Linear: graph node tokens -> ``num_query_tokens`` LLM embeddings."""
+
+    def __init__(self, config: MolTCConfig, output_size: int):
+        super().__init__()
+        qformer_config = config.qformer_config
+        self.query_tokens = nn.Parameter(torch.zeros(1, config.num_query_tokens, qformer_config.hidden_size))
+        self.qformer = Blip2QFormerModel(qformer_config)
+        self.language_projection = nn.Linear(qformer_config.hidden_size, output_size)
+
+    def forward(self, node_tokens: torch.Tensor, node_mask: torch.Tensor) -> torch.Tensor:
+        queries = self.query_tokens.expand(node_tokens.size(0), -1, -1)
+        query_output = self.qformer(
+            query_embeds=queries,
+            encoder_hidden_states=node_tokens,
+            encoder_attention_mask=node_mask.long(),
+        ).last_hidden_state
+        return self.language_projection(query_output.to(self.language_projection.weight.dtype))
+
+
+class MolTCMoleculeConnector(nn.Module):
+    """All trainable molecule->token modules in one place (PEFT `modules_to_save` wraps it whole).
+
+    ``projectors`` holds one `MolTCProjector` when tied and one per molecule role when untied.
+    """
+
+    def __init__(self, config: MolTCConfig, output_size: int):
+        super().__init__()
+        self.projectors = nn.ModuleList(MolTCProjector(config, output_size) for _ in range(config.num_projectors))
+
+    def forward(self, node_tokens: torch.Tensor, node_mask: torch.Tensor, mol_roles: torch.Tensor | None):
+        if len(self.projectors) == 1:
+            return self.projectors[0](node_tokens, node_mask)
+        if mol_roles is None:
+            raise ValueError("Untied projectors need `mol_roles` (0 = molecule A, 1 = molecule B) for every molecule.")
+        mol_roles = mol_roles.to(node_tokens.device)
+        if mol_roles.numel() != node_tokens.size(0):
+            raise ValueError(f"`mol_roles` has {mol_roles.numel()} entries for {node_tokens.size(0)} molecules.")
+        if mol_roles.numel() and (mol_roles.min() < 0 or mol_roles.max() >= len(self.projectors)):
+            raise ValueError(f"`mol_roles` must be in [0, {len(self.projectors) - 1}], got {mol_roles.tolist()}")
+        outputs = None
+        for role, projector in enumerate(self.projectors):
+            selected = (mol_roles == role).nonzero(as_tuple=True)[0]
+            if selected.numel() == 0:
+                continue
+            projected = projector(node_tokens[selected], node_mask[selected])
+            if outputs is None:
+                outputs = projected.new_zeros(node_tokens.size(0), *projected.shape[1:])
+            outputs = outputs.index_copy(0, selected, projected)
+        return outputs
+
+    def untie(self, num_roles: int) -> None:
+        """Replace the shared projector by ``num_roles`` copies initialised from it (paper §5)."""
+        if len(self.projectors) != 1:
+            raise ValueError(f"Projectors are already untied ({len(self.projectors)} of them).")
+        shared = self.projectors[0]
+        self.projectors = nn.ModuleList([shared] + [copy.deepcopy(shared) for _ in range(num_roles - 1)])
+
+
+class MolTCPreTrainedModel(PreTrainedModel):
+    config_class = MolTCConfig
+    config: MolTCConfig
+    base_model_prefix = "model"
+    main_input_name = "input_ids"
+    input_modalities = ("text",)
+    supports_gradient_checkpointing = True
+    _supports_sdpa = True
+    _supports_flash_attn = True
+    _supports_attention_backend = True
+    _no_split_modules = ["MolTCProjector", "MolTCGraphEncoder"]
+    _skip_keys_device_placement = ["cache"]
+
+    def _init_weights(self, module):
+        super()._init_weights(module)
+        if isinstance(module, MolTCProjector):
+            init.normal_(module.query_tokens, mean=0.0, std=self.config.initializer_range)
+        elif isinstance(module, MolTCGraphEncoder):
+            # pretrain-gnns initialises the atom/bond tables with Xavier-uniform.
+            init.xavier_uniform_(module.x_embedding1.weight)
+            init.xavier_uniform_(module.x_embedding2.weight)
+        elif isinstance(module, MolTCGINLayer):
+            init.xavier_uniform_(module.edge_embedding1.weight)
+            init.xavier_uniform_(module.edge_embedding2.weight)
+
+
+class MolTCModel(MolTCPreTrainedModel):
+    """MolTC without a language-modeling head; returns the language model's last hidden state."""
+
+    def __init__(self, config: MolTCConfig):
+        super().__init__(config)
+        self.graph_encoder = MolTCGraphEncoder(config.graph_config)
+        self.language_model = AutoModel.from_config(config.text_config)
+        embedding_size = self.language_model.get_input_embeddings().embedding_dim
+        self.mol_connector = MolTCMoleculeConnector(config, embedding_size)
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Module:
+        return self.language_model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.language_model.set_input_embeddings(value)
+
+    def get_molecule_features(self, graphs: Batch, mol_roles: torch.Tensor | None = None) -> torch.Tensor:
+        """Graphs -> ``[num_mols, num_query_tokens, embed_dim]`` soft tokens, in the order of ``graphs``."""
+        device = self.graph_encoder.x_embedding1.weight.device
+        graphs = graphs.to(device)
+        node_tokens, node_mask = self.graph_encoder(graphs)
+        return self.mol_connector(node_tokens, node_mask, mol_roles)
+
+    def get_placeholder_mask(
+        self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor, molecule_features: torch.Tensor
+    ) -> torch.Tensor:
+        """Boolean mask of ``<mol>`` positions, checked against the number of molecule tokens."""
+        if input_ids is None:
+            mol_embedding = self.get_input_embeddings()(
+                torch.tensor(self.config.mol_token_id, dtype=torch.long, device=inputs_embeds.device)
+            )
+            placeholder = (inputs_embeds == mol_embedding).all(-1)
+        else:
+            placeholder = input_ids == self.config.mol_token_id
+        num_placeholders = int(placeholder.sum())
+        num_query = self.config.num_query_tokens
+        num_molecule_tokens = molecule_features.shape[0] * molecule_features.shape[1]
+        if num_placeholders != num_molecule_tokens:
+            raise ValueError(
+                f"The prompt has {num_placeholders} `{self.config.mol_token}` placeholder tokens "
+                f"({num_placeholders / num_query:g} molecules x {num_query} query tokens) but "
+                f"{molecule_features.shape[0]} molecules were given ({num_molecule_tokens} tokens). Each molecule "
+                f"needs exactly one `{self.config.mol_token}` in the text before the processor expands it."
+            )
+        return placeholder.unsqueeze(-1).expand_as(inputs_embeds).to(inputs_embeds.device)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        graphs: Batch | None = None,
+        mol_roles: torch.LongTensor | None = None,
+        molecule_features: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        cache=None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        **kwargs,
+    ) -> BaseModelOutputWithPast:
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("Pass exactly one of `input_ids` or `inputs_embeds`.")
+        if inputs_embeds is None:
+            inputs_embeds = self.get_input_embeddings()(input_ids)
+
+        if molecule_features is None and graphs is not None:
+            molecule_features = self.get_molecule_features(graphs, mol_roles)
+        if molecule_features is not None:
+            molecule_features = molecule_features.to(inputs_embeds.device, inputs_embeds.dtype)
+            mask = self.get_placeholder_mask(input_ids, inputs_embeds, molecule_features)
+            inputs_embeds = inputs_embeds.masked_scatter(mask, molecule_features)
+        elif input_ids is not None and self._is_prefill(cache) and (input_ids == self.config.mol_token_id).any():
+            count = int((input_ids == self.config.mol_token_id).sum())
+            raise ValueError(
+                f"The prompt has {count} `{self.config.mol_token}` placeholder tokens but no `graphs` were given."
+            )
+
+        outputs = self.language_model(
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            cache=cache,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        return BaseModelOutputWithPast(
+            last_hidden_state=outputs.last_hidden_state,
+            cache=getattr(outputs, "cache", None),
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+    @staticmethod
+    def _is_prefill(cache) -> bool:
+        return cache is None or cache.get_seq_length() == 0
+
+
+class MolTCForConditionalGeneration(MolTCPreTrainedModel, GenerationMixin):
+    """MolTC with a tied LM head: the class that `AutoModel`/`AutoModelForCausalLM` load."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.language_model.decoder.embed_tokens.weight"}
+
+    def __init__(self, config: MolTCConfig):
+        super().__init__(config)
+        self.model = MolTCModel(config)
+        embeddings = self.model.get_input_embeddings()
+        self.lm_head = nn.Linear(embeddings.embedding_dim, embeddings.num_embeddings, bias=False)
+        # Which parameter the head ties to depends on the backbone (OPT: decoder.embed_tokens, Llama: embed_tokens).
+        embedding_name = next(n for n, m in self.model.language_model.named_modules() if m is embeddings)
+        self._tied_weights_keys = {"lm_head.weight": f"model.language_model.{embedding_name}.weight"}
+        self.post_init()
+
+    # -- plumbing expected by transformers / PEFT / TRL --
+    def get_input_embeddings(self) -> nn.Module:
+        return self.model.get_input_embeddings()
+
+    def set_input_embeddings(self, value: nn.Module) -> None:
+        self.model.set_input_embeddings(value)
+
+    def get_output_embeddings(self) -> nn.Module:
+        return self.lm_head
+
+    def set_output_embeddings(self, value: nn.Module) -> None:
+        self.lm_head = value
+
+    @property
+    def graph_encoder(self) -> MolTCGraphEncoder:
+        return self.model.graph_encoder
+
+    @property
+    def mol_connector(self) -> MolTCMoleculeConnector:
+        return self.model.mol_connector
+
+    @property
+    def language_model(self) -> nn.Module:
+        return self.model.language_model
+
+    def get_molecule_features(self, graphs: Batch, mol_roles: torch.Tensor | None = None) -> torch.Tensor:
+        return self.model.get_molecule_features(graphs, mol_roles)
+
+    def untie_projectors(self) -> None:
+        """Switch from pretraining (one shared projector) to role-specific projectors, copying the weights.
+
+        Records ``projector_sharing="untied"`` in the config, so `save_pretrained` / `from_pretrained`
+        rebuild two projectors and load both. Call it at the pretrain -> fine-tune stage switch, before PEFT.
+        """
+        self.model.mol_connector.untie(self.config.num_molecule_roles)
+        self.config.projector_sharing = "untied"
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        graphs: Batch | None = None,
+        mol_roles: torch.LongTensor | None = None,
+        molecule_features: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        cache=None,
+        inputs_embeds: torch.Tensor | None = None,
+        use_cache: bool | None = None,
+        logits_to_keep: int | torch.Tensor = 0,
+        **kwargs,
+    ) -> CausalLMOutputWithPast:
+        outputs = self.model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            graphs=graphs,
+            mol_roles=mol_roles,
+            molecule_features=molecule_features,
+            position_ids=position_ids,
+            cache=cache,
+            inputs_embeds=inputs_embeds,
+            use_cache=use_cache,
+            **kwargs,
+        )
+        hidden_states = outputs.last_hidden_state
+        slice_indices = slice(-logits_to_keep, None) if isinstance(logits_to_keep, int) else logits_to_keep
+        logits = self.lm_head(hidden_states[:, slice_indices, :])
+        loss = None
+        if labels is not None:
+            loss = self.loss_function(logits=logits, labels=labels, vocab_size=logits.size(-1), **kwargs)
+        return CausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            cache=outputs.cache,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
+
+    # -- generation: molecules only on the prefill step, repeated per beam / returned sequence --
+    def prepare_inputs_for_generation(self, input_ids, *args, is_first_iteration: bool | None = False, **kwargs):
+        molecule_inputs = {key: kwargs.pop(key, None) for key in ("graphs", "mol_roles", "molecule_features")}
+        model_inputs = super().prepare_inputs_for_generation(
+            input_ids, *args, is_first_iteration=is_first_iteration, **kwargs
+        )
+        if is_first_iteration or not kwargs.get("use_cache", True):
+            model_inputs.update({k: v for k, v in molecule_inputs.items() if v is not None})
+        return model_inputs
+
+    def _expand_inputs_for_generation(self, expand_size: int = 1, is_encoder_decoder: bool = False, input_ids=None, **model_kwargs):
+        graphs = model_kwargs.pop("graphs", None)
+        per_molecule = {key: model_kwargs.pop(key, None) for key in ("mol_roles", "molecule_features")}
+        input_ids, model_kwargs = super()._expand_inputs_for_generation(
+            expand_size=expand_size, is_encoder_decoder=is_encoder_decoder, input_ids=input_ids, **model_kwargs
+        )
+        if expand_size > 1 and input_ids is not None and (graphs is not None or any(v is not None for v in per_molecule.values())):
+            # input_ids is already expanded: molecules per original sample = placeholders / query tokens.
+            counts = ((input_ids[::expand_size] == self.config.mol_token_id).sum(1) // self.config.num_query_tokens).tolist()
+            starts = [sum(counts[:i]) for i in range(len(counts))]
+            index = torch.tensor(
+                [m for start, count in zip(starts, counts) for _ in range(expand_size) for m in range(start, start + count)],
+                dtype=torch.long,
+            )
+            if graphs is not None:
+                graphs = Batch.from_data_list(graphs.index_select(index))
+            per_molecule = {k: (v[index.to(v.device)] if v is not None else None) for k, v in per_molecule.items()}
+        if graphs is not None:
+            model_kwargs["graphs"] = graphs
+        model_kwargs.update({k: v for k, v in per_molecule.items() if v is not None})
+        return input_ids, model_kwargs
+
+
+__all__ = [
+    "MolTCForConditionalGeneration",
+    "MolTCGraphEncoder",
+    "MolTCModel",
+    "MolTCPreTrainedModel",
+]
