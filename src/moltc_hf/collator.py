@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import torch
-
 from .processing_moltc import ANSWER_END, MOLECULE_FIELDS, MolTCProcessor
 
 IGNORE_INDEX = -100
@@ -51,7 +49,11 @@ class MolTCDataCollator:
         sequences, label_sequences = [], []
         for row in rows:
             prompt_ids = self.processor.encode_prompt(row[self.prompt_column])
-            target_ids = self.processor.encode_text(row[self.target_column]) + self._answer_end if self.include_target else []
+            target_ids = (
+                self.processor.encode_text(row[self.target_column]) + self._answer_end
+                if self.include_target
+                else []
+            )
             ids, num_target = self._truncate(prompt_ids, target_ids)
             sequences.append(ids)
             label_sequences.append([IGNORE_INDEX] * (len(ids) - num_target) + ids[len(ids) - num_target :])

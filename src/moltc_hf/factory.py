@@ -51,8 +51,16 @@ def build_config(spec: dict, tokenizer) -> MolTCConfig:
     text_config["vocab_size"] = max(int(text_config.get("vocab_size", 0)), len(tokenizer))
     text_config["pad_token_id"] = tokenizer.pad_token_id
     text_config["eos_token_id"] = tokenizer.eos_token_id
-    text_config["bos_token_id"] = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    model_keys = {"graph_config", "qformer_config", "num_query_tokens", "projector_sharing", "num_molecule_roles"}
+    text_config["bos_token_id"] = (
+        tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
+    )
+    model_keys = {
+        "graph_config",
+        "qformer_config",
+        "num_query_tokens",
+        "projector_sharing",
+        "num_molecule_roles",
+    }
     kwargs = {k: v for k, v in spec.items() if k in model_keys}
     return MolTCConfig(
         text_config=text_config,
@@ -116,4 +124,10 @@ def configure_generation(model: MolTCForConditionalGeneration, processor: MolTCP
     model.generation_config.bos_token_id = model.config.text_config.bos_token_id
 
 
-__all__ = ["available_model_configs", "build_config", "build_model", "configure_generation", "load_model_spec"]
+__all__ = [
+    "available_model_configs",
+    "build_config",
+    "build_model",
+    "configure_generation",
+    "load_model_spec",
+]

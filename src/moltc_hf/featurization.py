@@ -104,7 +104,9 @@ def parse_molecule(
     if smiles is None or (isinstance(smiles, float) and math.isnan(smiles)):
         raise InvalidMoleculeError(smiles, "missing value (None/NaN)", row, field)
     if not isinstance(smiles, str):
-        raise InvalidMoleculeError(smiles, f"expected a SMILES string, got {type(smiles).__name__}", row, field)
+        raise InvalidMoleculeError(
+            smiles, f"expected a SMILES string, got {type(smiles).__name__}", row, field
+        )
     text = smiles.strip()
     if not text:
         raise InvalidMoleculeError(smiles, "empty SMILES", row, field)
@@ -115,14 +117,18 @@ def parse_molecule(
     with _rdkit_quiet():
         mol = Chem.MolFromSmiles(text)
     if mol is None:
-        raise InvalidMoleculeError(smiles, "RDKit could not parse it (syntax, valence or ring closure)", row, field)
+        raise InvalidMoleculeError(
+            smiles, "RDKit could not parse it (syntax, valence or ring closure)", row, field
+        )
     if mol.GetNumAtoms() == 0:
         raise InvalidMoleculeError(smiles, "molecule has no atoms", row, field)
     if keep_largest_fragment and len(Chem.GetMolFrags(mol)) > 1:
         fragments = Chem.GetMolFrags(mol, asMols=True, sanitizeFrags=True)
         mol = max(fragments, key=lambda frag: frag.GetNumHeavyAtoms())
     if mol.GetNumAtoms() > max_atoms:
-        raise InvalidMoleculeError(smiles, f"{mol.GetNumAtoms()} atoms exceeds max_atoms={max_atoms}", row, field)
+        raise InvalidMoleculeError(
+            smiles, f"{mol.GetNumAtoms()} atoms exceeds max_atoms={max_atoms}", row, field
+        )
     return mol
 
 
@@ -183,7 +189,11 @@ class MoleculeFeaturizer:
             if graph is not None:
                 return graph
         mol = parse_molecule(
-            smiles, keep_largest_fragment=self.keep_largest_fragment, max_atoms=self.max_atoms, row=row, field=field
+            smiles,
+            keep_largest_fragment=self.keep_largest_fragment,
+            max_atoms=self.max_atoms,
+            row=row,
+            field=field,
         )
         key = Chem.MolToSmiles(mol)
         graph = self._graphs.get(key)

@@ -28,7 +28,11 @@ def moltc_lora_config(
     ``train_graph_encoder`` / ``train_connector`` keep the GIN and the ``mol_connector`` fully trainable
     (saved whole with the adapter); set them to False to freeze those blocks.
     """
-    modules_to_save = [name for name, keep in (("graph_encoder", train_graph_encoder), ("mol_connector", train_connector)) if keep]
+    modules_to_save = [
+        name
+        for name, keep in (("graph_encoder", train_graph_encoder), ("mol_connector", train_connector))
+        if keep
+    ]
     return LoraConfig(
         r=r,
         lora_alpha=lora_alpha,

@@ -132,18 +132,26 @@ class MolTCMoleculeConnector(nn.Module):
 
     def __init__(self, config: MolTCConfig, output_size: int):
         super().__init__()
-        self.projectors = nn.ModuleList(MolTCProjector(config, output_size) for _ in range(config.num_projectors))
+        self.projectors = nn.ModuleList(
+            MolTCProjector(config, output_size) for _ in range(config.num_projectors)
+        )
 
     def forward(self, node_tokens: torch.Tensor, node_mask: torch.Tensor, mol_roles: torch.Tensor | None):
         if len(self.projectors) == 1:
             return self.projectors[0](node_tokens, node_mask)
         if mol_roles is None:
-            raise ValueError("Untied projectors need `mol_roles` (0 = molecule A, 1 = molecule B) for every molecule.")
+            raise ValueError(
+                "Untied projectors need `mol_roles` (0 = molecule A, 1 = molecule B) for every molecule."
+            )
         mol_roles = mol_roles.to(node_tokens.device)
         if mol_roles.numel() != node_tokens.size(0):
-            raise ValueError(f"`mol_roles` has {mol_roles.numel()} entries for {node_tokens.size(0)} molecules.")
+            raise ValueError(
+                f"`mol_roles` has {mol_roles.numel()} entries for {node_tokens.size(0)} molecules."
+            )
         if mol_roles.numel() and (mol_roles.min() < 0 or mol_roles.max() >= len(self.projectors)):
-            raise ValueError(f"`mol_roles` must be in [0, {len(self.projectors) - 1}], got {mol_roles.tolist()}")
+            raise ValueError(
+                f"`mol_roles` must be in [0, {len(self.projectors) - 1}], got {mol_roles.tolist()}"
+            )
         outputs = None
         for role, projector in enumerate(self.projectors):
             selected = (mol_roles == role).nonzero(as_tuple=True)[0]
@@ -260,7 +268,11 @@ class MolTCModel(MolTCPreTrainedModel):
             molecule_features = molecule_features.to(inputs_embeds.device, inputs_embeds.dtype)
             mask = self.get_placeholder_mask(input_ids, inputs_embeds, molecule_features)
             inputs_embeds = inputs_embeds.masked_scatter(mask, molecule_features)
-        elif input_ids is not None and self._is_prefill(cache) and (input_ids == self.config.mol_token_id).any():
+        elif (
+            input_ids is not None
+            and self._is_prefill(cache)
+            and (input_ids == self.config.mol_token_id).any()
+        ):
             count = int((input_ids == self.config.mol_token_id).sum())
             raise ValueError(
                 f"The prompt has {count} `{self.config.mol_token}` placeholder tokens but no `graphs` were given."
@@ -380,7 +392,9 @@ class MolTCForConditionalGeneration(MolTCPreTrainedModel, GenerationMixin):
         )
 
     # -- generation: molecules only on the prefill step, repeated per beam / returned sequence --
-    def prepare_inputs_for_generation(self, input_ids, *args, is_first_iteration: bool | None = False, **kwargs):
+    def prepare_inputs_for_generation(
+        self, input_ids, *args, is_first_iteration: bool | None = False, **kwargs
+    ):
         molecule_inputs = {key: kwargs.pop(key, None) for key in ("graphs", "mol_roles", "molecule_features")}
         model_inputs = super().prepare_inputs_for_generation(
             input_ids, *args, is_first_iteration=is_first_iteration, **kwargs
@@ -389,23 +403,41 @@ class MolTCForConditionalGeneration(MolTCPreTrainedModel, GenerationMixin):
             model_inputs.update({k: v for k, v in molecule_inputs.items() if v is not None})
         return model_inputs
 
-    def _expand_inputs_for_generation(self, expand_size: int = 1, is_encoder_decoder: bool = False, input_ids=None, **model_kwargs):
+    def _expand_inputs_for_generation(
+        self, expand_size: int = 1, is_encoder_decoder: bool = False, input_ids=None, **model_kwargs
+    ):
         graphs = model_kwargs.pop("graphs", None)
         per_molecule = {key: model_kwargs.pop(key, None) for key in ("mol_roles", "molecule_features")}
         input_ids, model_kwargs = super()._expand_inputs_for_generation(
-            expand_size=expand_size, is_encoder_decoder=is_encoder_decoder, input_ids=input_ids, **model_kwargs
+            expand_size=expand_size,
+            is_encoder_decoder=is_encoder_decoder,
+            input_ids=input_ids,
+            **model_kwargs,
         )
-        if expand_size > 1 and input_ids is not None and (graphs is not None or any(v is not None for v in per_molecule.values())):
+        if (
+            expand_size > 1
+            and input_ids is not None
+            and (graphs is not None or any(v is not None for v in per_molecule.values()))
+        ):
             # input_ids is already expanded: molecules per original sample = placeholders / query tokens.
-            counts = ((input_ids[::expand_size] == self.config.mol_token_id).sum(1) // self.config.num_query_tokens).tolist()
+            counts = (
+                (input_ids[::expand_size] == self.config.mol_token_id).sum(1) // self.config.num_query_tokens
+            ).tolist()
             starts = [sum(counts[:i]) for i in range(len(counts))]
             index = torch.tensor(
-                [m for start, count in zip(starts, counts) for _ in range(expand_size) for m in range(start, start + count)],
+                [
+                    m
+                    for start, count in zip(starts, counts)
+                    for _ in range(expand_size)
+                    for m in range(start, start + count)
+                ],
                 dtype=torch.long,
             )
             if graphs is not None:
                 graphs = Batch.from_data_list(graphs.index_select(index))
-            per_molecule = {k: (v[index.to(v.device)] if v is not None else None) for k, v in per_molecule.items()}
+            per_molecule = {
+                k: (v[index.to(v.device)] if v is not None else None) for k, v in per_molecule.items()
+            }
         if graphs is not None:
             model_kwargs["graphs"] = graphs
         model_kwargs.update({k: v for k, v in per_molecule.items() if v is not None})

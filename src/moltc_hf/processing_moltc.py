@@ -57,7 +57,9 @@ class MolTCProcessor(ProcessorMixin):
         """Add ``<mol>`` and the SMILES tags (as special tokens) and a pad token if the tokenizer lacks them."""
         missing = [t for t in (mol_token, START_SMILES, END_SMILES) if t not in tokenizer.get_vocab()]
         if missing:
-            tokenizer.add_special_tokens({"additional_special_tokens": missing}, replace_extra_special_tokens=False)
+            tokenizer.add_special_tokens(
+                {"additional_special_tokens": missing}, replace_extra_special_tokens=False
+            )
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
         return tokenizer
@@ -139,7 +141,9 @@ class MolTCProcessor(ProcessorMixin):
                     out[index, longest - len(sequence) :] = values
         return out
 
-    def attention_mask_for(self, sequences: Sequence[Sequence[int]], padding_side: str = "right") -> torch.Tensor:
+    def attention_mask_for(
+        self, sequences: Sequence[Sequence[int]], padding_side: str = "right"
+    ) -> torch.Tensor:
         return self.pad([[1] * len(s) for s in sequences], padding_side, pad_value=0)
 
     def __call__(

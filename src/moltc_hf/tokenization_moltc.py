@@ -44,7 +44,15 @@ _PROPERTY_WORDS = (
 def default_corpus() -> list[str]:
     """Template text + numbers: enough for a tiny model to write every MolTC answer compactly."""
     numbers = [solvation_target(v / 4) for v in range(-80, 24)]
-    return [DDI_QUESTION, SOLVATION_QUESTION, ABSORPTION_QUESTION, DDI_POSITIVE, DDI_NEGATIVE, _PROPERTY_WORDS, *numbers]
+    return [
+        DDI_QUESTION,
+        SOLVATION_QUESTION,
+        ABSORPTION_QUESTION,
+        DDI_POSITIVE,
+        DDI_NEGATIVE,
+        _PROPERTY_WORDS,
+        *numbers,
+    ]
 
 
 def build_tokenizer(corpus: Iterable[str] | None = None, vocab_size: int = 1024) -> PreTrainedTokenizerFast:

@@ -11,7 +11,10 @@ import importlib
 import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "build-dataset": ("build_dataset", "build MoT-instructions (parquet + dataset card) from raw or embedded data"),
+    "build-dataset": (
+        "build_dataset",
+        "build MoT-instructions (parquet + dataset card) from raw or embedded data",
+    ),
     "train": ("train", "train with TRL SFTTrainer from a recipe (pretrain / finetune / pipeline)"),
     "evaluate": ("evaluate", "score a model on a dataset split: metrics.json + plots"),
     "predict": ("predict", "screen pairs from CSV/parquet with cached molecule embeddings"),

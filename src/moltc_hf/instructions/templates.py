@@ -26,7 +26,9 @@ DDI_NEGATIVE = "#Drug1 and #Drug2 do not exhibit drug-drug interaction."
 
 def molecule_slot(smiles: str, *, trailing_space: bool = True, mol_token: str = MOL_TOKEN) -> str:
     """``[START_I_SMILES]<smiles[:128]>[END_I_SMILES]<mol>. `` -- one molecule in a prompt."""
-    return f"{START_SMILES}{smiles[:SMILES_TEXT_LIMIT]}{END_SMILES}{mol_token}." + (" " if trailing_space else "")
+    return f"{START_SMILES}{smiles[:SMILES_TEXT_LIMIT]}{END_SMILES}{mol_token}." + (
+        " " if trailing_space else ""
+    )
 
 
 def pair_prompt(smiles_a: str, smiles_b: str, question: str, *, mol_token: str = MOL_TOKEN) -> str:
