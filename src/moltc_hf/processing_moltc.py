@@ -22,6 +22,7 @@ START_SMILES = "[START_I_SMILES]"
 END_SMILES = "[END_I_SMILES]"
 ANSWER_END = "\n"  # appended to every target; generation stops on it (the original's intended stop id)
 MOLECULE_FIELDS = ("smiles_a", "smiles_b")
+_SEGMENT_MEMO_SIZE = 50_000
 _SMILES_SPAN = re.compile(re.escape(START_SMILES) + r"(.*?)" + re.escape(END_SMILES), re.DOTALL)
 
 
@@ -51,6 +52,7 @@ class MolTCProcessor(ProcessorMixin):
         super().__init__(tokenizer, chat_template=chat_template)
         self.featurizer = MoleculeFeaturizer(keep_largest_fragment=keep_largest_fragment)
         self._char_ids: dict[str, list[int]] = {}
+        self._segment_ids: dict[str, list[int]] = {}
 
     @staticmethod
     def prepare_tokenizer(tokenizer, mol_token: str = "<mol>"):
@@ -94,7 +96,15 @@ class MolTCProcessor(ProcessorMixin):
         return expanded
 
     def _encode_plain(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
+        """Tokenize a text segment; memoised, since prompt scaffolding and answer templates repeat per row."""
+        if not text:
+            return []
+        ids = self._segment_ids.get(text)
+        if ids is None:
+            ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            if len(self._segment_ids) < _SEGMENT_MEMO_SIZE:
+                self._segment_ids[text] = ids
+        return ids
 
     def _char_token_ids(self, char: str) -> list[int]:
         ids = self._char_ids.get(char)
@@ -131,15 +141,11 @@ class MolTCProcessor(ProcessorMixin):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         pad_value = self.tokenizer.pad_token_id if pad_value is None else pad_value
         longest = max((len(s) for s in sequences), default=0)
-        out = torch.full((len(sequences), longest), pad_value, dtype=torch.long)
-        for index, sequence in enumerate(sequences):
-            if len(sequence):
-                values = torch.as_tensor(list(sequence), dtype=torch.long)
-                if padding_side == "right":
-                    out[index, : len(sequence)] = values
-                else:
-                    out[index, longest - len(sequence) :] = values
-        return out
+        if padding_side == "right":
+            rows = [list(s) + [pad_value] * (longest - len(s)) for s in sequences]
+        else:
+            rows = [[pad_value] * (longest - len(s)) + list(s) for s in sequences]
+        return torch.tensor(rows, dtype=torch.long).view(len(sequences), longest)
 
     def attention_mask_for(
         self, sequences: Sequence[Sequence[int]], padding_side: str = "right"
@@ -182,7 +188,7 @@ class MolTCProcessor(ProcessorMixin):
 
     def to_dict(self) -> dict:
         """Serialise the settings only: the featurizer's cache and the char-id memo are runtime state."""
-        runtime = {key: self.__dict__.pop(key) for key in ("featurizer", "_char_ids")}
+        runtime = {key: self.__dict__.pop(key) for key in ("featurizer", "_char_ids", "_segment_ids")}
         try:
             return super().to_dict()
         finally:
