@@ -1,0 +1,167 @@
+"""Hub integration offline: push dry runs, the generated model card, loading by hub id from a local cache."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import pandas as pd
+import pytest
+import torch
+from huggingface_hub import ModelCard, ModelCardData, metadata_load
+from safetensors.torch import load_file
+
+from moltc_hf import build_model
+from moltc_hf.cli import main as cli_main
+from moltc_hf.hub import install_in_cache, license_for, metrics_rows, model_card, push_folder
+
+PROMPT = "[START_I_SMILES]CCO[END_I_SMILES]<mol> [START_I_SMILES]O[END_I_SMILES]<mol> ?"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    """A saved tiny model with the leftovers a training run leaves (trainer checkpoint, byte code, metrics)."""
+    folder = tmp_path_factory.mktemp("model") / "final"
+    model, processor = build_model("tiny", seed=0)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    metrics = {
+        "ddi_binary": {"test": {"accuracy": 0.8125, "auroc": 0.875, "n": 16}},
+        "solvation": {"test": {"rmse": 1.25}},
+    }
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "checkpoint-10").mkdir()
+    (folder / "checkpoint-10" / "optimizer.pt").write_bytes(b"x")
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "modeling_moltc.cpython-311.pyc").write_bytes(b"x")
+    return folder
+
+
+def test_model_dry_run_lists_files_and_card_without_writing(model_dir):
+    result = push_folder(model_dir, "someone/moltc-tiny", dry_run=True, datasets=["someone/mot-instructions"])
+    assert result.dry_run and result.url is None
+    assert not (model_dir / "README.md").exists(), "a dry run must not touch the folder"
+    assert "model.safetensors" in result.files and "config.json" in result.files
+    assert "processor_config.json" in result.files or "tokenizer.json" in result.files
+    assert {"modeling_moltc.py", "configuration_moltc.py", "metrics.json", "README.md"} <= set(result.files)
+    assert not [f for f in result.files if f.startswith(("checkpoint-", "__pycache__")) or f.endswith(".pyc")]
+
+
+def test_model_card_metadata_and_body(model_dir, tmp_path):
+    card = model_card(model_dir, "someone/moltc-tiny", datasets=["someone/mot-instructions"])
+    path = tmp_path / "README.md"
+    card.save(path)
+    metadata = metadata_load(path)  # the YAML header parses
+    assert metadata["license"] == "apache-2.0"  # local tiny model: no third-party weights
+    assert metadata["library_name"] == "transformers"
+    assert metadata["datasets"] == ["someone/mot-instructions"]
+    assert "moltc" in metadata["tags"] and "base_model" not in metadata
+    data = ModelCardData(
+        **metadata
+    )  # validate-style: the metadata round-trips through the hub's schema class
+    assert data.license == "apache-2.0" and data.to_dict() == ModelCard(str(card)).data.to_dict()
+    text = str(card)
+    assert "| ddi_binary/test | accuracy | 0.8125 |" in text and "| solvation/test | rmse | 1.25 |" in text
+    assert 'AutoModel.from_pretrained("someone/moltc-tiny", trust_remote_code=True)' in text
+    assert "AutoProcessor.from_pretrained" in text and 'pipeline("molecule-pair-interaction"' in text
+    assert "GIN, 2 layers x 32" in text and "trained locally" in text
+
+
+def test_galactica_base_sets_non_commercial_license(model_dir):
+    assert license_for("facebook/galactica-1.3b")[0] == "cc-by-nc-4.0"
+    card = model_card(model_dir, "someone/moltc-galactica", base_model="facebook/galactica-1.3b")
+    assert card.data.license == "cc-by-nc-4.0" and card.data.base_model == "facebook/galactica-1.3b"
+    assert "CC BY-NC 4.0" in str(card)
+
+
+def test_metrics_rows_flatten_and_skip_non_numbers():
+    rows = metrics_rows({"accuracy": 0.5, "split": "test", "nested": {"rmse": 2, "ok": True}})
+    assert rows == [("all", "accuracy", "0.5"), ("nested", "rmse", "2")]
+
+
+def test_hand_written_readme_is_kept(tmp_path, model_dir):
+    folder = tmp_path / "m"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_bytes((model_dir / name).read_bytes())
+    (folder / "README.md").write_text("# my own card\n")
+    result = push_folder(folder, "someone/x", dry_run=True)
+    assert result.card == "# my own card\n" and "kept the folder's own README.md" in result.notes[0]
+
+
+def test_dataset_folder_dry_run(tmp_path, capsys):
+    """The `moltc build-dataset` layout (card with YAML configs + per-config parquet shards) pushes as it is."""
+    folder = tmp_path / "mot-instructions"
+    shard = folder / "data" / "freesolv" / "train-00000-of-00001.parquet"
+    shard.parent.mkdir(parents=True)
+    pd.DataFrame(
+        {"task": ["solvation"], "smiles_a": ["O"], "smiles_b": ["CCO"], "prompt": ["p"], "target": ["t"]}
+    ).to_parquet(shard)
+    pd.DataFrame({"row": [3], "reason": ["bad SMILES"]}).to_parquet(folder / "rejects.parquet")
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: freesolv\n  data_files:\n  - split: train\n    path: data/freesolv/train-*.parquet\n---\n# MoT\n"
+    )
+    assert (
+        cli_main(
+            [
+                "push",
+                str(folder),
+                "--repo-type",
+                "dataset",
+                "--repo-id",
+                "someone/mot-instructions",
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "would upload 3 files to dataset repo someone/mot-instructions" in out
+    assert "data/freesolv/train-00000-of-00001.parquet" in out and "config_name: freesolv" in out
+
+
+def test_push_refuses_bad_input(tmp_path, model_dir):
+    with pytest.raises(ValueError, match="user-or-org/name"):
+        push_folder(model_dir, "no-namespace", dry_run=True)
+    (tmp_path / "notes.txt").write_text("x")
+    with pytest.raises(ValueError, match="is not a saved model"):
+        push_folder(tmp_path, "someone/x", dry_run=True)
+    with pytest.raises(ValueError, match="repo_type"):
+        push_folder(model_dir, "someone/x", repo_type="repo", dry_run=True)
+
+
+def test_load_by_hub_id_from_offline_cache(tmp_path, model_dir):
+    """`from_pretrained("org/name", trust_remote_code=True)` resolves a hub-layout cache with HF_HUB_OFFLINE=1."""
+    cache = tmp_path / "hub"
+    snapshot = install_in_cache(model_dir, "moltc-org/moltc-tiny", cache_dir=cache)
+    repo_dir = cache / "models--moltc-org--moltc-tiny"
+    assert (repo_dir / "refs" / "main").read_text() == snapshot.name
+    assert not (snapshot / "checkpoint-10").exists()
+    script = textwrap.dedent(f"""
+        import sys, torch
+        from transformers import AutoModel, AutoProcessor
+        from safetensors.torch import save_file
+        torch.set_num_threads(1)
+        model = AutoModel.from_pretrained("moltc-org/moltc-tiny", trust_remote_code=True).eval()
+        processor = AutoProcessor.from_pretrained("moltc-org/moltc-tiny", trust_remote_code=True)
+        assert "moltc_hf" not in sys.modules
+        assert model.config._name_or_path == "moltc-org/moltc-tiny", model.config._name_or_path
+        inputs = processor(text=[{PROMPT!r}], molecules=[("CCO", "O")])
+        with torch.no_grad():
+            save_file({{"logits": model(**inputs).logits.contiguous()}}, {str(tmp_path / "hub_logits.safetensors")!r})
+    """)
+    env = {
+        **os.environ,
+        "HF_HUB_CACHE": str(cache),
+        "HF_HUB_OFFLINE": "1",
+        "HF_MODULES_CACHE": str(tmp_path / "modules"),
+    }
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, env=env, timeout=120)
+    model, processor = build_model("tiny", seed=0)
+    inputs = processor(text=[PROMPT], molecules=[("CCO", "O")])
+    with torch.no_grad():
+        expected = model.eval()(**inputs).logits
+    torch.testing.assert_close(load_file(tmp_path / "hub_logits.safetensors")["logits"], expected)
