@@ -1,0 +1,349 @@
+"""`evaluate_model`: a model on a dataset split -> metrics, predictions, order consistency, references, plots.
+
+Every input row ends up somewhere: in the predictions (with its parsed label/value, or ``NaN`` and a
+reason when the answer was unparseable) or in the rejects (invalid SMILES). Nothing is dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from . import metrics as M
+from . import plots
+from .tasks import (
+    CLASSIFICATION,
+    REGRESSION,
+    TaskSpec,
+    candidates_from_rows,
+    get_task,
+    split_reasoning,
+    swapped_prompt,
+)
+
+
+def rows_to_frame(rows) -> pd.DataFrame:
+    """A `datasets.Dataset`, a DataFrame or a list of dicts -> DataFrame."""
+    if isinstance(rows, pd.DataFrame):
+        return rows.reset_index(drop=True)
+    if hasattr(rows, "to_pandas"):
+        return rows.to_pandas()
+    return pd.DataFrame(list(rows))
+
+
+def infer_task(frame: pd.DataFrame) -> str:
+    tasks = sorted(set(frame["task"])) if "task" in frame.columns else []
+    if len(tasks) != 1:
+        raise ValueError(f"Pass `task=`: the rows hold tasks {tasks or 'none (no task column)'}.")
+    return tasks[0]
+
+
+def _answer_prefixes(frame: pd.DataFrame, candidates: Sequence[str]) -> list[str]:
+    """The reasoning before the gold answer sentence of each row (``""`` without chain-of-thought)."""
+    prefixes = []
+    for index, (target, label) in enumerate(zip(frame["target"], frame["label"])):
+        prefix = split_reasoning(str(target), candidates[int(label)])
+        if prefix is None:
+            raise ValueError(
+                f"Row {index}: the target does not end with the sentence of class {int(label)} "
+                f"({candidates[int(label)]!r}); the candidate list does not match this dataset."
+            )
+        prefixes.append(prefix)
+    return prefixes
+
+
+def _run(model, processor, frame: pd.DataFrame, task: TaskSpec, progress: bool, desc: str, **kwargs):
+    from ..screening import iter_predictions  # screening builds on evaluation's modules
+
+    results, rejects = [], []
+    bar = tqdm(total=len(frame), desc=desc, disable=not progress, unit="pair")
+    for batch_results, batch_rejects in iter_predictions(
+        model, processor, frame.to_dict("records"), task, use_dataset_prompts=True, **kwargs
+    ):
+        results += batch_results
+        rejects += batch_rejects
+        bar.update(len(batch_results) + len({r.row for r in batch_rejects}))
+    bar.close()
+    return results, rejects
+
+
+def evaluate_model(
+    model,
+    processor,
+    rows,
+    task: str | None = None,
+    *,
+    mode: str = "score",
+    candidates: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    batch_size: int = 16,
+    max_new_tokens: int | None = None,
+    num_beams: int = 1,
+    order_consistency: bool | None = None,
+    train_rows=None,
+    limit: int | None = None,
+    cache: bool = True,
+    progress: bool = True,
+) -> dict:
+    """Evaluate on MoT-instructions rows (``smiles_a``, ``smiles_b``, ``prompt``, ``target``, ``label``).
+
+    Args:
+        task: the task name; read from the rows' ``task`` column when omitted.
+        mode: ``"score"`` (classification by candidate log-likelihood) or ``"generate"`` (parse the text).
+            Regression always generates.
+        candidates: class id -> answer sentence; read from the rows (plus ``train_rows``) when omitted.
+        order_consistency: also answer every pair as (B, A) and report agreement; default: symmetric tasks.
+        train_rows: the train split; used to complete the candidate list and to fit the drug-prior
+            reference for binary DDI (`moltc_hf.baselines.DrugPrior`).
+
+    Returns a dict: ``task``, ``mode``, ``num_rows``, ``num_rejected``, ``metrics``, ``order_consistency``,
+    ``references``, ``candidates``, plus DataFrames ``predictions`` and ``rejects`` (see `write_report`).
+    """
+    frame = rows_to_frame(rows)
+    if limit is not None:
+        frame = frame.iloc[:limit].reset_index(drop=True)
+    spec = get_task(task or infer_task(frame))
+    train_frame = rows_to_frame(train_rows) if train_rows is not None else None
+    kwargs = dict(
+        mode=mode, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams, cache=cache
+    )
+    if spec.kind == CLASSIFICATION:
+        if candidates is None:
+            source = frame if train_frame is None else pd.concat([train_frame, frame], ignore_index=True)
+            candidates = candidates_from_rows(source.to_dict("records"), spec)
+        frame = frame.assign(answer_prefix=_answer_prefixes(frame, candidates))
+        kwargs.update(
+            candidates=list(candidates),
+            class_names=class_names,
+            cot=bool(frame["answer_prefix"].str.len().any()),
+        )
+    if mode == "score" and spec.kind != CLASSIFICATION:
+        mode = kwargs["mode"] = "generate"
+    if len(frame) and isinstance(kwargs.get("cache", True), bool) and kwargs["cache"]:
+        from ..screening import MoleculeFeatureCache
+
+        kwargs["cache"] = MoleculeFeatureCache(model, processor)  # shared with the swapped pass
+    results, rejects = _run(model, processor, frame, spec, progress, f"evaluating {spec.name}", **kwargs)
+
+    predictions = _predictions_table(results)
+    report = {
+        "task": spec.name,
+        "mode": mode,
+        "num_rows": len(frame),
+        "num_rejected": len({r.row for r in rejects}),
+        "metrics": task_metrics(spec, predictions, len(candidates or [])),
+        "order_consistency": None,
+        "references": {},
+        "candidates": list(candidates or []),
+        "predictions": predictions,
+        "rejects": pd.DataFrame([r.to_dict() for r in rejects], columns=["row", "field", "value", "reason"]),
+    }
+    if order_consistency if order_consistency is not None else spec.symmetric:
+        report["order_consistency"] = _order_consistency(
+            model, processor, frame, spec, predictions, progress, kwargs
+        )
+    if spec.name == "ddi_binary":
+        report["references"]["drug_prior"] = drug_prior_reference(train_frame, frame)
+    return report
+
+
+def _predictions_table(results) -> pd.DataFrame:
+    records = []
+    for row_id, row, prediction in results:
+        record = {
+            "row_id": row_id,
+            "source_row": row.get("source_row"),
+            "smiles_a": row["smiles_a"],
+            "smiles_b": row["smiles_b"],
+            "target": row.get("target"),
+            "y_true": float(row["label"]) if row.get("label") is not None else math.nan,
+        }
+        record.update(prediction.to_dict())
+        record["value"] = math.nan if record["value"] is None else record["value"]
+        record["label"] = -1 if record["label"] is None else record["label"]
+        records.append(record)
+    columns = [
+        "row_id",
+        "source_row",
+        "smiles_a",
+        "smiles_b",
+        "target",
+        "y_true",
+        "task",
+        "answer",
+        "label",
+        "value",
+    ]
+    return pd.DataFrame.from_records(records, columns=None if records else columns)
+
+
+def _class_probabilities(predictions: pd.DataFrame, num_classes: int) -> np.ndarray | None:
+    """Score mode: the softmax over candidates. Binary generate mode: p(1) from the answer's confidence."""
+    column = predictions.get("class_probabilities")
+    if column is not None and column.notna().all() and len(column):
+        return np.stack(column.to_list())
+    if num_classes == 2 and len(predictions):
+        confidence = predictions["probability"].to_numpy(float)
+        label = predictions["label"].to_numpy()
+        p1 = np.where(label == 1, confidence, np.where(label == 0, 1 - confidence, 0.5))
+        return np.stack([1 - p1, p1], axis=1)
+    return None
+
+
+def task_metrics(spec: TaskSpec, predictions: pd.DataFrame, num_classes: int = 0) -> dict:
+    """The metric dict of one task from a predictions table (`evaluate_model`'s ``predictions``)."""
+    if not len(predictions):
+        return {"num_examples": 0}
+    y_true = predictions["y_true"].to_numpy(float)
+    if spec.kind == CLASSIFICATION:
+        return M.classification_metrics(
+            y_true.astype(int),
+            predictions["label"].to_numpy(int),
+            predictions["probability"].to_numpy(float),
+            _class_probabilities(predictions, num_classes),
+        )
+    if spec.kind == REGRESSION:
+        result = M.regression_metrics(y_true, predictions["value"].to_numpy(float))
+        result["num_outside_interval"] = int(predictions["outside_interval"].sum())
+        result["num_value_from_interval"] = int((predictions["value_source"] == "interval").sum())
+        return result
+    return {"num_examples": len(predictions)}
+
+
+def _order_consistency(model, processor, frame, spec, predictions, progress, kwargs) -> dict:
+    """Answer every pair as (B, A) too; the fraction of pairs whose answers agree (and p(1) drift)."""
+    swapped = frame.copy()
+    prompts = [
+        swapped_prompt(p, a, b) for p, a, b in zip(frame["prompt"], frame["smiles_a"], frame["smiles_b"])
+    ]
+    if any(p is None for p in prompts):
+        return {"skipped": "prompts are not the standard pair prompt, so they cannot be swapped"}
+    swapped["prompt"], swapped["smiles_a"], swapped["smiles_b"] = (
+        prompts,
+        frame["smiles_b"],
+        frame["smiles_a"],
+    )
+    results, _ = _run(model, processor, swapped, spec, progress, f"evaluating {spec.name} (B, A)", **kwargs)
+    swapped_predictions = _predictions_table(results).set_index("row_id")
+    joined = predictions.set_index("row_id").join(swapped_predictions, rsuffix="_swapped", how="inner")
+    if spec.kind == REGRESSION:
+        both = joined[["value", "value_swapped"]].dropna()
+        return {
+            "num_pairs": len(both),
+            "mean_abs_difference": float((both["value"] - both["value_swapped"]).abs().mean()),
+        }
+    parsed = joined[(joined["label"] >= 0) & (joined["label_swapped"] >= 0)]
+    result = {
+        "num_pairs": len(parsed),
+        "same_answer": float((parsed["label"] == parsed["label_swapped"]).mean())
+        if len(parsed)
+        else math.nan,
+    }
+    if "class_probabilities" in joined and joined["class_probabilities"].notna().all() and len(joined):
+        first = np.stack(joined["class_probabilities"].to_list())
+        second = np.stack(joined["class_probabilities_swapped"].to_list())
+        result["mean_abs_probability_difference"] = float(np.abs(first - second).max(1).mean())
+    return result
+
+
+def drug_prior_reference(train_frame: pd.DataFrame | None, frame: pd.DataFrame) -> dict:
+    """The no-chemistry reference (issue 9): score a pair by its drugs' positive rates in train."""
+    if train_frame is None or not len(train_frame):
+        return {"skipped": "no train split given to fit it on"}
+    try:
+        from ..baselines import DrugPrior
+    except ImportError:
+        return {"skipped": "moltc_hf.baselines is not available"}
+    scores = np.asarray(DrugPrior().fit(train_frame).predict_proba(frame), dtype=float)
+    y_true = frame["label"].to_numpy(float).astype(int)
+    return {
+        "auroc": M.binary_auroc(y_true == 1, scores),
+        "accuracy": M.accuracy(y_true, (scores >= 0.5).astype(int)),
+        "num_train_rows": len(train_frame),
+    }
+
+
+def _json_ready(value):
+    if isinstance(value, Mapping):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_report(report: dict, out_dir: str | Path) -> list[Path]:
+    """``metrics.json``, ``predictions.parquet``, ``rejects.parquet`` and PNG plots; returns the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = get_task(report["task"])
+    summary = {k: v for k, v in report.items() if not isinstance(v, pd.DataFrame)}
+    paths = [out_dir / "metrics.json", out_dir / "predictions.parquet", out_dir / "rejects.parquet"]
+    paths[0].write_text(json.dumps(_json_ready(summary), indent=2, allow_nan=False) + "\n")
+    report["predictions"].to_parquet(paths[1], index=False)
+    report["rejects"].astype({"row": "string", "value": "string"}).to_parquet(paths[2], index=False)
+    predictions = report["predictions"]
+    if not len(predictions):
+        return paths
+    y_true = predictions["y_true"].to_numpy(float)
+    if spec.kind == CLASSIFICATION:
+        num_classes = len(report["candidates"])
+        y_true = y_true.astype(int)
+        y_pred = predictions["label"].to_numpy(int)
+        probabilities = _class_probabilities(predictions, num_classes)
+        if probabilities is not None:
+            paths.append(
+                plots.roc_plot(y_true, probabilities, out_dir / "roc.png", title=f"ROC: {spec.name}")
+            )
+        paths.append(
+            plots.reliability_plot(
+                predictions["probability"].to_numpy(float), y_true == y_pred, out_dir / "reliability.png"
+            )
+        )
+        paths.append(plots.confusion_plot(y_true, y_pred, num_classes, out_dir / "confusion.png"))
+    elif spec.kind == REGRESSION:
+        paths.append(
+            plots.parity_plot(
+                y_true, predictions["value"].to_numpy(float), out_dir / "parity.png", title=spec.name
+            )
+        )
+    return paths
+
+
+def format_report(report: dict) -> str:
+    """A plain table of the metrics (and order consistency / references) for the terminal."""
+    lines = [
+        f"task: {report['task']}   mode: {report['mode']}   rows: {report['num_rows']}   rejected: {report['num_rejected']}"
+    ]
+    entries = [(k, v) for k, v in report["metrics"].items()]
+    if report.get("order_consistency"):
+        entries += [(f"order_consistency.{k}", v) for k, v in report["order_consistency"].items()]
+    for name, values in report.get("references", {}).items():
+        entries += [(f"{name}.{k}", v) for k, v in values.items()]
+    width = max(len(k) for k, _ in entries)
+    lines.append(f"{'metric':<{width}}  value")
+    lines.append(f"{'-' * width}  ----------")
+    for key, value in entries:
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"{key:<{width}}  {shown}")
+    return "\n".join(lines)
+
+
+__all__ = [
+    "drug_prior_reference",
+    "evaluate_model",
+    "format_report",
+    "infer_task",
+    "rows_to_frame",
+    "task_metrics",
+    "write_report",
+]

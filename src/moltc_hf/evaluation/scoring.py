@@ -1,0 +1,204 @@
+"""Model calls: candidate scoring by log-likelihood, and free generation with a per-answer confidence.
+
+Both take ``molecule_features`` (``[num_mols, nq, H]`` from `model.get_molecule_features`, in row-major pair
+order) rather than graphs, so callers can compute them once per molecule (see `moltc_hf.screening`).
+
+Scoring (``strategy="cache"``, the default): the prompt -- plus any reasoning prefix and the tokens all
+candidates share -- runs once per pair with the KV cache; the cache is repeated per candidate and only the
+candidates' differing tail runs again, batched. Each candidate is tokenised *together* with its prefix
+exactly as the collator tokenises training targets, and ends with the answer-end token, so a candidate's
+score is the log-likelihood of the whole answer the model would have to write. ``strategy="flat"`` runs
+every (pair, candidate) sequence in full; it is the reference the cached path is tested against and the
+baseline `benchmarks/screen.py` times it against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+from ..processing_moltc import MolTCProcessor
+
+
+def _common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
+    shortest = min(len(s) for s in sequences)
+    for index in range(shortest):
+        token = sequences[0][index]
+        if any(s[index] != token for s in sequences[1:]):
+            return index
+    return shortest
+
+
+def tokenize_candidates(
+    processor: MolTCProcessor, prompt: str, candidates: Sequence[str], prefix: str = ""
+) -> tuple[list[int], list[list[int]]]:
+    """``(context ids, one continuation per candidate)``; context = prompt + prefix + shared answer tokens."""
+    end = [processor.answer_end_token_id]
+    full = [processor.encode_text(prefix + candidate) + end for candidate in candidates]
+    shared = _common_prefix_length(full)
+    if any(len(f) == shared for f in full):
+        raise ValueError("Two candidate answers tokenize identically; each class needs a distinct sentence.")
+    return processor.encode_prompt(prompt) + full[0][:shared], [f[shared:] for f in full]
+
+
+@torch.inference_mode()
+def score_candidates(
+    model,
+    processor: MolTCProcessor,
+    prompts: Sequence[str],
+    candidates: Sequence[str],
+    molecule_features: torch.Tensor,
+    *,
+    prefixes: Sequence[str] | None = None,
+    strategy: str = "cache",
+    max_sequences: int = 256,
+) -> torch.Tensor:
+    """Summed log-likelihood ``[num_pairs, num_candidates]`` of each candidate answer after each prompt.
+
+    ``softmax(dim=-1)`` of the result gives class probabilities. ``max_sequences`` bounds pairs x candidates
+    per forward pass (memory); pairs are processed in groups that fit.
+    """
+    if strategy not in ("cache", "flat"):
+        raise ValueError(f"strategy must be 'cache' or 'flat', got {strategy!r}")
+    num_pairs = len(prompts)
+    if num_pairs == 0:
+        return torch.zeros(0, len(candidates))
+    per_pair = molecule_features.shape[0] // num_pairs
+    tokenized = [
+        tokenize_candidates(processor, prompt, candidates, prefixes[i] if prefixes else "")
+        for i, prompt in enumerate(prompts)
+    ]
+    group = max(1, max_sequences // max(1, len(candidates)))
+    score = _score_cached if strategy == "cache" else _score_flat
+    results = []
+    for start in range(0, num_pairs, group):
+        stop = min(start + group, num_pairs)
+        features = molecule_features[start * per_pair : stop * per_pair]
+        results.append(score(model, processor, tokenized[start:stop], features, per_pair))
+    return torch.cat(results)
+
+
+def _device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _gather_log_probs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
+def _score_cached(model, processor, tokenized, features, per_pair) -> torch.Tensor:
+    device = _device(model)
+    contexts = [context for context, _ in tokenized]
+    num_candidates = len(tokenized[0][1])
+    context_mask = processor.attention_mask_for(contexts, "left").to(device)
+    out = model(
+        input_ids=processor.pad(contexts, "left").to(device),
+        attention_mask=context_mask,
+        molecule_features=features,
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # predicts every continuation's first token
+    continuations = [c for _, conts in tokenized for c in conts]
+    ids = processor.pad(continuations, "right").to(device)
+    mask = processor.attention_mask_for(continuations, "right").to(device)
+    cache = out.cache
+    cache.batch_repeat_interleave(num_candidates)
+    out = model(
+        input_ids=ids,
+        attention_mask=torch.cat([context_mask.repeat_interleave(num_candidates, 0), mask], dim=1),
+        cache=cache,
+        use_cache=True,
+    )
+    token_log_probs = torch.empty(ids.shape, device=device)
+    token_log_probs[:, 0] = first.repeat_interleave(num_candidates, 0).gather(1, ids[:, :1]).squeeze(1)
+    if ids.shape[1] > 1:
+        token_log_probs[:, 1:] = _gather_log_probs(out.logits[:, :-1], ids[:, 1:])
+    scores = (token_log_probs * mask).sum(1)
+    return scores.view(len(tokenized), num_candidates).cpu()
+
+
+def _score_flat(model, processor, tokenized, features, per_pair) -> torch.Tensor:
+    device = _device(model)
+    num_candidates = len(tokenized[0][1])
+    sequences, lengths = [], []
+    for context, conts in tokenized:
+        for cont in conts:
+            sequences.append(context + cont)
+            lengths.append(len(cont))
+    ids = processor.pad(sequences, "left").to(device)
+    index = torch.arange(len(tokenized)).repeat_interleave(num_candidates)
+    molecule_index = (index[:, None] * per_pair + torch.arange(per_pair)).reshape(-1).to(features.device)
+    out = model(
+        input_ids=ids,
+        attention_mask=processor.attention_mask_for(sequences, "left").to(device),
+        molecule_features=features[molecule_index],
+    )
+    token_log_probs = _gather_log_probs(out.logits[:, :-1], ids[:, 1:])
+    width = ids.shape[1] - 1
+    answer = (
+        torch.arange(width, device=device)[None, :] >= width - torch.tensor(lengths, device=device)[:, None]
+    )
+    scores = (token_log_probs * answer).sum(1)
+    return scores.view(len(tokenized), num_candidates).cpu()
+
+
+@torch.inference_mode()
+def generate_answers(
+    model,
+    processor: MolTCProcessor,
+    prompts: Sequence[str],
+    molecule_features: torch.Tensor,
+    *,
+    max_new_tokens: int = 64,
+    num_beams: int = 1,
+    **generate_kwargs,
+) -> tuple[list[str], list[float]]:
+    """Greedy / beam answers (left-padded prompts) and each answer's confidence.
+
+    Confidence = the geometric mean of the generated tokens' probabilities (including the answer-end
+    token), i.e. ``exp(mean log p)``: comparable across answers of different lengths, in [0, 1]. For beams
+    it uses the chosen beam's per-step scores.
+    """
+    if not prompts:
+        return [], []
+    device = _device(model)
+    prompt_ids = [processor.encode_prompt(p) for p in prompts]
+    input_ids = processor.pad(prompt_ids, "left").to(device)
+    end_id = processor.answer_end_token_id
+    output = model.generate(
+        input_ids=input_ids,
+        attention_mask=processor.attention_mask_for(prompt_ids, "left").to(device),
+        molecule_features=molecule_features,
+        max_new_tokens=max_new_tokens,
+        num_beams=num_beams,
+        do_sample=False,
+        eos_token_id=end_id,
+        pad_token_id=processor.tokenizer.pad_token_id,
+        return_dict_in_generate=True,
+        output_scores=True,
+        **generate_kwargs,
+    )
+    new_tokens = output.sequences[:, input_ids.shape[1] :]
+    transition = model.compute_transition_scores(
+        output.sequences,
+        output.scores,
+        getattr(output, "beam_indices", None),
+        normalize_logits=num_beams == 1,
+    )
+    texts, confidences = [], []
+    for tokens, log_probs in zip(new_tokens.tolist(), transition.float().cpu()):
+        length = tokens.index(end_id) + 1 if end_id in tokens else len(tokens)
+        texts.append(
+            processor.tokenizer.decode(
+                tokens[: length - 1 if end_id in tokens else length], clean_up_tokenization_spaces=False
+            )
+        )
+        step_log_probs = log_probs[:length]
+        step_log_probs = step_log_probs[torch.isfinite(step_log_probs)]
+        confidences.append(float(step_log_probs.mean().exp()) if len(step_log_probs) else 0.0)
+    return texts, confidences
+
+
+__all__ = ["generate_answers", "score_candidates", "tokenize_candidates"]

@@ -1,0 +1,377 @@
+"""Screening many pairs: stream rows in batches, encode each unique molecule once, keep every row accounted for.
+
+The graph encoder + Q-Former turn a molecule into ``num_query_tokens`` soft tokens that do not depend on
+its partner, so `MoleculeFeatureCache` keeps them per (canonical SMILES, role) -- per canonical SMILES
+alone when the projector is tied -- and batches pass ``molecule_features=`` to the model instead of graphs.
+A one-vs-many screen then encodes the query drug once and each library drug once; a second query against
+the same library encodes one molecule.
+
+Rows with an invalid SMILES never stop a run: they become `Reject` records (row id, field, value,
+reason) and are written beside the output. Output rows keep the input's row ids. With several processes
+(``accelerate launch``), `screen_file` splits the input through ``PartialState().split_between_processes``
+and the main process merges the shards in row order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from .evaluation.inference import Prediction, predict_batch
+from .evaluation.tasks import TaskSpec, describe_pair, get_task
+from .featurization import InvalidMoleculeError, Reject, canonical_smiles
+from .instructions.templates import pair_prompt
+from .processing_moltc import MOLECULE_FIELDS
+
+ROW_ID = "row_id"
+
+
+class MoleculeFeatureCache:
+    """LRU map (canonical SMILES, role) -> ``[num_query_tokens, hidden]`` molecule features on the model's device.
+
+    ``features(pairs, rows)`` returns the stacked features of every molecule of ``pairs`` in row-major
+    order, encoding only the molecules not seen before (in one batch). ``max_molecules`` bounds memory:
+    a molecule costs ``num_query_tokens x hidden`` floats (64 KiB at 8 x 2048 fp32).
+    """
+
+    def __init__(self, model, processor, max_molecules: int = 100_000):
+        self.model = model
+        self.processor = processor
+        self.max_molecules = max_molecules
+        self.tied = len(model.model.mol_connector.projectors) == 1
+        self._features: OrderedDict[tuple[str, int], torch.Tensor] = OrderedDict()
+        self._canonical: dict[str, str] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._features)
+
+    def key(self, smiles: str, role: int, *, row=None, field: str | None = None) -> tuple[str, int]:
+        """Canonical key; raises `InvalidMoleculeError` (naming row and field) for a bad SMILES."""
+        canonical = self._canonical.get(smiles)
+        if canonical is None:
+            canonical = canonical_smiles(
+                smiles, keep_largest_fragment=self.processor.keep_largest_fragment, row=row, field=field
+            )
+            if len(self._canonical) > 4 * self.max_molecules:
+                self._canonical.clear()
+            self._canonical[smiles] = canonical
+        return canonical, 0 if self.tied else role
+
+    def features(self, pairs: Sequence[Sequence[str]], rows: Sequence | None = None) -> torch.Tensor:
+        keys = [
+            self.key(smiles, role, row=rows[i] if rows is not None else i, field=MOLECULE_FIELDS[role])
+            for i, pair in enumerate(pairs)
+            for role, smiles in enumerate(pair)
+        ]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._features))
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            graphs = [self.processor.featurizer(smiles) for smiles, _ in missing]
+            from torch_geometric.data import Batch
+
+            roles = torch.tensor([role for _, role in missing], dtype=torch.long)
+            with torch.inference_mode():
+                encoded = self.model.get_molecule_features(Batch.from_data_list(graphs), roles)
+            for key, value in zip(missing, encoded):
+                self._features[key] = value
+        stacked = torch.stack([self._features[k] for k in keys])
+        for key in missing:  # evict only after this batch has what it needs
+            self._features.move_to_end(key)
+        while len(self._features) > self.max_molecules:
+            self._features.popitem(last=False)
+        return stacked
+
+
+def uncached_features(model, processor, pairs: Sequence[Sequence[str]], rows=None) -> torch.Tensor:
+    """Every molecule encoded again for every pair: what the model's own forward does with ``graphs``."""
+    graphs, mol_roles = processor.featurize_molecules(pairs, rows=rows)
+    with torch.inference_mode():
+        return model.get_molecule_features(graphs, mol_roles)
+
+
+@dataclass
+class ScreenReport:
+    """Counts of a `screen_file` run (also printed by ``moltc predict``)."""
+
+    num_rows: int = 0
+    num_predicted: int = 0
+    num_rejected: int = 0
+    num_unparseable: int = 0
+    molecules_encoded: int = 0
+    output: str | None = None
+    rejects: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _validate(rows: Sequence[Mapping], row_ids: Sequence, featurizer) -> tuple[list[int], list[Reject]]:
+    """Indices of rows whose two SMILES featurize, and a `Reject` per bad field (featurizer caches graphs)."""
+    keep, rejects = [], []
+    for index, (row, row_id) in enumerate(zip(rows, row_ids)):
+        ok = True
+        for field_name in MOLECULE_FIELDS:
+            try:
+                featurizer(row.get(field_name), row=row_id, field=field_name)
+            except InvalidMoleculeError as err:
+                rejects.append(
+                    Reject(row=row_id, field=field_name, value=str(row.get(field_name)), reason=err.reason)
+                )
+                ok = False
+        if ok:
+            keep.append(index)
+    return keep, rejects
+
+
+def iter_predictions(
+    model,
+    processor,
+    rows: Iterable[Mapping],
+    task: TaskSpec | str,
+    *,
+    batch_size: int = 32,
+    mode: str = "score",
+    candidates: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    cot: bool | None = None,
+    use_dataset_prompts: bool = False,
+    cache: MoleculeFeatureCache | bool = True,
+    max_new_tokens: int | None = None,
+    num_beams: int = 1,
+    row_ids: Iterable | None = None,
+) -> Iterator[tuple[list[tuple[object, Mapping, Prediction]], list[Reject]]]:
+    """Yield ``([(row_id, row, prediction), ...], rejects)`` per batch of ``rows``.
+
+    Prompts are built from the task's question (`templates.pair_prompt`), or taken from each row's
+    ``prompt`` with ``use_dataset_prompts=True`` (evaluation). With ``cot`` (default: the task's
+    convention) candidates are scored after the pair's property descriptions, as CoT targets have them.
+    """
+    task = get_task(task) if isinstance(task, str) else task
+    cot = task.cot if cot is None else cot
+    if cache is True:
+        cache = MoleculeFeatureCache(model, processor)
+    model.eval()
+    ids = iter(row_ids) if row_ids is not None else None
+    batch: list[Mapping] = []
+    batch_ids: list = []
+    for position, row in enumerate(rows):
+        batch.append(row)
+        batch_ids.append(next(ids) if ids is not None else position)
+        if len(batch) == batch_size:
+            yield _predict_rows(
+                model,
+                processor,
+                task,
+                batch,
+                batch_ids,
+                mode,
+                candidates,
+                class_names,
+                cot,
+                use_dataset_prompts,
+                cache,
+                max_new_tokens,
+                num_beams,
+            )
+            batch, batch_ids = [], []
+    if batch:
+        yield _predict_rows(
+            model,
+            processor,
+            task,
+            batch,
+            batch_ids,
+            mode,
+            candidates,
+            class_names,
+            cot,
+            use_dataset_prompts,
+            cache,
+            max_new_tokens,
+            num_beams,
+        )
+
+
+def _predict_rows(
+    model,
+    processor,
+    task,
+    rows,
+    row_ids,
+    mode,
+    candidates,
+    class_names,
+    cot,
+    use_dataset_prompts,
+    cache,
+    max_new_tokens,
+    num_beams,
+):
+    keep, rejects = _validate(rows, row_ids, processor.featurizer)
+    if not keep:
+        return [], rejects
+    rows = [rows[i] for i in keep]
+    row_ids = [row_ids[i] for i in keep]
+    pairs = [(row["smiles_a"], row["smiles_b"]) for row in rows]
+    if use_dataset_prompts:
+        prompts = [row["prompt"] for row in rows]
+    else:
+        prompts = [pair_prompt(a, b, task.question) for a, b in pairs]
+    prefixes = None
+    if cot and task.is_classification:
+        prefixes = [
+            row["answer_prefix"] if "answer_prefix" in row else describe_pair(a, b)
+            for row, (a, b) in zip(rows, pairs)
+        ]
+    if cache:
+        features = cache.features(pairs, row_ids)
+    else:
+        features = uncached_features(model, processor, pairs, row_ids)
+    predictions = predict_batch(
+        model,
+        processor,
+        task,
+        prompts,
+        features,
+        mode=mode,
+        candidates=candidates,
+        class_names=class_names,
+        prefixes=prefixes,
+        max_new_tokens=max_new_tokens,
+        num_beams=num_beams,
+    )
+    return list(zip(row_ids, rows, predictions)), rejects
+
+
+def read_pairs(path: str | Path) -> pd.DataFrame:
+    """CSV or parquet with ``smiles_a`` and ``smiles_b`` (other columns are carried through)."""
+    path = Path(path)
+    frame = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
+    missing = [c for c in MOLECULE_FIELDS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
+    return frame
+
+
+def predictions_frame(
+    results: Iterable[tuple[object, Mapping, Prediction]], keep_columns: Sequence[str] = ()
+) -> pd.DataFrame:
+    """One row per prediction: the input row id, kept input columns, and the prediction's fields."""
+    records = []
+    for row_id, row, prediction in results:
+        record = {ROW_ID: row_id, **{c: row.get(c) for c in keep_columns}, **prediction.to_dict()}
+        if record["value"] is None:
+            record["value"] = math.nan
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def rejects_path_for(output: str | Path) -> Path:
+    output = Path(output)
+    return output.with_name(f"{output.stem}.rejects.parquet")
+
+
+def screen_file(
+    model,
+    processor,
+    input_path: str | Path,
+    output_path: str | Path,
+    task: TaskSpec | str,
+    *,
+    batch_size: int = 32,
+    limit: int | None = None,
+    progress: bool = True,
+    **predict_kwargs,
+) -> ScreenReport:
+    """Predict every pair of a CSV/parquet file into a parquet file (+ ``<output>.rejects.parquet``).
+
+    Keeps the input's row ids (the index of the input file, 0-based) and its columns. Under
+    ``accelerate launch`` each process screens its share and the main process merges the shards.
+    """
+    from accelerate import PartialState
+
+    state = PartialState()
+    frame = read_pairs(input_path)
+    if limit is not None:
+        frame = frame.iloc[:limit]
+    output_path = Path(output_path)
+    output_path.parent.mkdir(parents=True, exist_ok=True)
+    indices = list(range(len(frame)))
+    with state.split_between_processes(indices) as shard:
+        shard_frame = frame.iloc[list(shard)]
+        records = shard_frame.to_dict("records")
+        cache = MoleculeFeatureCache(model, processor)
+        results, rejects = [], []
+        bar = tqdm(
+            total=len(records),
+            desc=f"screening (process {state.process_index})",
+            disable=not progress,
+            unit="pair",
+        )
+        for batch_results, batch_rejects in iter_predictions(
+            model,
+            processor,
+            records,
+            task,
+            batch_size=batch_size,
+            cache=cache,
+            row_ids=shard_frame.index.tolist(),
+            **predict_kwargs,
+        ):
+            results += batch_results
+            rejects += batch_rejects
+            bar.update(len(batch_results) + len({r.row for r in batch_rejects}))
+        bar.close()
+    predictions = predictions_frame(results, keep_columns=list(frame.columns))
+    reject_frame = pd.DataFrame([r.to_dict() for r in rejects], columns=["row", "field", "value", "reason"])
+    reject_frame["row"] = reject_frame["row"].astype("Int64")
+    if state.num_processes > 1:
+        shard_out = output_path.with_name(f"{output_path.stem}.part{state.process_index}.parquet")
+        predictions.to_parquet(shard_out, index=False)
+        reject_frame.to_parquet(shard_out.with_suffix(".rejects.parquet"), index=False)
+        state.wait_for_everyone()
+        if not state.is_main_process:
+            return ScreenReport(num_rows=len(frame))
+        parts = [
+            output_path.with_name(f"{output_path.stem}.part{k}.parquet") for k in range(state.num_processes)
+        ]
+        predictions = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True).sort_values(ROW_ID)
+        reject_frame = pd.concat(
+            [pd.read_parquet(p.with_suffix(".rejects.parquet")) for p in parts], ignore_index=True
+        )
+        for part in parts:
+            part.unlink()
+            part.with_suffix(".rejects.parquet").unlink()
+    predictions.to_parquet(output_path, index=False)
+    rejects_path = rejects_path_for(output_path)
+    reject_frame.to_parquet(rejects_path, index=False)
+    return ScreenReport(
+        num_rows=len(frame),
+        num_predicted=len(predictions),
+        num_rejected=int(reject_frame["row"].nunique()) if len(reject_frame) else 0,
+        num_unparseable=int(predictions["error"].notna().sum()) if len(predictions) else 0,
+        molecules_encoded=cache.misses,
+        output=str(output_path),
+        rejects=str(rejects_path),
+    )
+
+
+__all__ = [
+    "ROW_ID",
+    "MoleculeFeatureCache",
+    "ScreenReport",
+    "iter_predictions",
+    "predictions_frame",
+    "read_pairs",
+    "rejects_path_for",
+    "screen_file",
+    "uncached_features",
+]
