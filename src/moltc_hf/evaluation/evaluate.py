@@ -64,7 +64,13 @@ def _run(model, processor, frame: pd.DataFrame, task: TaskSpec, progress: bool, 
     results, rejects = [], []
     bar = tqdm(total=len(frame), desc=desc, disable=not progress, unit="pair")
     for batch_results, batch_rejects in iter_predictions(
-        model, processor, frame.to_dict("records"), task, use_dataset_prompts=True, **kwargs
+        model,
+        processor,
+        frame.to_dict("records"),
+        task,
+        use_dataset_prompts=True,
+        row_ids=frame.index.tolist(),
+        **kwargs,
     ):
         results += batch_results
         rejects += batch_rejects
@@ -218,17 +224,15 @@ def task_metrics(spec: TaskSpec, predictions: pd.DataFrame, num_classes: int = 0
 
 def _order_consistency(model, processor, frame, spec, predictions, progress, kwargs) -> dict:
     """Answer every pair as (B, A) too; the fraction of pairs whose answers agree (and p(1) drift)."""
-    swapped = frame.copy()
     prompts = [
         swapped_prompt(p, a, b) for p, a, b in zip(frame["prompt"], frame["smiles_a"], frame["smiles_b"])
     ]
-    if any(p is None for p in prompts):
-        return {"skipped": "prompts are not the standard pair prompt, so they cannot be swapped"}
-    swapped["prompt"], swapped["smiles_a"], swapped["smiles_b"] = (
-        prompts,
-        frame["smiles_b"],
-        frame["smiles_a"],
-    )
+    swappable = np.array([p is not None for p in prompts], dtype=bool)
+    if not swappable.any():
+        return {"skipped": "no prompt is the standard pair prompt of its own SMILES, so none can be swapped"}
+    swapped = frame[swappable].copy()
+    swapped["prompt"] = [p for p in prompts if p is not None]
+    swapped["smiles_a"], swapped["smiles_b"] = frame["smiles_b"][swappable], frame["smiles_a"][swappable]
     results, _ = _run(model, processor, swapped, spec, progress, f"evaluating {spec.name} (B, A)", **kwargs)
     swapped_predictions = _predictions_table(results).set_index("row_id")
     joined = predictions.set_index("row_id").join(swapped_predictions, rsuffix="_swapped", how="inner")
@@ -241,6 +245,7 @@ def _order_consistency(model, processor, frame, spec, predictions, progress, kwa
     parsed = joined[(joined["label"] >= 0) & (joined["label_swapped"] >= 0)]
     result = {
         "num_pairs": len(parsed),
+        "num_not_swappable": int((~swappable).sum()),
         "same_answer": float((parsed["label"] == parsed["label_swapped"]).mean())
         if len(parsed)
         else math.nan,
