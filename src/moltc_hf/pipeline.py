@@ -37,7 +37,6 @@ from .processing_moltc import MOLECULE_FIELDS
 from .screening import MoleculeFeatureCache
 
 TASK_NAME = "molecule-pair-interaction"
-BINARY_CLASS_NAMES = ("no interaction", "interaction")
 
 
 def set_task_defaults(
@@ -164,7 +163,6 @@ class MoleculePairInteractionPipeline(Pipeline):
         num_beams: int = 1,
     ) -> dict:
         spec = self._task(task)
-        class_names = None
         if spec.is_classification:
             candidates = list(
                 candidates or spec.candidates or self._defaults().get("candidates", {}).get(spec.name, [])
@@ -174,7 +172,6 @@ class MoleculePairInteractionPipeline(Pipeline):
                     f"Task {spec.name!r} needs `candidates=[...]` (one answer sentence per class), or "
                     f"`set_task_defaults(model.config, candidates={{{spec.name!r}: [...]}})` before saving the model."
                 )
-            class_names = list(BINARY_CLASS_NAMES) if spec.name == "ddi_binary" else candidates
         features = self.molecule_cache.features(model_inputs["pairs"])
         predictions = predict_batch(
             self.model,
@@ -184,7 +181,6 @@ class MoleculePairInteractionPipeline(Pipeline):
             features,
             mode=mode,
             candidates=candidates,
-            class_names=class_names,
             prefixes=model_inputs["prefixes"],
             max_new_tokens=max_new_tokens,
             num_beams=num_beams,

@@ -156,6 +156,7 @@ def iter_predictions(
     """
     task = get_task(task) if isinstance(task, str) else task
     cot = task.cot if cot is None else cot
+    candidates = list(candidates or task.candidates) or None
     if cache is True:
         cache = MoleculeFeatureCache(model, processor)
     model.eval()
@@ -289,6 +290,7 @@ def screen_file(
     batch_size: int = 32,
     limit: int | None = None,
     progress: bool = True,
+    cache: bool = True,
     **predict_kwargs,
 ) -> ScreenReport:
     """Predict every pair of a CSV/parquet file into a parquet file (+ ``<output>.rejects.parquet``).
@@ -308,7 +310,7 @@ def screen_file(
     with state.split_between_processes(indices) as shard:
         shard_frame = frame.iloc[list(shard)]
         records = shard_frame.to_dict("records")
-        cache = MoleculeFeatureCache(model, processor)
+        cache = MoleculeFeatureCache(model, processor) if cache else False
         results, rejects = [], []
         bar = tqdm(
             total=len(records),
@@ -358,7 +360,7 @@ def screen_file(
         num_predicted=len(predictions),
         num_rejected=int(reject_frame["row"].nunique()) if len(reject_frame) else 0,
         num_unparseable=int(predictions["error"].notna().sum()) if len(predictions) else 0,
-        molecules_encoded=cache.misses,
+        molecules_encoded=cache.misses if cache else 2 * len(predictions),
         output=str(output_path),
         rejects=str(rejects_path),
     )
@@ -369,9 +371,19 @@ __all__ = [
     "MoleculeFeatureCache",
     "ScreenReport",
     "iter_predictions",
+    "load_for_inference",
     "predictions_frame",
     "read_pairs",
     "rejects_path_for",
     "screen_file",
     "uncached_features",
 ]
+
+
+def load_for_inference(source: str | Path, device: str | None = None, dtype: torch.dtype | None = None):
+    """A saved model folder (or hub id) + its processor, in eval mode on ``device`` (CUDA when available)."""
+    from transformers import AutoModelForCausalLM, AutoProcessor
+
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype or torch.float32).to(device).eval()
+    return model, AutoProcessor.from_pretrained(source)

@@ -66,7 +66,7 @@ def predict_batch(
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if task.kind == CLASSIFICATION and not candidates:
         raise ValueError(f"Task {task.name!r} needs the candidate answer sentences (one per class).")
-    names = list(class_names) if class_names is not None else list(candidates or [])
+    names = list(class_names or task.class_names or candidates or [])
     if task.kind == CLASSIFICATION and mode == "score":
         log_likelihood = score_candidates(
             model, processor, prompts, candidates, molecule_features, prefixes=prefixes, strategy=strategy

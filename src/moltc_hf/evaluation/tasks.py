@@ -28,6 +28,7 @@ class TaskSpec:
         kind: ``"classification"``, ``"regression"`` or ``"generation"`` (no metric, e.g. pretraining).
         question: the question that closes `templates.pair_prompt` for this task.
         candidates: class id -> answer sentence, when fixed by the templates (binary DDI).
+        class_names: short class names for reports (default: the candidate sentences).
         symmetric: (A, B) and (B, A) mean the same pair, so the answers should agree.
         cot: whether targets put both molecules' property descriptions before the answer by default.
     """
@@ -36,6 +37,7 @@ class TaskSpec:
     kind: str
     question: str
     candidates: tuple[str, ...] = field(default=())
+    class_names: tuple[str, ...] = field(default=())
     symmetric: bool = False
     cot: bool = False
 
@@ -53,6 +55,7 @@ TASKS: dict[str, TaskSpec] = {
             templates.DDI_NEGATIVE,
             templates.DDI_POSITIVE,
         ),  # label 0 = no interaction, 1 = interaction
+        class_names=("no interaction", "interaction"),
         symmetric=True,
     ),
     "ddi_type": TaskSpec("ddi_type", CLASSIFICATION, templates.DDI_QUESTION, cot=True),

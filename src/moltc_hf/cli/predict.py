@@ -1,0 +1,78 @@
+"""``moltc predict --model DIR --input FILE --output FILE [--task T]``: screen pairs from CSV/parquet.
+
+Streams the input in batches with a progress bar, encodes each unique molecule once, keeps the input's row
+ids, and writes invalid rows to ``<output>.rejects.parquet`` with the reason. Run it under
+``accelerate launch -m moltc_hf.cli predict ...`` to split the input across processes/GPUs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="saved model folder (or hub id)")
+    parser.add_argument("--input", required=True, help="CSV or parquet with columns smiles_a, smiles_b")
+    parser.add_argument("--output", required=True, help="predictions parquet (rejects go beside it)")
+    parser.add_argument(
+        "--task", default=None, help="ddi_binary, ddi_type, solvation, ... (default: the model's)"
+    )
+    parser.add_argument(
+        "--mode", choices=["score", "generate"], default="score", help="classification readout"
+    )
+    parser.add_argument(
+        "--candidates", default=None, help="JSON list or text file (one sentence per line) of class answers"
+    )
+    parser.add_argument(
+        "--cot", action=argparse.BooleanOptionalAction, default=None, help="score after descriptions"
+    )
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N rows")
+    parser.add_argument("--max-new-tokens", type=int, default=None)
+    parser.add_argument("--num-beams", type=int, default=1)
+    parser.add_argument("--no-cache", action="store_true", help="re-encode molecules for every pair (slow)")
+    parser.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+
+
+def _read_candidates(path: str | None) -> list[str] | None:
+    if path is None:
+        return None
+    text = Path(path).read_text()
+    return (
+        json.loads(text) if path.endswith(".json") else [line for line in text.splitlines() if line.strip()]
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..pipeline import TASK_NAME
+    from ..screening import load_for_inference, screen_file
+
+    model, processor = load_for_inference(args.model, device=args.device)
+    defaults = (getattr(model.config, "task_specific_params", None) or {}).get(TASK_NAME, {})
+    task = args.task or defaults.get("task", "ddi_binary")
+    candidates = _read_candidates(args.candidates) or defaults.get("candidates", {}).get(task)
+    report = screen_file(
+        model,
+        processor,
+        args.input,
+        args.output,
+        task,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        mode=args.mode,
+        candidates=candidates,
+        cot=args.cot,
+        cache=not args.no_cache,
+        max_new_tokens=args.max_new_tokens,
+        num_beams=args.num_beams,
+    )
+    if report.output is None:  # a non-main process of a multi-process run
+        return 0
+    print(
+        f"task {task}: {report.num_rows} rows, {report.num_predicted} predicted, {report.num_rejected} rejected, "
+        f"{report.num_unparseable} unparseable, {report.molecules_encoded} molecules encoded"
+    )
+    print(f"wrote {report.output} and {report.rejects}")
+    return 0
