@@ -1,5 +1,9 @@
 """MoT-instructions: readers for the public MRL datasets, the MolTC templates, splits and the dataset card."""
 
+from .builder import BuildReport, MoleculeCache, build_dataset
+from .overlap import pair_key, remove_overlapping_pairs
+from .properties import describe_molecule
+from .splits import cold_drug_split, random_split, scaffold_split
 from .templates import (
     DDI_QUESTION,
     SOLVATION_QUESTION,
@@ -15,11 +19,20 @@ from .templates import (
 __all__ = [
     "DDI_QUESTION",
     "SOLVATION_QUESTION",
+    "BuildReport",
+    "MoleculeCache",
     "binary_ddi_target",
+    "build_dataset",
+    "cold_drug_split",
+    "describe_molecule",
     "description_pair_target",
     "molecule_slot",
+    "pair_key",
     "pair_prompt",
     "pretrain_prompt",
+    "random_split",
+    "remove_overlapping_pairs",
+    "scaffold_split",
     "solvation_target",
     "wavelength_target",
 ]

