@@ -21,7 +21,7 @@ from .tasks import (
     CLASSIFICATION,
     REGRESSION,
     TaskSpec,
-    candidates_from_rows,
+    candidates_for,
     get_task,
     split_reasoning,
     swapped_prompt,
@@ -122,7 +122,7 @@ def evaluate_model(
     if spec.kind == CLASSIFICATION:
         if candidates is None:
             source = frame if train_frame is None else pd.concat([train_frame, frame], ignore_index=True)
-            candidates = candidates_from_rows(source.to_dict("records"), spec)
+            candidates = candidates_for(source.to_dict("records"), spec)
         frame = frame.assign(answer_prefix=_answer_prefixes(frame, candidates))
         kwargs.update(
             candidates=list(candidates),

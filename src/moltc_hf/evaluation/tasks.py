@@ -104,6 +104,38 @@ def candidates_from_rows(rows: Iterable[Mapping], task: TaskSpec | str) -> list[
     return [sentences[k] for k in range(len(sentences))]
 
 
+def drugbank_candidates(raw_dir=None) -> list[str]:
+    """The 86 DrugBank type sentences (0-based class order) from the raw data, for splits that miss classes."""
+    from ..instructions.builder import default_raw_dir
+    from ..instructions.readers import drugbank_type_sentences
+
+    raw_dir = raw_dir or default_raw_dir()
+    if raw_dir is None:
+        raise FileNotFoundError(
+            "No raw data folder to read the DrugBank type sentences from (set MOLTC_RAW_DIR)."
+        )
+    sentences = drugbank_type_sentences(raw_dir)
+    return [sentences[k] for k in range(len(sentences))]
+
+
+def candidates_for(rows: Iterable[Mapping], task: TaskSpec | str, raw_dir=None) -> list[str]:
+    """`candidates_from_rows`, falling back to the full DrugBank list when the rows miss some type."""
+    task = get_task(task) if isinstance(task, str) else task
+    rows = list(rows)
+    try:
+        return candidates_from_rows(rows, task)
+    except ValueError:
+        if task.name != "ddi_type":
+            raise
+    candidates = drugbank_candidates(raw_dir)
+    for row in rows:  # the fallback must agree with the dataset, or class ids would silently shift
+        if answer_sentence(row["target"]) != candidates[int(row["label"])]:
+            raise ValueError(
+                f"The DrugBank sentence of class {int(row['label'])} differs from the dataset's target."
+            )
+    return candidates
+
+
 SEPARATOR = "</s>"
 
 
@@ -148,7 +180,9 @@ __all__ = [
     "TASKS",
     "TaskSpec",
     "answer_sentence",
+    "candidates_for",
     "candidates_from_rows",
+    "drugbank_candidates",
     "describe_pair",
     "get_task",
     "question_of",
