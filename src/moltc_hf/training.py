@@ -212,7 +212,7 @@ def prepare_stage_model(model: MolTCForConditionalGeneration, recipe: Recipe) ->
 def load_split(dataset_dir: str | Path, config_name: str, split: str) -> Dataset | None:
     """One split of a dataset folder's config, or None when the config has no such split."""
     splits = load_dataset(str(dataset_dir), config_name)
-    return splits[split] if split in splits else None
+    return splits.get(split)
 
 
 def drop_invalid_rows(dataset: Dataset, processor: MolTCProcessor, split: str) -> tuple[Dataset, list[dict]]:
@@ -425,12 +425,18 @@ def _train_stage(
         )
     output = trainer.train(resume_from_checkpoint=checkpoint)
 
-    adapter_dir = None
-    if recipe.save_adapter and recipe.lora is not None:
-        adapter_dir = output_dir / "adapter"
-        trainer.model.save_pretrained(adapter_dir)
+    adapter_dir = output_dir / "adapter" if recipe.save_adapter and recipe.lora is not None else None
     final_dir = output_dir / "final"
-    save_final(merged_model(trainer), processor, final_dir, recipe)
+    if trainer.accelerator.num_processes > 1:
+        # Sharded (FSDP / ZeRO-3) parameters must be gathered on every rank before rank 0 can merge LoRA.
+        trainer.accelerator.wait_for_everyone()
+        state_dict = trainer.accelerator.get_state_dict(trainer.model)
+        if trainer.accelerator.is_main_process:
+            trainer.accelerator.unwrap_model(trainer.model).load_state_dict(state_dict, strict=False)
+    if trainer.accelerator.is_main_process:
+        if adapter_dir is not None:
+            trainer.model.save_pretrained(adapter_dir)
+        save_final(merged_model(trainer), processor, final_dir, recipe)
 
     result = TrainResult(
         output_dir=output_dir,
@@ -441,7 +447,8 @@ def _train_stage(
         adapter_dir=adapter_dir,
         num_rejects=len({(r["split"], r["row"]) for r in rejects}),
     )
-    _write_result(result)
+    if trainer.accelerator.is_main_process:
+        _write_result(result)
     return result
 
 

@@ -1,0 +1,205 @@
+"""One short GPU check: bf16 SFTTrainer steps at the galactica-1.3b shape, then a beam-search generate().
+
+Builds the model from its config (random init, no download), unties the projectors and trains with the
+fine-tuning recipe's LoRA through the same `moltc_hf.training.build_trainer` as `moltc train`, on a fixed
+in-memory set of real drug SMILES pairs (no data files needed). Reports s/step, tokens/s, peak memory and MFU.
+
+MFU formulas (tokens = non-padding tokens per step, N = all parameters, N_t = trainable parameters):
+  * ``mfu_6n``  = 6 * N * tokens / s_per_step / peak  (the usual dense-training estimate; overstates LoRA work)
+  * ``mfu_lora`` = (4 * N + 2 * N_t) * tokens / s_per_step / peak  (forward 2N + input-gradient 2N; weight
+    gradients only for trainable weights). Neither counts activation-checkpointing recomputation.
+peak = 989e12 FLOP/s (H100/H200 SXM bf16 dense) unless ``--peak-tflops`` says otherwise.
+
+    python benchmarks/gpu_check.py                                   # on the GPU machine
+    python benchmarks/gpu_check.py --config tiny --steps 2 --device cpu   # smoke test here
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from transformers import TrainerCallback
+
+from moltc_hf import MolTCDataCollator, build_model
+from moltc_hf.instructions import templates
+from moltc_hf.training import Recipe, build_trainer, merged_model, prepare_stage_model
+
+# Real molecules (approved drugs + solvents), so the graphs have realistic sizes.
+SMILES = [
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "CN1C=NC2=C1C(=O)N(C(=O)N2C)C",
+    "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
+    "CC(=O)Nc1ccc(O)cc1",
+    "OC(=O)c1ccccc1O",
+    "CN(C)C(=N)NC(=N)N",
+    "CCOC(=O)C1=C(COCCN)NC(C)=C(C1c1ccccc1Cl)C(=O)OC",
+    "COc1ccc2[nH]c(nc2c1)S(=O)Cc1ncc(C)c(OC)c1C",
+    "CC12CCC3C(CCC4=CC(=O)CCC34C)C1CCC2O",
+    "O=C(O)CC(O)(CC(=O)O)C(=O)O",
+    "c1ccc2c(c1)ccc1ccccc12",
+    "ClC(Cl)Cl",
+    "CCO",
+    "O",
+    "CCCCCCCC",
+    "c1ccncc1",
+]
+
+
+def rows(count: int) -> list[dict]:
+    generator = torch.Generator().manual_seed(0)
+    pairs = torch.randint(len(SMILES), (count, 2), generator=generator).tolist()
+    return [
+        {
+            "smiles_a": SMILES[i],
+            "smiles_b": SMILES[j],
+            "prompt": templates.pair_prompt(SMILES[i], SMILES[j], templates.DDI_QUESTION),
+            "target": templates.binary_ddi_target((i + j) % 2 == 0),
+            "source_row": k,
+        }
+        for k, (i, j) in enumerate(pairs)
+    ]
+
+
+class StepTimer(TrainerCallback):
+    """Wall time of each optimizer step, synchronised so GPU work is inside the step it belongs to."""
+
+    def __init__(self):
+        self.times: list[float] = []
+        self._start = 0.0
+
+    def _sync(self):
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._sync()
+        self._start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._sync()
+        self.times.append(time.perf_counter() - self._start)
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--config", default="galactica-1.3b", help="hub_configs/models name")
+    parser.add_argument("--steps", type=int, default=12, help="timed steps (after --warmup)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument(
+        "--no-bf16", action="store_true", help="fp32 (the CPU smoke test uses fp32 by default)"
+    )
+    parser.add_argument("--beams", type=int, default=5)
+    parser.add_argument("--max-new-tokens", type=int, default=24)
+    parser.add_argument("--peak-tflops", type=float, default=989.0)
+    parser.add_argument(
+        "--output-dir", default=None, help="trainer scratch folder (default: a temporary one)"
+    )
+    args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda but torch sees no CUDA device")
+    if args.device == "cpu":
+        torch.set_num_threads(1)
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    bf16 = args.device == "cuda" and not args.no_bf16
+    scratch = Path(args.output_dir or tempfile.mkdtemp(prefix="moltc_gpu_check_"))
+
+    model, processor = build_model(args.config, seed=0)
+    recipe = Recipe(
+        name="gpu-check",
+        stage="finetune",
+        model=args.config,
+        dataset_config="in-memory",
+        untie_projectors=True,
+        lora={"r": 8, "lora_alpha": 32, "lora_dropout": 0.1},
+        max_length=512,
+        bf16=bf16,
+        gradient_checkpointing=args.gradient_checkpointing,
+        training={
+            "per_device_train_batch_size": args.batch_size,
+            "max_steps": args.warmup + args.steps,
+            "warmup_steps": 1,
+            "save_strategy": "no",
+            "logging_steps": 1,
+            "disable_tqdm": True,
+            "use_cpu": args.device == "cpu",
+        },
+    )
+    prepare_stage_model(model, recipe)
+    n_total = sum(p.numel() for p in model.parameters())  # before PEFT adds its modules_to_save copies
+    data = Dataset.from_list(rows(args.batch_size * (args.warmup + args.steps)))
+    timer = StepTimer()
+    trainer = build_trainer(recipe, model, processor, data, scratch, callbacks=[timer])
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    trainer.train()
+
+    collator = MolTCDataCollator(processor, max_length=recipe.max_length)
+    # The sampler shuffles rows, so tokens per step is the mean over all batches of the (fixed) data.
+    chunks = [[data[j] for j in range(i, i + args.batch_size)] for i in range(0, len(data), args.batch_size)]
+    tokens_per_step = sum(int(collator(chunk)["attention_mask"].sum()) for chunk in chunks) / len(chunks)
+    timed = timer.times[args.warmup :]
+    s_per_step = sum(timed) / len(timed)
+    n_trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    peak = args.peak_tflops * 1e12
+    train_peak_gib = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+
+    generator = merged_model(trainer).eval()
+    batch = MolTCDataCollator(processor, include_target=False, padding_side="left")(
+        list(data.select(range(4)))
+    )
+    batch = {k: (v.to(generator.device) if hasattr(v, "to") else v) for k, v in batch.items()}
+    start = time.perf_counter()
+    with torch.no_grad(), torch.autocast(args.device, dtype=torch.bfloat16, enabled=bf16):
+        generated = generator.generate(
+            **batch, num_beams=args.beams, max_new_tokens=args.max_new_tokens, do_sample=False
+        )
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+    generate_s = time.perf_counter() - start
+
+    result = {
+        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
+        "config": args.config,
+        "bf16": bf16,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "batch_size": args.batch_size,
+        "tokens_per_step": tokens_per_step,
+        "params_total": n_total,
+        "params_trainable": n_trainable,
+        "s_per_step": s_per_step,
+        "samples_per_s": args.batch_size / s_per_step,
+        "tokens_per_s": tokens_per_step / s_per_step,
+        "mfu_6n": 6 * n_total * tokens_per_step / s_per_step / peak,
+        "mfu_lora": (4 * n_total + 2 * n_trainable) * tokens_per_step / s_per_step / peak,
+        "peak_tflops_assumed": args.peak_tflops,
+        "train_peak_memory_gib": train_peak_gib,
+        "losses": losses,
+        "generate_beams": args.beams,
+        "generate_new_tokens": int(generated.shape[1] - batch["input_ids"].shape[1]),
+        "generate_s": generate_s,
+        "generate_peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30
+        if torch.cuda.is_available()
+        else None,
+    }
+    for key, value in result.items():
+        print(f"{key:>24}: {value:.4g}" if isinstance(value, float) else f"{key:>24}: {value}")
+    if os.environ.get("OUT"):
+        Path(os.environ["OUT"], "gpu_check.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main()

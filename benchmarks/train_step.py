@@ -1,0 +1,159 @@
+"""Training-step cost of MolTC vs the same LLM on text alone (CPU, fp32), with the fine-tuning LoRA setup.
+
+One step = forward + backward + AdamW step on a collated batch of real FreeSolv rows (batch 8). The
+text-only baseline runs the *same* PEFT model on the *same* tokens with the ``<mol>`` placeholders replaced by
+an ordinary token, so only the graph path (GIN + Q-Former + projector) differs. Variants are timed in
+interleaved rounds (one step of each per round) and the median per variant is reported.
+
+    python benchmarks/train_step.py                      # tiny + galactica-125m shapes
+    python benchmarks/train_step.py --shapes tiny --rounds 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+from peft import get_peft_model
+
+from moltc_hf import MolTCDataCollator, build_model, moltc_lora_config
+from moltc_hf.factory import load_model_spec
+from moltc_hf.instructions import templates
+
+RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
+SMALL_QFORMER = {
+    "hidden_size": 256,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "intermediate_size": 1024,
+}
+
+
+def freesolv_rows(count: int) -> list[dict]:
+    frame = pd.read_csv(RAW / "FreeSolv" / "FreeSolv.csv").sample(n=count, random_state=0)
+    return [
+        {
+            "smiles_a": r["0"],
+            "smiles_b": r["1"],
+            "prompt": templates.pair_prompt(r["0"], r["1"], templates.SOLVATION_QUESTION),
+            "target": templates.solvation_target(float(r["dGsolv_avg"])),
+        }
+        for _, r in frame.iterrows()
+    ]
+
+
+def build_variant(shape: str, qformer: dict | None, workdir: Path):
+    """The fine-tuning setup: untied projectors + the paper's LoRA, optionally with another Q-Former size."""
+    name_or_path = shape
+    if qformer is not None:
+        spec = load_model_spec(shape)
+        spec["qformer_config"] = {**spec["qformer_config"], **qformer}
+        name_or_path = workdir / f"{shape}-small-qformer.json"
+        name_or_path.write_text(json.dumps(spec))
+    model, processor = build_model(name_or_path, seed=0)
+    model.untie_projectors()
+    model = get_peft_model(model, moltc_lora_config()).train()
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=1e-4, weight_decay=0.05
+    )
+    return model, processor, optimizer
+
+
+def text_only(batch: dict, processor) -> dict:
+    """Same tokens and labels, placeholders swapped for a plain token: the LLM alone does the work."""
+    filler = processor.tokenizer.convert_tokens_to_ids("C")
+    input_ids = batch["input_ids"].masked_fill(batch["input_ids"] == processor.mol_token_id, filler)
+    return {"input_ids": input_ids, "attention_mask": batch["attention_mask"], "labels": batch["labels"]}
+
+
+def pad_to(batch: dict, length: int, pad_id: int) -> dict:
+    """Right-pad to a fixed length (masked, no loss) so every shape is timed at the same sequence length."""
+    extra = length - batch["input_ids"].shape[1]
+    if extra <= 0:
+        return batch
+    widths = {"input_ids": pad_id, "attention_mask": 0, "labels": -100}
+    padded = {k: torch.nn.functional.pad(batch[k], (0, extra), value=v) for k, v in widths.items()}
+    return {**batch, **padded}
+
+
+def step(model, optimizer, inputs: dict) -> float:
+    start = time.perf_counter()
+    model(**inputs).loss.backward()
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return time.perf_counter() - start
+
+
+def bench_shape(shape: str, rows: list[dict], rounds: int, small_qformer: bool, seq_len: int) -> list[dict]:
+    with tempfile.TemporaryDirectory() as tmp:
+        variants = {
+            "text-only": build_variant(shape, None, Path(tmp)),
+            "moltc": build_variant(shape, None, Path(tmp)),
+        }
+        if small_qformer:
+            variants["moltc, Q-Former 256x2"] = build_variant(shape, SMALL_QFORMER, Path(tmp))
+    batches = {}
+    for name, (_model, processor, _) in variants.items():
+        batch = pad_to(
+            MolTCDataCollator(processor, max_length=seq_len)(rows), seq_len, processor.tokenizer.pad_token_id
+        )
+        batches[name] = text_only(batch, processor) if name == "text-only" else batch
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for name, (
+        model,
+        _,
+        optimizer,
+    ) in variants.items():  # warm-up: allocator, autograd graph, optimizer state
+        step(model, optimizer, batches[name])
+    for _ in range(rounds):
+        for name, (model, _, optimizer) in variants.items():
+            times[name].append(step(model, optimizer, batches[name]))
+    base = statistics.median(times["text-only"])
+    out = []
+    for name, values in times.items():
+        seconds = statistics.median(values)
+        model = variants[name][0]
+        out.append(
+            {
+                "shape": shape,
+                "variant": name,
+                "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+                "seq": batches[name]["input_ids"].shape[1],
+                "s/step": seconds,
+                "samples/s": len(rows) / seconds,
+                "vs text-only": seconds / base,
+            }
+        )
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--shapes", nargs="+", default=["tiny", "galactica-125m"])
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--seq-len", type=int, default=160, help="pad (masked) or cut batches to this length")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    rows = freesolv_rows(args.batch_size)
+    results = []
+    for shape in args.shapes:
+        results += bench_shape(shape, rows, args.rounds, small_qformer=shape != "tiny", seq_len=args.seq_len)
+    table = pd.DataFrame(results)
+    print(
+        f"batch {args.batch_size}, fp32 CPU, {args.threads} thread(s), median of {args.rounds} interleaved rounds"
+    )
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
+if __name__ == "__main__":
+    main()
