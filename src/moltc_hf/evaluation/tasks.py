@@ -119,21 +119,26 @@ def drugbank_candidates(raw_dir=None) -> list[str]:
 
 
 def candidates_for(rows: Iterable[Mapping], task: TaskSpec | str, raw_dir=None) -> list[str]:
-    """`candidates_from_rows`, falling back to the full DrugBank list when the rows miss some type."""
+    """The class sentences of ``task`` for these rows.
+
+    DrugBank types: the full 86-sentence list from the raw data when it agrees with every row (a split
+    rarely holds all 86 classes, and a list cut after the largest label seen would shrink the class
+    space); otherwise `candidates_from_rows`.
+    """
     task = get_task(task) if isinstance(task, str) else task
     rows = list(rows)
-    try:
-        return candidates_from_rows(rows, task)
-    except ValueError:
-        if task.name != "ddi_type":
-            raise
-    candidates = drugbank_candidates(raw_dir)
-    for row in rows:  # the fallback must agree with the dataset, or class ids would silently shift
-        if answer_sentence(row["target"]) != candidates[int(row["label"])]:
-            raise ValueError(
-                f"The DrugBank sentence of class {int(row['label'])} differs from the dataset's target."
-            )
-    return candidates
+    if task.name == "ddi_type":
+        try:
+            candidates = drugbank_candidates(raw_dir)
+        except FileNotFoundError:
+            candidates = None
+        if candidates is not None and all(
+            int(row["label"]) < len(candidates)
+            and answer_sentence(row["target"]) == candidates[int(row["label"])]
+            for row in rows
+        ):
+            return candidates
+    return candidates_from_rows(rows, task)
 
 
 SEPARATOR = "</s>"
