@@ -70,6 +70,21 @@ def test_model_card_metadata_and_body(model_dir, tmp_path):
     assert "GIN, 2 layers x 32" in text and "trained locally" in text
 
 
+def test_card_usage_snippet_runs(model_dir, tmp_path):
+    """The card's Python block works as written (with the repo id pointed at the local folder)."""
+    text = str(model_card(model_dir, "someone/moltc-tiny"))
+    code = (
+        text.split("```python\n", 1)[1]
+        .split("```", 1)[0]
+        .replace('"someone/moltc-tiny"', repr(str(model_dir)))
+    )
+    namespace: dict = {}
+    exec(compile(code, "model_card_usage", "exec"), namespace)
+    answer = namespace["predict"]({"smiles_a": "O", "smiles_b": "CCO"}, task="ddi_binary")
+    assert {"task", "answer", "label", "value", "probability", "reasoning"} <= set(answer)
+    assert answer["label"] in ("interaction", "no interaction")
+
+
 def test_galactica_base_sets_non_commercial_license(model_dir):
     assert license_for("facebook/galactica-1.3b")[0] == "cc-by-nc-4.0"
     card = model_card(model_dir, "someone/moltc-galactica", base_model="facebook/galactica-1.3b")
