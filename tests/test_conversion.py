@@ -280,3 +280,45 @@ def test_graphcl_weights_load_into_the_gin(tmp_path):
         CheckpointConversionError, match=r"x_embedding1\.weight: file \(120, 300\) vs model \(120, 32\)"
     ):
         load_graphcl_weights(model, wrong)
+
+
+def test_lora_run_checkpoint_with_base_llm_and_peft_adapter_folder(tmp_path, vocab_size):
+    """A LoRA run's .ckpt has no `opt_model.*` keys (Lightning drops them); its adapter is a PEFT folder.
+
+    The adapter is written by real PEFT (`save_pretrained(safe_serialization=False)`, i.e. `adapter_model.bin`),
+    and the expected LLM is PEFT's own `merge_and_unload()` of the same base weights.
+    """
+    from peft import LoraConfig, get_peft_model
+    from transformers import OPTConfig, OPTForCausalLM
+
+    text_config = build_model("tiny")[0].config.text_config.to_dict()
+    torch.manual_seed(5)
+    base = OPTForCausalLM(OPTConfig(**{k: v for k, v in text_config.items() if k != "model_type"}))
+    base.save_pretrained(tmp_path / "galactica-tiny")
+    lora = LoraConfig(r=LORA_R, lora_alpha=16, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    peft_model = get_peft_model(base, lora)
+    peft_model.save_pretrained(tmp_path / "lora_epoch_99", safe_serialization=False)
+    merged = peft_model.merge_and_unload().model.state_dict()
+
+    state = {
+        k: v for k, v in original_state_dict(vocab_size).items() if not k.startswith("blip2opt.opt_model.")
+    }
+    torch.save({"state_dict": state}, tmp_path / "epoch=99.ckpt")
+    model, _, report = convert_original_checkpoint(
+        tmp_path / "epoch=99.ckpt",
+        model_config="tiny",
+        base_model=tmp_path / "galactica-tiny",
+        peft_dir=tmp_path / "lora_epoch_99",
+    )
+    assert len(report.merged_lora) == 2 * LM_LAYERS and report.unmatched == [] and report.notes == []
+    ours = model.model.language_model.state_dict()
+    for key in (
+        "decoder.layers.1.self_attn.q_proj.weight",
+        "decoder.layers.0.fc1.weight",
+        "decoder.embed_tokens.weight",
+    ):
+        torch.testing.assert_close(ours[key], merged[key])
+    torch.testing.assert_close(model.model.graph_encoder.layernorm.weight, state["blip2opt.ln_graph.weight"])
+
+    _, _, bare = convert_original_checkpoint(tmp_path / "epoch=99.ckpt", model_config="tiny")
+    assert "no LLM weights" in bare.notes[0]

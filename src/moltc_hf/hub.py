@@ -181,20 +181,18 @@ def package_wheel_name() -> str:
 
 
 def build_package_wheel(out_dir: str | Path) -> Path:
-    """Build this checkout's moltc-hf wheel (no dependencies, no build isolation: works offline)."""
+    """Build this checkout's moltc-hf wheel (no dependencies).
+
+    Without build isolation first (offline, uses the installed setuptools); if that environment cannot build
+    (e.g. a venv without setuptools), with pip's isolated build, which fetches setuptools from the registry.
+    """
     if not (PACKAGE_ROOT / "pyproject.toml").is_file():
         raise FileNotFoundError(f"No moltc-hf checkout at {PACKAGE_ROOT} to build a wheel from")
-    command = [
-        sys.executable,
-        "-m",
-        "pip",
-        "wheel",
-        str(PACKAGE_ROOT),
-        "--no-deps",
-        "--no-build-isolation",
-        "-q",
-    ]
-    subprocess.run([*command, "-w", str(out_dir)], check=True, capture_output=True, text=True)
+    command = [sys.executable, "-m", "pip", "wheel", str(PACKAGE_ROOT), "--no-deps", "-q", "-w", str(out_dir)]
+    try:
+        subprocess.run([*command, "--no-build-isolation"], check=True, capture_output=True, text=True)
+    except subprocess.CalledProcessError:
+        subprocess.run(command, check=True, capture_output=True, text=True)
     return Path(out_dir) / package_wheel_name()
 
 
