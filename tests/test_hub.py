@@ -93,8 +93,25 @@ def test_galactica_base_sets_non_commercial_license(model_dir):
 
 
 def test_metrics_rows_flatten_and_skip_non_numbers():
-    rows = metrics_rows({"accuracy": 0.5, "split": "test", "nested": {"rmse": 2, "ok": True}})
+    rows = metrics_rows(
+        {"accuracy": 0.5, "split": "test", "nested": {"rmse": 2, "ok": True, "cm": [[1, 2], [3, 4]]}}
+    )
     assert rows == [("all", "accuracy", "0.5"), ("nested", "rmse", "2")]
+    evaluate_report = {  # the shape `moltc evaluate` writes
+        "task": "ddi_binary",
+        "mode": "score",
+        "num_rows": 40,
+        "metrics": {"auroc": 0.71234, "accuracy": 0.65},
+        "order_consistency": {"agreement": 0.9},
+        "references": {"drug_prior": {"auroc": 0.6}},
+        "candidates": ["#Drug1 and #Drug2 do not exhibit ...", "#Drug1 and #Drug2 exhibit ..."],
+    }
+    assert metrics_rows(evaluate_report) == [
+        ("ddi_binary", "auroc", "0.7123"),
+        ("ddi_binary", "accuracy", "0.65"),
+        ("ddi_binary order_consistency", "agreement", "0.9"),
+        ("ddi_binary references/drug_prior", "auroc", "0.6"),
+    ]
 
 
 def test_hand_written_readme_is_kept(tmp_path, model_dir):

@@ -93,15 +93,32 @@ def license_for(base_model: str | None) -> tuple[str, str]:
 
 
 def metrics_rows(metrics: dict | list, prefix: str = "") -> list[tuple[str, str, str]]:
-    """Flatten ``metrics.json`` (flat or nested by task/split) into (task/split, metric, value) rows."""
+    """Flatten a ``metrics.json`` into (task/section, metric, value) rows for the card's table.
+
+    The ``moltc evaluate`` report (``{"task": ..., "metrics": {...}, "order_consistency": {...}, ...}``) is
+    read by its sections; any other JSON is walked generically. Lists of numbers (confusion matrices,
+    per-class arrays) and strings (candidate sentences) are not table material and are left out.
+    """
+    if isinstance(metrics, dict) and "task" in metrics and isinstance(metrics.get("metrics"), dict):
+        task = str(metrics["task"])
+        rows = metrics_rows(metrics["metrics"], task)
+        for section in ("order_consistency", "references"):
+            if isinstance(metrics.get(section), dict):
+                rows += metrics_rows(metrics[section], f"{task} {section}")
+        return rows
     rows: list[tuple[str, str, str]] = []
-    items = metrics.items() if isinstance(metrics, dict) else enumerate(metrics)
-    for key, value in items:
+    if isinstance(metrics, list):
+        for index, item in enumerate(metrics):
+            if isinstance(item, dict):
+                name = str(item.get("name", index))
+                rows += metrics_rows(
+                    {k: v for k, v in item.items() if k != "name"}, f"{prefix}/{name}" if prefix else name
+                )
+        return rows
+    for key, value in metrics.items():
         if isinstance(value, dict | list):
             rows += metrics_rows(value, f"{prefix}/{key}" if prefix else str(key))
-        elif isinstance(value, bool) or value is None:
-            continue
-        elif isinstance(value, int | float):
+        elif isinstance(value, int | float) and not isinstance(value, bool):
             shown = "nan" if isinstance(value, float) and math.isnan(value) else f"{value:.4g}"
             rows.append((prefix or "all", str(key), shown))
     return rows
