@@ -1,0 +1,103 @@
+"""Screening: cached molecule features give the same answers as re-encoding, on real DrugBank pairs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from moltc_hf.screening import MoleculeFeatureCache, iter_predictions, rejects_path_for, uncached_features
+
+
+@pytest.fixture(scope="module")
+def model_and_processor():
+    from moltc_hf import build_model
+
+    model, processor = build_model("tiny", seed=0)
+    return model.eval(), processor
+
+
+@pytest.fixture(scope="module")
+def drugbank_pairs(raw_dir) -> pd.DataFrame:
+    smiles = pd.read_csv(raw_dir / "DrugBank-DDI/ssi-ddi/drug_smiles.csv")
+    smiles_of = dict(zip(smiles["drug_id"], smiles["smiles"]))
+    pairs = pd.read_csv(raw_dir / "DrugBank-DDI/hdn-ddi/warm_start/fold0/test.csv", nrows=2000)
+    pairs = pairs[pairs["d1"].isin(smiles_of) & pairs["d2"].isin(smiles_of)].sample(300, random_state=0)
+    return pd.DataFrame(
+        {"smiles_a": pairs["d1"].map(smiles_of).values, "smiles_b": pairs["d2"].map(smiles_of).values}
+    )
+
+
+def _probabilities(results) -> np.ndarray:
+    return np.array([prediction.class_probabilities for _, _, prediction in results])
+
+
+def test_cache_encodes_each_molecule_once_and_matches(model_and_processor):
+    model, processor = model_and_processor
+    cache = MoleculeFeatureCache(model, processor)
+    pairs = [("CCO", "c1ccccc1O"), ("OCC", "O"), ("CCO", "O")]  # "OCC" is "CCO" spelled differently
+    features = cache.features(pairs)
+    assert len(cache) == 3 and cache.misses == 3 and cache.hits == 3  # tied projector: roles share entries
+    torch.testing.assert_close(features, uncached_features(model, processor, pairs), rtol=1e-5, atol=1e-5)
+
+
+def test_untied_cache_keys_by_role(model_and_processor):
+    from moltc_hf import build_model
+
+    model, processor = build_model("tiny", seed=0)
+    model.untie_projectors()
+    with torch.no_grad():
+        model.model.mol_connector.projectors[1].language_projection.weight.mul_(2)
+    cache = MoleculeFeatureCache(model.eval(), processor)
+    pairs = [("CCO", "O"), ("O", "CCO")]
+    features = cache.features(pairs)
+    assert len(cache) == 4
+    torch.testing.assert_close(features, uncached_features(model, processor, pairs), rtol=1e-5, atol=1e-5)
+
+
+def test_cached_and_uncached_screening_agree_on_real_pairs(model_and_processor, drugbank_pairs):
+    model, processor = model_and_processor
+    rows = drugbank_pairs.to_dict("records")
+    cache = MoleculeFeatureCache(model, processor)
+    cached = [
+        r
+        for batch, _ in iter_predictions(model, processor, rows, "ddi_binary", batch_size=50, cache=cache)
+        for r in batch
+    ]
+    plain = [
+        r
+        for batch, _ in iter_predictions(model, processor, rows, "ddi_binary", batch_size=50, cache=False)
+        for r in batch
+    ]
+    assert len(cached) == len(plain) == 300
+    unique = len(set(drugbank_pairs["smiles_a"]) | set(drugbank_pairs["smiles_b"]))
+    assert cache.misses <= unique < 600  # each molecule encoded once, not once per pair
+    np.testing.assert_allclose(_probabilities(cached), _probabilities(plain), atol=1e-4)
+    assert [p.label for _, _, p in cached] == [p.label for _, _, p in plain]
+
+
+def test_screen_file_keeps_row_ids_and_writes_rejects(model_and_processor, drugbank_pairs, tmp_path):
+    from moltc_hf.cli import main
+
+    model, processor = model_and_processor
+    model.save_pretrained(tmp_path / "model")
+    processor.save_pretrained(tmp_path / "model")
+    frame = drugbank_pairs.head(40).copy()
+    frame.index = range(100, 140)
+    frame.loc[103, "smiles_a"] = "C1CC"
+    frame.loc[110, "smiles_b"] = None
+    frame["pair_name"] = [f"pair-{i}" for i in frame.index]
+    source = tmp_path / "pairs.csv"
+    frame.reset_index(drop=True).to_csv(source, index=False)
+    output = tmp_path / "out" / "preds.parquet"
+    args = ["predict", "--model", str(tmp_path / "model"), "--input", str(source), "--output", str(output)]
+    assert main([*args, "--batch-size", "16", "--device", "cpu"]) == 0
+    predictions = pd.read_parquet(output)
+    rejects = pd.read_parquet(rejects_path_for(output))
+    assert len(predictions) == 38 and sorted(rejects["row"].tolist()) == [3, 10]
+    assert set(rejects["field"]) == {"smiles_a", "smiles_b"} and rejects["reason"].str.len().min() > 5
+    assert predictions["row_id"].tolist() == [i for i in range(40) if i not in (3, 10)]
+    assert (predictions["pair_name"] == [f"pair-{i + 100}" for i in predictions["row_id"]]).all()
+    assert predictions["label_name"].isin(["interaction", "no interaction"]).all()
+    assert predictions["probability"].between(0.5, 1).all()
