@@ -13,7 +13,13 @@ from huggingface_hub import DatasetCard
 from moltc_hf.cli import main as cli_main
 from moltc_hf.featurization import canonical_smiles
 from moltc_hf.instructions import build_dataset, describe_molecule, remove_overlapping_pairs
-from moltc_hf.instructions.readers import drugbank_type_sentences, read_chromophore
+from moltc_hf.instructions.builder import build_source
+from moltc_hf.instructions.readers import (
+    SourcePairs,
+    drugbank_type_sentences,
+    read_chromophore,
+    read_drugbank,
+)
 from moltc_hf.instructions.sources import ALL_SOURCES, SOURCE_INFO
 from moltc_hf.instructions.templates import SMILES_TEXT_LIMIT
 
@@ -142,7 +148,16 @@ def test_drugbank_type_is_zero_based_and_indexes_interaction_type(raw_dir):
         "DB01418",
     }  # warfarin, phenindione, phenprocoumon, acenocoumarol
     assert coumarins <= set(folds.loc[folds["type"] == 5, "d1"].value_counts().index[:6])
-    # A few real pairs, as rendered: rifampicin + its partners under type 3 end with the inducer sentence.
+    # A few real pairs, as rendered: rifampicin (drug 1) + partners under type 3 get the inducer sentence.
+    smiles_of = dict(pd.read_csv(raw_dir / "DrugBank-DDI/hdn-ddi/drug_smiles.csv").values)
+    records = read_drugbank(raw_dir)
+    picked = records.frame[
+        (records.frame["smiles_a"] == smiles_of["DB01045"]) & (records.frame["label"] == 3)
+    ]
+    table, _ = build_source("drugbank", SourcePairs(picked.head(3)), split="source")
+    assert table.num_rows == 3
+    for target in table.column("target").to_pylist():
+        assert target.endswith("</s> The metabolism of #Drug2 can be increased when combined with #Drug1.")
     info = pd.read_csv(raw_dir / "DrugBank-DDI/ssi-ddi/Interaction_information.csv")
     moltc_lookup = dict(zip(info["DDI type"], info["Description"]))
     assert (

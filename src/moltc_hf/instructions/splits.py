@@ -63,7 +63,7 @@ def random_split(
     """
     fractions = _check_fractions(fractions)
     keys = np.arange(groups) if isinstance(groups, int) else groups
-    codes, uniques = pd.factorize(pd.Series(keys, dtype=object), sort=True)
+    codes, uniques = pd.factorize(np.asarray(keys, dtype=object), sort=False)  # first-appearance order: fixed
     order = np.random.default_rng(seed).permutation(len(uniques))
     return _names(_assign_groups(codes, order, fractions))
 
