@@ -9,6 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+from datasets import load_dataset
+from peft import PeftModel, get_peft_model
 from rdkit import Chem
 from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 from transformers import AutoModel, AutoProcessor, TrainerCallback
@@ -226,6 +228,17 @@ def test_pipeline_pretrain_tied_then_finetune_untied(dataset_dir, tmp_path):
     assert (tmp_path / "final" / "training_recipe.yaml").is_file() and (
         finetune_dir.parent / "adapter"
     ).is_dir()
+    # adapter/ = LoRA + trained GIN/connector for the stage's starting model, after the same untie step.
+    base = AutoModel.from_pretrained(pretrain_dir)
+    base.untie_projectors()
+    from_adapter = PeftModel.from_pretrained(base, finetune_dir.parent / "adapter").merge_and_unload().eval()
+    processor = AutoProcessor.from_pretrained(result.final_dir)
+    rows = [load_dataset(str(dataset_dir), "freesolv")["train"][i] for i in range(2)]
+    inputs = {k: v for k, v in collated(processor, rows).items() if k != "labels"}
+    with torch.no_grad():
+        torch.testing.assert_close(
+            from_adapter(**inputs).logits, final.eval()(**inputs).logits, rtol=1e-4, atol=1e-5
+        )
     # Generation still stops on the answer end, not on the `</s>` the Trainer aligns the config to.
     assert (
         final.generation_config.eos_token_id
@@ -237,8 +250,6 @@ def test_final_model_reloads_with_the_same_logits(dataset_dir, tmp_path, tiny):
     model, processor = tiny
     recipe = tiny_recipe("tiny-finetune", save_strategy="no")
     prepare_stage_model(model, recipe)
-    from datasets import load_dataset
-
     train_split = load_dataset(str(dataset_dir), "freesolv")["train"].select(range(32))
     trainer = build_trainer(recipe, model, processor, train_split, tmp_path, max_steps=4)
     trainer.train()
@@ -255,8 +266,6 @@ def test_final_model_reloads_with_the_same_logits(dataset_dir, tmp_path, tiny):
 def test_peft_gradients_and_trl_loss_agree(dataset_dir, tiny, tmp_path):
     model, processor = tiny
     model.untie_projectors()
-    from datasets import load_dataset
-    from peft import get_peft_model
 
     rows = [load_dataset(str(dataset_dir), "freesolv")["train"][i] for i in range(4)]
     batch = collated(processor, rows)
