@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import http.server
 import json
 import os
 import subprocess
 import sys
 import textwrap
+import threading
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -197,3 +201,98 @@ def test_load_by_hub_id_from_offline_cache(tmp_path, model_dir):
     with torch.no_grad():
         expected = model.eval()(**inputs).logits
     torch.testing.assert_close(load_file(tmp_path / "hub_logits.safetensors")["logits"], expected)
+
+
+class _HubImitation(http.server.BaseHTTPRequestHandler):
+    """The three Hub endpoints `from_pretrained` uses: file resolve (HEAD/GET), model info, folder tree."""
+
+    folder: Path
+    repo_id: str
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    requests: list[str] = []
+
+    def _send(self, status: int, body: bytes = b"", headers: dict | None = None, head: bool = False) -> None:
+        self.send_response(status)
+        for key, value in {
+            "X-Repo-Commit": self.commit,
+            "Content-Length": str(len(body)),
+            **(headers or {}),
+        }.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if not head:
+            self.wfile.write(body)
+
+    def _handle(self, head: bool) -> None:
+        path = self.path.split("?")[0]
+        self.requests.append(f"{self.command} {path}")
+        resolve = f"/{self.repo_id}/resolve/"
+        if path.startswith(resolve):
+            name = path[len(resolve) :].split("/", 1)[1]
+            file = self.folder / name
+            if not file.is_file():
+                return self._send(404, headers={"X-Error-Code": "EntryNotFound"}, head=head)
+            data = file.read_bytes()
+            return self._send(200, data, {"ETag": f'"{hashlib.sha256(data).hexdigest()}"'}, head)
+        if path.startswith(f"/api/models/{self.repo_id}/tree/"):
+            return self._send(200, b"[]", {"Content-Type": "application/json"}, head)
+        if path.startswith(f"/api/models/{self.repo_id}"):
+            siblings = [
+                {"rfilename": p.relative_to(self.folder).as_posix()}
+                for p in self.folder.rglob("*")
+                if p.is_file()
+            ]
+            body = json.dumps({"id": self.repo_id, "sha": self.commit, "siblings": siblings}).encode()
+            return self._send(200, body, {"Content-Type": "application/json"}, head)
+        return self._send(404, head=head)
+
+    def do_HEAD(self):
+        self._handle(head=True)
+
+    def do_GET(self):
+        self._handle(head=False)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_load_by_hub_id_over_http_from_a_loopback_hub(tmp_path, model_dir):
+    """The online path: huggingface_hub downloads config, code, weights and processor from HF_ENDPOINT."""
+    handler = type(
+        "Hub", (_HubImitation,), {"folder": model_dir, "repo_id": "moltc-org/moltc-tiny", "requests": []}
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    script = textwrap.dedent(f"""
+        import torch
+        from transformers import AutoModel, AutoProcessor
+        from safetensors.torch import save_file
+        torch.set_num_threads(1)
+        model = AutoModel.from_pretrained("moltc-org/moltc-tiny", trust_remote_code=True).eval()
+        processor = AutoProcessor.from_pretrained("moltc-org/moltc-tiny", trust_remote_code=True)
+        inputs = processor(text=[{PROMPT!r}], molecules=[("CCO", "O")])
+        with torch.no_grad():
+            save_file({{"logits": model(**inputs).logits.contiguous()}}, {str(tmp_path / "http_logits.safetensors")!r})
+    """)
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
+        "HF_HUB_OFFLINE": "0",
+        "TRANSFORMERS_OFFLINE": "0",
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_CACHE": str(tmp_path / "hub"),
+        "HF_MODULES_CACHE": str(tmp_path / "modules"),
+    }
+    try:
+        subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, env=env, timeout=120)
+    finally:
+        server.shutdown()
+    downloaded = {
+        r.rsplit("/", 1)[-1] for r in handler.requests if r.startswith("GET /moltc-org/moltc-tiny/resolve/")
+    }
+    assert {"config.json", "modeling_moltc.py", "model.safetensors", "processor_config.json"} <= downloaded
+    assert not any("checkpoint-10" in r for r in handler.requests)
+    model, processor = build_model("tiny", seed=0)
+    with torch.no_grad():
+        expected = model.eval()(**processor(text=[PROMPT], molecules=[("CCO", "O")])).logits
+    torch.testing.assert_close(load_file(tmp_path / "http_logits.safetensors")["logits"], expected)
