@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from moltc_hf.featurization import canonical_smiles
 from moltc_hf.screening import MoleculeFeatureCache, iter_predictions, rejects_path_for, uncached_features
 
 
@@ -71,8 +72,8 @@ def test_cached_and_uncached_screening_agree_on_real_pairs(model_and_processor, 
         for r in batch
     ]
     assert len(cached) == len(plain) == 300
-    unique = len(set(drugbank_pairs["smiles_a"]) | set(drugbank_pairs["smiles_b"]))
-    assert cache.misses <= unique < 600  # each molecule encoded once, not once per pair
+    unique = {canonical_smiles(s) for s in [*drugbank_pairs["smiles_a"], *drugbank_pairs["smiles_b"]]}
+    assert cache.misses == len(unique) < 600 and cache.hits == 600 - len(unique)  # once per molecule
     np.testing.assert_allclose(_probabilities(cached), _probabilities(plain), atol=1e-4)
     assert [p.label for _, _, p in cached] == [p.label for _, _, p in plain]
 

@@ -232,7 +232,7 @@ def _predict_rows(
             row["answer_prefix"] if "answer_prefix" in row else describe_pair(a, b)
             for row, (a, b) in zip(rows, pairs)
         ]
-    if cache:
+    if isinstance(cache, MoleculeFeatureCache):  # (an empty cache is falsy: it has a __len__)
         features = cache.features(pairs, row_ids)
     else:
         features = uncached_features(model, processor, pairs, row_ids)
@@ -360,7 +360,7 @@ def screen_file(
         num_predicted=len(predictions),
         num_rejected=int(reject_frame["row"].nunique()) if len(reject_frame) else 0,
         num_unparseable=int(predictions["error"].notna().sum()) if len(predictions) else 0,
-        molecules_encoded=cache.misses if cache else 2 * len(predictions),
+        molecules_encoded=cache.misses if isinstance(cache, MoleculeFeatureCache) else 2 * len(predictions),
         output=str(output_path),
         rejects=str(rejects_path),
     )
