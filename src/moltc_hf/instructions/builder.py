@@ -164,6 +164,7 @@ def _columns(frame: pd.DataFrame) -> dict[str, list]:
 
 
 def _take(columns: dict[str, list], index) -> dict[str, list]:
+    index = index.tolist() if isinstance(index, np.ndarray) else index  # Python ints index lists fastest
     return {name: [values[i] for i in index] for name, values in columns.items()}
 
 

@@ -200,8 +200,10 @@ def _ssid_files(raw_dir: Path, source: str, files: dict[str, str | None], limit:
             "ssid must hold exactly one '.' between solvent and solute",
         )
         frame = frame.loc[~bad].copy()
-        parts = [ssid.split(".", 1) for ssid in frame["ssid"].tolist()]  # plain str.split: 10x pandas' .str
-        frame["solvent"], frame["solute"] = [p[0] for p in parts], [p[1] for p in parts]
+        ssids = frame["ssid"].tolist()
+        dots = [ssid.index(".") for ssid in ssids]  # slicing makes no per-row lists: no GC churn on 1M rows
+        frame["solvent"] = [ssid[:dot] for ssid, dot in zip(ssids, dots)]
+        frame["solute"] = [ssid[dot + 1 :] for ssid, dot in zip(ssids, dots)]
         frame = _numeric(frame, "dgsolv", source, rejects)
         frames.append(_pairs(frame, "solvent", "solute", "solvation", split))
     return SourcePairs(pd.concat(frames, ignore_index=True), rejects)
