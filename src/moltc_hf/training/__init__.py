@@ -1,0 +1,54 @@
+"""Recipes -> TRL `SFTTrainer`: MolTC's two training stages (pair pretraining, then task fine-tuning).
+
+A recipe (``hub_configs/recipes/*.yaml``) names a stage, a starting model, a dataset config and the
+`SFTConfig` values; `train` turns it into one ``SFTTrainer`` run with `MolTCDataCollator` (loss on the
+answer tokens only) and, for fine-tuning, the paper's LoRA on the language model. A ``pipeline`` recipe
+chains stage recipes, each starting from the previous stage's merged model.
+
+Stages (PAPER.md §6):
+
+* ``pretrain``: random drug pairs, one shared (tied) projector, the language model frozen, GIN + query
+  tokens + Q-Former + projector trained. No LoRA.
+* ``finetune``: task data; ``untie_projectors: true`` gives molecule A and molecule B their own projector
+  (copied from the pretrained one) *before* PEFT wraps the model; LoRA on the LLM's q/v projections,
+  GIN and connector fully trained (`moltc_lora_config`).
+
+Outputs of a stage in ``output_dir``: ``checkpoint-<step>/`` (Trainer checkpoints: safetensors weights or
+the PEFT adapter, optimizer, scheduler, RNG state; what ``resume`` reads), ``final/`` (the model with LoRA
+merged, ``AutoModel``-loadable, processor and recipe beside it: what everybody else loads), optionally
+``adapter/`` (the PEFT adapter + trained GIN/connector, to apply on the stage's *starting* model after the
+same untie step), ``rejects.parquet`` (rows skipped for bad SMILES) and ``train_result.json``.
+"""
+
+from .recipe import PAPER_TRAINING_DEFAULTS, RECIPES_DIR, STAGES, Recipe, load_recipe
+from .run import TrainResult, train
+from .trainer import (
+    build_sft_config,
+    build_trainer,
+    device_settings,
+    drop_invalid_rows,
+    load_model,
+    load_split,
+    merged_model,
+    prepare_stage_model,
+    save_final,
+)
+
+__all__ = [
+    "PAPER_TRAINING_DEFAULTS",
+    "RECIPES_DIR",
+    "STAGES",
+    "Recipe",
+    "TrainResult",
+    "build_sft_config",
+    "build_trainer",
+    "device_settings",
+    "drop_invalid_rows",
+    "load_model",
+    "load_split",
+    "merged_model",
+    "prepare_stage_model",
+    "save_final",
+    "load_recipe",
+    "train",
+]
