@@ -102,3 +102,39 @@ def test_screen_file_keeps_row_ids_and_writes_rejects(model_and_processor, drugb
     assert (predictions["pair_name"] == [f"pair-{i + 100}" for i in predictions["row_id"]]).all()
     assert predictions["label_name"].isin(["interaction", "no interaction"]).all()
     assert predictions["probability"].between(0.5, 1).all()
+
+
+def test_two_processes_split_the_input_and_merge_in_row_order(model_and_processor, drugbank_pairs, tmp_path):
+    import os
+    import shutil
+    import subprocess
+
+    torchrun, moltc = shutil.which("torchrun"), shutil.which("moltc")
+    if torchrun is None or moltc is None:
+        pytest.skip("torchrun / the moltc console script are not on PATH")
+    model, processor = model_and_processor
+    model.save_pretrained(tmp_path / "model")
+    processor.save_pretrained(tmp_path / "model")
+    frame = drugbank_pairs.head(30).reset_index(drop=True)
+    frame.loc[17, "smiles_b"] = "C1CC"
+    frame.to_parquet(tmp_path / "pairs.parquet")
+    output = tmp_path / "preds.parquet"
+    command = [torchrun, "--nproc_per_node", "2", moltc, "predict", "--model", str(tmp_path / "model")]
+    command += [
+        "--input",
+        str(tmp_path / "pairs.parquet"),
+        "--output",
+        str(output),
+        "--device",
+        "cpu",
+        "--batch-size",
+        "8",
+    ]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "screening [1]" in done.stderr  # the second process screened its half
+    predictions = pd.read_parquet(output)
+    assert predictions["row_id"].tolist() == [i for i in range(30) if i != 17]
+    assert pd.read_parquet(rejects_path_for(output))["row"].tolist() == [17]
+    assert not list(tmp_path.glob("preds.part*"))  # parts merged and removed

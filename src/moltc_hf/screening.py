@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import torch
 from tqdm.auto import tqdm
 
@@ -262,10 +265,55 @@ def read_pairs(path: str | Path) -> pd.DataFrame:
     return frame
 
 
+PREDICTION_FIELDS = pa.schema(
+    [
+        ("task", pa.string()),
+        ("answer", pa.string()),
+        ("label", pa.int64()),
+        ("label_name", pa.string()),
+        ("value", pa.float64()),
+        ("probability", pa.float64()),
+        ("reasoning", pa.string()),
+        ("class_probabilities", pa.list_(pa.float64())),
+        ("error", pa.string()),
+        ("value_source", pa.string()),
+        ("outside_interval", pa.bool_()),
+    ]
+)
+REJECT_SCHEMA = pa.schema(
+    [("row", pa.int64()), ("field", pa.string()), ("value", pa.string()), ("reason", pa.string())]
+)
+
+
+def output_schema(input_schema: pa.Schema) -> pa.Schema:
+    """``row_id`` + the input's columns (renamed ``input_<name>`` when they clash) + the prediction fields."""
+    fields = [pa.field(ROW_ID, pa.int64())]
+    for f in input_schema:
+        name = f"input_{f.name}" if f.name in PREDICTION_FIELDS.names or f.name == ROW_ID else f.name
+        fields.append(pa.field(name, pa.null() if f.type == pa.null() else f.type).with_nullable(True))
+    return pa.schema([*fields, *PREDICTION_FIELDS])
+
+
+def predictions_table(
+    results: Iterable[tuple[object, Mapping, Prediction]], schema: pa.Schema, input_columns: Sequence[str]
+) -> pa.Table:
+    """Batch results -> an Arrow table with ``schema`` (fixed, so every streamed chunk matches)."""
+    columns: dict[str, list] = {name: [] for name in schema.names}
+    renamed = dict(zip(input_columns, schema.names[1 : 1 + len(input_columns)]))
+    for row_id, row, prediction in results:
+        columns[ROW_ID].append(row_id)
+        for name, out_name in renamed.items():
+            value = row.get(name)
+            columns[out_name].append(None if isinstance(value, float) and math.isnan(value) else value)
+        for name, value in prediction.to_dict().items():
+            columns[name].append(math.nan if name == "value" and value is None else value)
+    return pa.table(columns, schema=schema)
+
+
 def predictions_frame(
     results: Iterable[tuple[object, Mapping, Prediction]], keep_columns: Sequence[str] = ()
 ) -> pd.DataFrame:
-    """One row per prediction: the input row id, kept input columns, and the prediction's fields."""
+    """The same rows as a DataFrame (in-memory use)."""
     records = []
     for row_id, row, prediction in results:
         record = {ROW_ID: row_id, **{c: row.get(c) for c in keep_columns}, **prediction.to_dict()}
@@ -291,93 +339,108 @@ def screen_file(
     limit: int | None = None,
     progress: bool = True,
     cache: bool = True,
+    write_every: int = 8192,
     **predict_kwargs,
 ) -> ScreenReport:
     """Predict every pair of a CSV/parquet file into a parquet file (+ ``<output>.rejects.parquet``).
 
-    Keeps the input's row ids (the index of the input file, 0-based) and its columns. Under
-    ``accelerate launch`` each process screens its share and the main process merges the shards.
+    Output rows carry ``row_id`` (the 0-based row of the input file) and the input's columns, and are
+    written in chunks of ``write_every`` rows as they come (memory stays flat on millions of pairs).
+    Under ``accelerate launch`` each process screens its share into a part file; the main process then
+    merges the parts in row order.
     """
     from accelerate import PartialState
 
-    state = PartialState()
+    state = PartialState(cpu=next(model.parameters()).device.type == "cpu")  # CPU runs split with gloo
     frame = read_pairs(input_path)
     if limit is not None:
         frame = frame.iloc[:limit]
+    frame = frame.reset_index(drop=True)
     output_path = Path(output_path)
     output_path.parent.mkdir(parents=True, exist_ok=True)
-    indices = list(range(len(frame)))
-    with state.split_between_processes(indices) as shard:
+    schema = output_schema(pa.Schema.from_pandas(frame, preserve_index=False))
+    multi = state.num_processes > 1
+    part_path = (
+        output_path.with_name(f"{output_path.stem}.part{state.process_index}.parquet")
+        if multi
+        else output_path
+    )
+    feature_cache = MoleculeFeatureCache(model, processor) if cache else False
+    counts = {"predicted": 0, "unparseable": 0}
+    rejects: list[Reject] = []
+    with state.split_between_processes(list(range(len(frame)))) as shard:
         shard_frame = frame.iloc[list(shard)]
-        records = shard_frame.to_dict("records")
-        cache = MoleculeFeatureCache(model, processor) if cache else False
-        results, rejects = [], []
         bar = tqdm(
-            total=len(records),
-            desc=f"screening (process {state.process_index})",
+            total=len(shard_frame),
+            desc=f"screening [{state.process_index}]",
             disable=not progress,
             unit="pair",
         )
-        for batch_results, batch_rejects in iter_predictions(
-            model,
-            processor,
-            records,
-            task,
-            batch_size=batch_size,
-            cache=cache,
-            row_ids=shard_frame.index.tolist(),
-            **predict_kwargs,
-        ):
-            results += batch_results
-            rejects += batch_rejects
-            bar.update(len(batch_results) + len({r.row for r in batch_rejects}))
+        pending: list = []
+        with pq.ParquetWriter(part_path, schema) as writer:
+            for batch_results, batch_rejects in iter_predictions(
+                model,
+                processor,
+                shard_frame.to_dict("records"),
+                task,
+                batch_size=batch_size,
+                cache=feature_cache,
+                row_ids=shard_frame.index.tolist(),
+                **predict_kwargs,
+            ):
+                pending += batch_results
+                rejects += batch_rejects
+                counts["predicted"] += len(batch_results)
+                counts["unparseable"] += sum(p.error is not None for _, _, p in batch_results)
+                if len(pending) >= write_every:
+                    writer.write_table(predictions_table(pending, schema, list(frame.columns)))
+                    pending = []
+                bar.update(len(batch_results) + len({r.row for r in batch_rejects}))
+            if pending:
+                writer.write_table(predictions_table(pending, schema, list(frame.columns)))
         bar.close()
-    predictions = predictions_frame(results, keep_columns=list(frame.columns))
-    reject_frame = pd.DataFrame([r.to_dict() for r in rejects], columns=["row", "field", "value", "reason"])
-    reject_frame["row"] = reject_frame["row"].astype("Int64")
-    if state.num_processes > 1:
-        shard_out = output_path.with_name(f"{output_path.stem}.part{state.process_index}.parquet")
-        predictions.to_parquet(shard_out, index=False)
-        reject_frame.to_parquet(shard_out.with_suffix(".rejects.parquet"), index=False)
-        state.wait_for_everyone()
-        if not state.is_main_process:
-            return ScreenReport(num_rows=len(frame))
-        parts = [
-            output_path.with_name(f"{output_path.stem}.part{k}.parquet") for k in range(state.num_processes)
-        ]
-        predictions = pd.concat([pd.read_parquet(p) for p in parts], ignore_index=True).sort_values(ROW_ID)
-        reject_frame = pd.concat(
-            [pd.read_parquet(p.with_suffix(".rejects.parquet")) for p in parts], ignore_index=True
-        )
-        for part in parts:
-            part.unlink()
-            part.with_suffix(".rejects.parquet").unlink()
-    predictions.to_parquet(output_path, index=False)
-    rejects_path = rejects_path_for(output_path)
-    reject_frame.to_parquet(rejects_path, index=False)
-    return ScreenReport(
+    reject_table = pa.Table.from_pylist([r.to_dict() for r in rejects], schema=REJECT_SCHEMA)
+    rejects_path = rejects_path_for(part_path)
+    pq.write_table(reject_table, rejects_path)
+    report = ScreenReport(
         num_rows=len(frame),
-        num_predicted=len(predictions),
-        num_rejected=int(reject_frame["row"].nunique()) if len(reject_frame) else 0,
-        num_unparseable=int(predictions["error"].notna().sum()) if len(predictions) else 0,
-        molecules_encoded=cache.misses if isinstance(cache, MoleculeFeatureCache) else 2 * len(predictions),
+        num_predicted=counts["predicted"],
+        num_rejected=len({r.row for r in rejects}),
+        num_unparseable=counts["unparseable"],
+        molecules_encoded=feature_cache.misses
+        if isinstance(feature_cache, MoleculeFeatureCache)
+        else 2 * counts["predicted"],
         output=str(output_path),
-        rejects=str(rejects_path),
+        rejects=str(rejects_path_for(output_path)),
     )
+    if multi:
+        report = _merge_parts(state, output_path, report)
+    return report
 
 
-__all__ = [
-    "ROW_ID",
-    "MoleculeFeatureCache",
-    "ScreenReport",
-    "iter_predictions",
-    "load_for_inference",
-    "predictions_frame",
-    "read_pairs",
-    "rejects_path_for",
-    "screen_file",
-    "uncached_features",
-]
+def _merge_parts(state, output_path: Path, report: ScreenReport) -> ScreenReport:
+    """Main process: concatenate the part files (and their rejects) in row order; other processes: nothing."""
+    state.wait_for_everyone()
+    if not state.is_main_process:
+        return ScreenReport(num_rows=report.num_rows)
+    parts = [output_path.with_name(f"{output_path.stem}.part{k}.parquet") for k in range(state.num_processes)]
+    table = pa.concat_tables([pq.read_table(p) for p in parts]).sort_by(ROW_ID)
+    rejects = pa.concat_tables([pq.read_table(rejects_path_for(p)) for p in parts]).sort_by("row")
+    pq.write_table(table, output_path)
+    pq.write_table(rejects, rejects_path_for(output_path))
+    for part in parts:
+        part.unlink()
+        rejects_path_for(part).unlink()
+    errors = pc.sum(pc.invert(pc.is_null(table["error"]))).as_py() or 0
+    return ScreenReport(
+        num_rows=report.num_rows,
+        num_predicted=table.num_rows,
+        num_rejected=len(set(rejects["row"].to_pylist())),
+        num_unparseable=errors,
+        molecules_encoded=report.molecules_encoded,
+        output=str(output_path),
+        rejects=str(rejects_path_for(output_path)),
+    )
 
 
 def load_for_inference(source: str | Path, device: str | None = None, dtype: torch.dtype | None = None):
