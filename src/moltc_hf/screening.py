@@ -8,16 +8,18 @@ the same library encodes one molecule.
 
 Rows with an invalid SMILES never stop a run: they become `Reject` records (row id, field, value,
 reason) and are written beside the output. Output rows keep the input's row ids. With several processes
-(``accelerate launch``), `screen_file` splits the input through ``PartialState().split_between_processes``
+(``torchrun`` or ``accelerate launch``), `screen_file` splits the input through ``PartialState().split_between_processes``
 and the main process merges the shards in row order.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import math
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -88,7 +90,7 @@ class MoleculeFeatureCache:
             for key, value in zip(missing, encoded):
                 self._features[key] = value
         stacked = torch.stack([self._features[k] for k in keys])
-        for key in missing:  # evict only after this batch has what it needs
+        for key in dict.fromkeys(keys):  # least recently used goes first; evict after this batch is served
             self._features.move_to_end(key)
         while len(self._features) > self.max_molecules:
             self._features.popitem(last=False)
@@ -113,7 +115,6 @@ class ScreenReport:
     molecules_encoded: int = 0
     output: str | None = None
     rejects: str | None = None
-    extra: dict = field(default_factory=dict)
 
 
 def _validate(rows: Sequence[Mapping], row_ids: Sequence, featurizer) -> tuple[list[int], list[Reject]]:
@@ -163,62 +164,42 @@ def iter_predictions(
     if cache is True:
         cache = MoleculeFeatureCache(model, processor)
     model.eval()
-    ids = iter(row_ids) if row_ids is not None else None
-    batch: list[Mapping] = []
-    batch_ids: list = []
-    for position, row in enumerate(rows):
-        batch.append(row)
-        batch_ids.append(next(ids) if ids is not None else position)
-        if len(batch) == batch_size:
-            yield _predict_rows(
-                model,
-                processor,
-                task,
-                batch,
-                batch_ids,
-                mode,
-                candidates,
-                class_names,
-                cot,
-                use_dataset_prompts,
-                cache,
-                max_new_tokens,
-                num_beams,
-            )
-            batch, batch_ids = [], []
-    if batch:
-        yield _predict_rows(
-            model,
-            processor,
-            task,
-            batch,
-            batch_ids,
-            mode,
-            candidates,
-            class_names,
-            cot,
-            use_dataset_prompts,
-            cache,
-            max_new_tokens,
-            num_beams,
-        )
+    predict = functools.partial(
+        _predict_rows,
+        model,
+        processor,
+        task,
+        mode=mode,
+        candidates=candidates,
+        class_names=class_names,
+        cot=cot,
+        use_dataset_prompts=use_dataset_prompts,
+        cache=cache,
+        max_new_tokens=max_new_tokens,
+        num_beams=num_beams,
+    )
+    rows = iter(rows)
+    ids = iter(row_ids) if row_ids is not None else itertools.count()
+    while batch := list(itertools.islice(rows, batch_size)):
+        yield predict(batch, list(itertools.islice(ids, len(batch))))
 
 
 def _predict_rows(
     model,
     processor,
-    task,
-    rows,
-    row_ids,
-    mode,
-    candidates,
-    class_names,
-    cot,
-    use_dataset_prompts,
-    cache,
-    max_new_tokens,
-    num_beams,
-):
+    task: TaskSpec,
+    rows: list[Mapping],
+    row_ids: list,
+    *,
+    mode: str,
+    candidates: Sequence[str] | None,
+    class_names: Sequence[str] | None,
+    cot: bool,
+    use_dataset_prompts: bool,
+    cache: MoleculeFeatureCache | bool,
+    max_new_tokens: int | None,
+    num_beams: int,
+) -> tuple[list[tuple[object, Mapping, Prediction]], list[Reject]]:
     keep, rejects = _validate(rows, row_ids, processor.featurizer)
     if not keep:
         return [], rejects
