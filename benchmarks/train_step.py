@@ -1,5 +1,9 @@
 """Training-step cost of MolTC vs the same LLM on text alone (CPU, fp32), with the fine-tuning LoRA setup.
 
+Variants: ``moltc`` = the fine-tuning layout (untied projectors, LoRA r=8 on q/v, GIN + connector trained);
+``tied projector`` = the same with one shared projector; ``Q-Former 256x2`` = untied with a small Q-Former.
+``params_M`` counts the PEFT model's parameters, including the frozen originals of `modules_to_save`.
+
 One step = forward + backward + AdamW step on a collated batch of real FreeSolv rows (batch 8). The
 text-only baseline runs the *same* PEFT model on the *same* tokens with the ``<mol>`` placeholders replaced by
 an ordinary token, so only the graph path (GIN + Q-Former + projector) differs. Variants are timed in
@@ -48,8 +52,12 @@ def freesolv_rows(count: int) -> list[dict]:
     ]
 
 
-def build_variant(shape: str, qformer: dict | None, workdir: Path):
-    """The fine-tuning setup: untied projectors + the paper's LoRA, optionally with another Q-Former size."""
+def build_variant(shape: str, qformer: dict | None, workdir: Path, untie: bool = True):
+    """The fine-tuning setup: untied projectors + the paper's LoRA, optionally with another Q-Former size.
+
+    ``untie=False`` keeps one shared projector (the pretraining layout): same FLOPs, but half the trainable
+    Q-Former weights and one Q-Former call on all molecules instead of two half-size calls.
+    """
     name_or_path = shape
     if qformer is not None:
         spec = load_model_spec(shape)
@@ -57,7 +65,8 @@ def build_variant(shape: str, qformer: dict | None, workdir: Path):
         name_or_path = workdir / f"{shape}-small-qformer.json"
         name_or_path.write_text(json.dumps(spec))
     model, processor = build_model(name_or_path, seed=0)
-    model.untie_projectors()
+    if untie:
+        model.untie_projectors()
     model = get_peft_model(model, moltc_lora_config()).train()
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=1e-4, weight_decay=0.05
