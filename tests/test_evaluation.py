@@ -173,3 +173,20 @@ def test_moltc_evaluate_cli(tmp_path, raw_dir, model_and_processor):
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["task"] == "ddi_binary" and metrics["metrics"]["num_examples"] == 6
     assert "drug_prior" in metrics["references"] and (out / "roc.png").exists()
+
+
+def test_drug_type_prior_reference_uses_train_type_counts():
+    from moltc_hf.evaluation.evaluate import drug_type_prior_reference
+
+    train = pd.DataFrame(
+        {
+            "smiles_a": ["CCO", "CCO", "CCN", "CCN"],
+            "smiles_b": ["O", "N", "O", "C"],
+            "label": [2.0, 2.0, 0.0, 1.0],
+        }
+    )
+    test = pd.DataFrame({"smiles_a": ["CCO", "CCN"], "smiles_b": ["C", "Cl"], "label": [2.0, 0.0]})
+    reference = drug_type_prior_reference(train, test, num_classes=3)
+    # CCO was #Drug1 of type 2 twice -> type 2; CCN ties 0/1 -> argmax picks 0
+    assert reference["accuracy"] == 1.0 and reference["num_train_rows"] == 4
+    assert "skipped" in drug_type_prior_reference(None, test, 3)

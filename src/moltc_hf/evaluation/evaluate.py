@@ -22,6 +22,7 @@ from .tasks import (
     REGRESSION,
     TaskSpec,
     candidates_for,
+    describe_pair,
     get_task,
     split_reasoning,
     swapped_prompt,
@@ -156,6 +157,10 @@ def evaluate_model(
         )
     if spec.name == "ddi_binary":
         report["references"]["drug_prior"] = drug_prior_reference(train_frame, frame)
+    elif spec.name == "ddi_type":
+        report["references"]["drug_type_prior"] = drug_type_prior_reference(
+            train_frame, frame, len(candidates)
+        )
     return report
 
 
@@ -227,12 +232,18 @@ def _order_consistency(model, processor, frame, spec, predictions, progress, kwa
     prompts = [
         swapped_prompt(p, a, b) for p, a, b in zip(frame["prompt"], frame["smiles_a"], frame["smiles_b"])
     ]
-    swappable = np.array([p is not None for p in prompts], dtype=bool)
+    prefixes = list(frame["answer_prefix"]) if "answer_prefix" in frame else [""] * len(frame)
+    for index, (a, b, prefix) in enumerate(zip(frame["smiles_a"], frame["smiles_b"], prefixes)):
+        if prefix:  # CoT: the descriptions follow pair order, so they swap too (when we can rebuild them)
+            prefixes[index] = describe_pair(b, a) if describe_pair(a, b) == prefix else None
+    swappable = np.array([p is not None and q is not None for p, q in zip(prompts, prefixes)], dtype=bool)
     if not swappable.any():
-        return {"skipped": "no prompt is the standard pair prompt of its own SMILES, so none can be swapped"}
+        return {"skipped": "no row's prompt (and reasoning) can be rebuilt for (B, A)"}
     swapped = frame[swappable].copy()
-    swapped["prompt"] = [p for p in prompts if p is not None]
+    swapped["prompt"] = [p for p, keep in zip(prompts, swappable) if keep]
     swapped["smiles_a"], swapped["smiles_b"] = frame["smiles_b"][swappable], frame["smiles_a"][swappable]
+    if "answer_prefix" in swapped:
+        swapped["answer_prefix"] = [p for p, keep in zip(prefixes, swappable) if keep]
     results, _ = _run(model, processor, swapped, spec, progress, f"evaluating {spec.name} (B, A)", **kwargs)
     swapped_predictions = _predictions_table(results).set_index("row_id")
     joined = predictions.set_index("row_id").join(swapped_predictions, rsuffix="_swapped", how="inner")
@@ -270,6 +281,37 @@ def drug_prior_reference(train_frame: pd.DataFrame | None, frame: pd.DataFrame) 
     return {
         "auroc": M.binary_auroc(y_true == 1, scores),
         "accuracy": M.accuracy(y_true, (scores >= 0.5).astype(int)),
+        "num_train_rows": len(train_frame),
+    }
+
+
+def drug_type_prior_reference(
+    train_frame: pd.DataFrame | None, frame: pd.DataFrame, num_classes: int, smoothing: float = 1.0
+) -> dict:
+    """The multi-class drug prior: p(type | pair) from how often each drug had each type in train.
+
+    Scores = smoothed type counts of drug A (as #Drug1) + drug B (as #Drug2), normalised. No chemistry.
+    """
+    if train_frame is None or not len(train_frame):
+        return {"skipped": "no train split given to fit it on"}
+    counts: dict[tuple[str, int], np.ndarray] = {}
+    for a, b, label in zip(train_frame["smiles_a"], train_frame["smiles_b"], train_frame["label"]):
+        for key in ((a, 0), (b, 1)):
+            counts.setdefault(key, np.zeros(num_classes))[int(label)] += 1
+    empty = np.zeros(num_classes)
+    scores = np.stack(
+        [
+            counts.get((a, 0), empty) + counts.get((b, 1), empty) + smoothing
+            for a, b in zip(frame["smiles_a"], frame["smiles_b"])
+        ]
+    )
+    probabilities = scores / scores.sum(1, keepdims=True)
+    y_true = frame["label"].to_numpy(float).astype(int)
+    y_pred = probabilities.argmax(1)
+    return {
+        "accuracy": M.accuracy(y_true, y_pred),
+        "macro_f1": M.macro_f1(y_true, y_pred),
+        "auroc": M.multiclass_auroc(y_true, probabilities),
         "num_train_rows": len(train_frame),
     }
 
@@ -344,6 +386,7 @@ def format_report(report: dict) -> str:
 
 
 __all__ = [
+    "drug_type_prior_reference",
     "drug_prior_reference",
     "evaluate_model",
     "format_report",
