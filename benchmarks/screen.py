@@ -1,7 +1,9 @@
 """One-vs-many screening throughput: one query drug against every DrugBank drug, with and without the
 molecule-feature cache, plus the candidate-scoring strategy (KV-cached candidates vs full sequences).
 
-Each measurement runs in its own process so its peak memory (max RSS; CUDA peak when on GPU) is its own.
+Each model shape runs in its own process; its three variants are interleaved over ``--rounds`` (median),
+so load from other processes on a shared machine hits them alike. Memory: the cache's own size, and the
+peak (CUDA peak per variant on GPU; on CPU the process's max RSS, which only grows).
 Rows:
   uncached      every pair re-encodes both molecules (what forward(graphs=...) does)
   cached, cold  fresh `MoleculeFeatureCache`: the query once, each library drug once
@@ -9,7 +11,7 @@ Rows:
 Shapes: ``tiny`` (the test config) and ``tiny+paper-graph`` (tiny LLM with the paper's GIN 5x300 and
 Q-Former 768x12), which shows how the gain depends on how much of a pair's cost is the molecule path.
 
-    python benchmarks/screen.py [--limit 1704] [--shapes tiny tiny+paper-graph] [--batch-size 64]
+    python benchmarks/screen.py [--limit N] [--shapes tiny tiny+paper-graph] [--batch-size 64] [--rounds 2]
 """
 
 from __future__ import annotations
@@ -59,12 +61,17 @@ def library(limit: int | None) -> dict[str, str]:
 
 
 def peak_memory_mb(device: str) -> float:
+    """CUDA: peak allocated since the last reset (per variant). CPU: the process's max RSS so far."""
     if device == "cuda":
         return torch.cuda.max_memory_allocated() / 2**20
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def worker(args: argparse.Namespace) -> dict:
+def worker(args: argparse.Namespace) -> list[dict]:
+    """All three variants of one shape in one process, interleaved over ``--rounds`` (median pairs/s), so
+    load from other processes hits them alike."""
+    import statistics
+
     from moltc_hf import build_model
     from moltc_hf.screening import MoleculeFeatureCache, iter_predictions
 
@@ -78,6 +85,8 @@ def worker(args: argparse.Namespace) -> dict:
         processor.featurizer(smiles)
 
     def screen(query: str, cache) -> float:
+        if device == "cuda":
+            torch.cuda.reset_peak_memory_stats()
         start = time.perf_counter()
         for _ in iter_predictions(
             model, processor, rows[query], "ddi_binary", batch_size=args.batch_size, cache=cache
@@ -87,26 +96,37 @@ def worker(args: argparse.Namespace) -> dict:
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
-    screen(QUERIES[0], False) if args.variant == "warmup" else None
-    cache = MoleculeFeatureCache(model, processor) if args.variant != "uncached" else False
-    if args.variant == "cached-warm":
-        screen(QUERIES[0], cache)
+    timings: dict[str, list[float]] = {"uncached": [], "cached-cold": [], "cached-warm": []}
+    encoded, cache_mb, cuda_peak = {}, {}, {}
+    for _ in range(args.rounds):
+        timings["uncached"].append(screen(QUERIES[0], False))
+        encoded["uncached"], cache_mb["uncached"] = 2 * len(rows[QUERIES[0]]), 0.0
+        cuda_peak["uncached"] = peak_memory_mb(device)
+        cache = MoleculeFeatureCache(model, processor)
+        timings["cached-cold"].append(screen(QUERIES[0], cache))
+        encoded["cached-cold"] = cache.misses
+        cuda_peak["cached-cold"] = peak_memory_mb(device)
         before = cache.misses
-        seconds, query = screen(QUERIES[1], cache), QUERIES[1]
-        encoded = cache.misses - before
-    else:
-        seconds, query = screen(QUERIES[0], cache), QUERIES[0]
-        encoded = cache.misses if cache else 2 * len(rows[query])
-    return {
-        "shape": args.shape,
-        "variant": args.variant,
-        "pairs": len(rows[query]),
-        "seconds": seconds,
-        "pairs_per_s": len(rows[query]) / seconds,
-        "molecules_encoded": encoded,
-        "peak_mb": peak_memory_mb(device),
-        "device": device,
-    }
+        timings["cached-warm"].append(screen(QUERIES[1], cache))
+        encoded["cached-warm"] = cache.misses - before
+        cuda_peak["cached-warm"] = peak_memory_mb(device)
+        cache_mb["cached-cold"] = cache_mb["cached-warm"] = (
+            sum(t.numel() * t.element_size() for t in cache._features.values()) / 2**20
+        )
+    pairs = len(rows[QUERIES[0]])
+    return [
+        {
+            "shape": args.shape,
+            "variant": variant,
+            "pairs": pairs,
+            "pairs_per_s": pairs / statistics.median(seconds),
+            "molecules_encoded": encoded[variant],
+            "cache_mb": cache_mb[variant],
+            "peak_mb": cuda_peak[variant],
+            "device": device,
+        }
+        for variant, seconds in timings.items()
+    ]
 
 
 def scoring_worker(args: argparse.Namespace) -> list[dict]:
@@ -157,7 +177,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--shape", default="tiny", help=argparse.SUPPRESS)
-    parser.add_argument("--variant", default="uncached", help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per variant (median)")
     args = parser.parse_args()
     if args.worker == "screen":
         print(json.dumps(worker(args)))
@@ -170,19 +190,22 @@ def main() -> None:
     common += ["--limit", str(args.limit)] if args.limit else []
     rows = []
     for shape in args.shapes:
-        for variant in ("uncached", "cached-cold", "cached-warm"):
-            rows.append(run_child(["--worker", "screen", "--shape", shape, "--variant", variant, *common]))
-            print(f"  measured {shape} / {variant}: {rows[-1]['pairs_per_s']:.1f} pairs/s", file=sys.stderr)
+        rows += run_child(["--worker", "screen", "--shape", shape, "--rounds", str(args.rounds), *common])
+        print(f"  measured {shape}", file=sys.stderr)
     print(
         f"\nOne-vs-many screen (ddi_binary, score mode), device {rows[0]['device']}, {args.threads} threads, "
         f"batch {args.batch_size}, {rows[0]['pairs']} pairs per query"
     )
-    print(f"{'shape':<18}{'variant':<14}{'pairs/s':>10}{'x uncached':>12}{'mols encoded':>14}{'peak MB':>10}")
+    peak = "CUDA peak MB" if rows[0]["device"] == "cuda" else "max RSS MB"
+    print(
+        f"{'shape':<18}{'variant':<14}{'pairs/s':>10}{'x uncached':>12}{'mols encoded':>14}{'cache MB':>10}{peak:>14}"
+    )
     for row in rows:
         base = next(r for r in rows if r["shape"] == row["shape"] and r["variant"] == "uncached")
         print(
             f"{row['shape']:<18}{row['variant']:<14}{row['pairs_per_s']:>10.1f}"
-            f"{row['pairs_per_s'] / base['pairs_per_s']:>11.2f}x{row['molecules_encoded']:>14}{row['peak_mb']:>10.0f}"
+            f"{row['pairs_per_s'] / base['pairs_per_s']:>11.2f}x{row['molecules_encoded']:>14}{row['cache_mb']:>10.1f}"
+            f"{row['peak_mb']:>14.0f}"
         )
 
     scoring = run_child(["--worker", "scoring", *common])
