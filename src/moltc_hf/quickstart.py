@@ -32,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from .baselines import BaselineResult, run_baselines
+from .baselines import BaselineResult, regression_metrics, run_baselines
 from .collator import MolTCDataCollator
 from .training import Recipe, load_recipe, load_split, train
 
@@ -289,9 +289,14 @@ def _run(
     model_name = f"MolTC {options.model} (pretrain {pretrain_steps} + fine-tune {finetune_steps} steps)"
     evaluated = baselines
     if options.eval_limit is not None:  # smoke: compare on the same rows the model answered
-        evaluated = run_baselines(
-            "regression", train_rows, test_rows.select(range(report["num_rows"])), seed=options.seed
-        )
+        n = report["num_rows"]
+        y_true = list(test_rows["label"])[:n]
+        evaluated = [
+            BaselineResult(
+                b.name, regression_metrics(y_true, b.predictions[:n]), b.seconds, b.predictions[:n]
+            )
+            for b in baselines
+        ]
     table = comparison_table(model_name, report["metrics"], train_seconds + eval_seconds, evaluated)
     seconds = time.perf_counter() - started
     metrics = {
