@@ -104,6 +104,7 @@ def bench_shape(shape: str, rows: list[dict], rounds: int, small_qformer: bool, 
         variants = {
             "text-only": build_variant(shape, None, Path(tmp)),
             "moltc": build_variant(shape, None, Path(tmp)),
+            "moltc, tied projector": build_variant(shape, None, Path(tmp), untie=False),
         }
         if small_qformer:
             variants["moltc, Q-Former 256x2"] = build_variant(shape, SMALL_QFORMER, Path(tmp))
