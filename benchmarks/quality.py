@@ -38,7 +38,13 @@ import torch  # noqa: E402
 
 from moltc_hf.baselines import BaselineResult, binary_metrics, chemprop_available, run_baselines  # noqa: E402
 from moltc_hf.instructions import build_dataset  # noqa: E402
-from moltc_hf.quickstart import QuickstartOptions, plan_steps, quickstart_recipes, seconds_per_step  # noqa: E402
+from moltc_hf.quickstart import (  # noqa: E402
+    QuickstartOptions,
+    plan_steps,
+    private_datasets_cache,
+    quickstart_recipes,
+    seconds_per_step,
+)
 from moltc_hf.training import load_split, train  # noqa: E402
 
 RAW_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
@@ -55,20 +61,26 @@ class Row:
     n_test: int
 
 
-def build(out: Path, source: str, split: str, seed: int, limit: int | None) -> Path:
+def build(out: Path, source: str, split: str, seed: int) -> Path:
+    # No `limit`: it reads the first rows of each raw file, and ChChMiner's files list all positives first.
     folder = out / f"{source}-{split}"
-    build_dataset([source], folder, split=split, seed=seed, raw_dir=RAW_DIR, limit=limit, progress=False)
+    build_dataset([source], folder, split=split, seed=seed, raw_dir=RAW_DIR, progress=False)
     return folder
 
 
-def rows_of(folder: Path, config: str, max_test: int | None, seed: int):
+def rows_of(folder: Path, config: str, max_train: int | None, max_test: int | None, seed: int):
+    """Train/test rows of one config, each subsampled (seeded) after the split, so a cold split stays cold."""
     train_rows, test_rows = load_split(folder, config, "train"), load_split(folder, config, "test")
+    if max_train is not None and len(train_rows) > max_train:
+        train_rows = train_rows.shuffle(seed=seed).select(range(max_train))
     if max_test is not None and len(test_rows) > max_test:
         test_rows = test_rows.shuffle(seed=seed).select(range(max_test))
     return train_rows, test_rows
 
 
-def moltc_row(folder: Path, config: str, task: str, train_rows, test_rows, args, workdir: Path) -> BaselineResult:
+def moltc_row(
+    folder: Path, config: str, task: str, train_rows, test_rows, args, workdir: Path
+) -> BaselineResult:
     """Fine-tune the tiny model on ``config`` for ``args.minutes`` (measured step time) and evaluate it."""
     from moltc_hf.evaluation import evaluate_model
     from moltc_hf.factory import build_model
@@ -102,7 +114,9 @@ def moltc_row(folder: Path, config: str, task: str, train_rows, test_rows, args,
 def both_unseen(train_rows, test_rows, result: BaselineResult) -> BaselineResult | None:
     """The same predictions restricted to test pairs whose two drugs never occur in train."""
     seen = set(train_rows["smiles_a"]) | set(train_rows["smiles_b"])
-    mask = np.array([a not in seen and b not in seen for a, b in zip(test_rows["smiles_a"], test_rows["smiles_b"])])
+    mask = np.array(
+        [a not in seen and b not in seen for a, b in zip(test_rows["smiles_a"], test_rows["smiles_b"])]
+    )
     labels = np.asarray(test_rows["label"], dtype=int)[mask]
     if result.predictions is None or mask.sum() < 10 or len(set(labels)) < 2:
         return None
@@ -110,8 +124,11 @@ def both_unseen(train_rows, test_rows, result: BaselineResult) -> BaselineResult
     return BaselineResult(result.name, metrics, result.seconds)
 
 
-def run_task(rows: list[Row], label: str, split: str, folder: Path, config: str, task: str, args, out: Path) -> None:
-    train_rows, test_rows = rows_of(folder, config, args.max_test, args.seed)
+def run_task(
+    rows: list[Row], label: str, split: str, folder: Path, config: str, task: str, args, out: Path
+) -> None:
+    max_train = args.ddi_train if task == "ddi_binary" else None
+    train_rows, test_rows = rows_of(folder, config, max_train, args.max_test, args.seed)
     kind = "binary" if task == "ddi_binary" else "regression"
     log = lambda line: print(f"  [{label} / {split}] {line}", file=sys.stderr, flush=True)  # noqa: E731
     results = run_baselines(
@@ -125,12 +142,25 @@ def run_task(rows: list[Row], label: str, split: str, folder: Path, config: str,
         for r in results:
             restricted = both_unseen(train_rows, test_rows, r)
             if restricted is not None:
-                rows.append(Row(label, "cold, both unseen", r.name, restricted.metrics, r.seconds, len(train_rows),
-                                int(restricted.metrics["n"])))
+                rows.append(
+                    Row(
+                        label,
+                        "cold, both unseen",
+                        r.name,
+                        restricted.metrics,
+                        r.seconds,
+                        len(train_rows),
+                        int(restricted.metrics["n"]),
+                    )
+                )
     if not args.skip_moltc:
-        result = moltc_row(folder, config, task, train_rows, test_rows, args, out / "moltc" / f"{config}-{split}")
+        result = moltc_row(
+            folder, config, task, train_rows, test_rows, args, out / "moltc" / f"{config}-{split}"
+        )
         log(f"{result.name}: {result.metrics} ({result.seconds:.0f} s)")
-        rows.append(Row(label, split, result.name, result.metrics, result.seconds, len(train_rows), len(test_rows)))
+        rows.append(
+            Row(label, split, result.name, result.metrics, result.seconds, len(train_rows), len(test_rows))
+        )
 
 
 def format_table(rows: list[Row], seed: int) -> str:
@@ -149,48 +179,63 @@ def format_table(rows: list[Row], seed: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-moltc", action="store_true", help="baselines only")
     parser.add_argument("--quick", action="store_true", help="smaller DDI subsample, 1-minute MolTC runs")
-    parser.add_argument("--minutes", type=float, default=None, help="MolTC training minutes per task (default 4)")
-    parser.add_argument("--ddi-rows", type=int, default=None, help="rows read per ChChMiner file (default 4000)")
+    parser.add_argument(
+        "--minutes", type=float, default=None, help="MolTC training minutes per task (default 4)"
+    )
+    parser.add_argument(
+        "--ddi-train", type=int, default=None, help="DDI train pairs, seeded subsample (default 6000)"
+    )
     parser.add_argument("--max-test", type=int, default=None, help="cap on test rows per task (default 500)")
     parser.add_argument("--chemprop-epochs", type=int, default=30, help="0 disables the chemprop row")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (tiny ops: 1 is fastest)")
     args = parser.parse_args(argv)
     args.minutes = args.minutes or (1.0 if args.quick else 4.0)
-    args.ddi_rows = args.ddi_rows or (1500 if args.quick else 4000)
+    args.ddi_train = args.ddi_train or (2000 if args.quick else 6000)
     args.max_test = args.max_test or (200 if args.quick else 500)
     torch.set_num_threads(args.threads)
     if not RAW_DIR.is_dir():
         print(f"raw data not found at {RAW_DIR}", file=sys.stderr)
         return 1
     if args.chemprop_epochs and not chemprop_available():
-        print("chemprop v2: not installed, rows skipped (`pip install 'chemprop>=2'` adds them)", file=sys.stderr)
+        print(
+            "chemprop v2: not installed, rows skipped (`pip install 'chemprop>=2'` adds them)",
+            file=sys.stderr,
+        )
 
-    import datasets
+    with private_datasets_cache(args.out / ".cache" / "datasets"):  # stale-cache guard, see its docstring
+        return run_all(args)
 
-    datasets.config.HF_DATASETS_CACHE = args.out / ".cache" / "datasets"  # see quickstart._private_datasets_cache
+
+def run_all(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     rows: list[Row] = []
     plan = [
-        ("FreeSolv", "freesolv", "solvation", "random", None),
-        ("CompSol", "compsol", "solvation", "random", None),
-        ("ChChMiner", "chchminer", "ddi_binary", "source", args.ddi_rows),
-        ("ChChMiner", "chchminer", "ddi_binary", "cold-drug", args.ddi_rows),
+        ("FreeSolv", "freesolv", "solvation", "random"),
+        ("CompSol", "compsol", "solvation", "random"),
+        ("ChChMiner", "chchminer", "ddi_binary", "source"),
+        ("ChChMiner", "chchminer", "ddi_binary", "cold-drug"),
     ]
-    for label, source, task, split, limit in plan:
+    for label, source, task, split in plan:
         print(f"{label} ({split} split) ...", file=sys.stderr, flush=True)
-        folder = build(args.out / "data", source, split, args.seed, limit)
+        folder = build(args.out / "data", source, split, args.seed)
         run_task(rows, label, split, folder, source, task, args, args.out)
     table = format_table(rows, args.seed)
     print(table)
-    print(f"\ntotal {time.perf_counter() - started:.0f} s; device: {'cuda' if torch.cuda.is_available() else 'cpu'}, "
-          f"{torch.get_num_threads()} torch threads")
+    print(
+        f"\ntotal {time.perf_counter() - started:.0f} s; device: {'cuda' if torch.cuda.is_available() else 'cpu'}, "
+        f"{torch.get_num_threads()} torch threads"
+    )
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "quality.json").write_text(json.dumps([dataclasses.asdict(r) for r in rows], indent=2, default=str))
+    (args.out / "quality.json").write_text(
+        json.dumps([dataclasses.asdict(r) for r in rows], indent=2, default=str)
+    )
     return 0
 
 

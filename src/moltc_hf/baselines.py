@@ -212,7 +212,10 @@ class MorganPairLogistic:
 
     def fit(self, train_rows) -> MorganPairLogistic:
         frame = rows_to_frame(train_rows)
-        self.estimator.fit(self.pairs(frame), frame["label"].astype(int).to_numpy())
+        labels = frame["label"].astype(int).to_numpy()
+        if set(np.unique(labels)) != {0, 1}:
+            raise ValueError(f"MorganPairLogistic needs labels 0 and 1 in train; got {sorted(set(labels))}")
+        self.estimator.fit(self.pairs(frame), labels)
         return self
 
     def predict_proba(self, rows) -> np.ndarray:

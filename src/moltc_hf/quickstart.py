@@ -187,7 +187,7 @@ def run_quickstart(
     out_dir = options.out_dir
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    with _private_datasets_cache(out_dir / ".cache" / "datasets"):
+    with private_datasets_cache(out_dir / ".cache" / "datasets"):
         return _run(options, out_dir, started, log)
 
 
@@ -348,7 +348,7 @@ def _run(
 
 
 @contextmanager
-def _private_datasets_cache(path: Path) -> Iterator[None]:
+def private_datasets_cache(path: Path) -> Iterator[None]:
     """Give this run its own, fresh `datasets` cache.
 
     `datasets` keys the cache of a local folder by the folder's *name* and its card, not by the files'
@@ -382,6 +382,7 @@ __all__ = [
     "QuickstartResult",
     "comparison_table",
     "plan_steps",
+    "private_datasets_cache",
     "quickstart_recipes",
     "run_quickstart",
     "seconds_per_step",
