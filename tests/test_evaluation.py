@@ -190,3 +190,31 @@ def test_drug_type_prior_reference_uses_train_type_counts():
     # CCO was #Drug1 of type 2 twice -> type 2; CCN ties 0/1 -> argmax picks 0
     assert reference["accuracy"] == 1.0 and reference["num_train_rows"] == 4
     assert "skipped" in drug_type_prior_reference(None, test, 3)
+
+
+def test_cot_reasoning_matches_the_dataset_targets(model_and_processor, raw_dir, tmp_path):
+    """Scoring after `describe_pair` (pipeline / predict) conditions on exactly what DrugBank targets hold."""
+    from moltc_hf.evaluation.tasks import answer_sentence, describe_pair, split_reasoning
+    from moltc_hf.instructions import build_dataset
+    from moltc_hf.screening import iter_predictions
+
+    build_dataset(["drugbank"], tmp_path, limit=12, raw_dir=raw_dir)
+    rows = pd.read_parquet(tmp_path / "data" / "drugbank" / "train-00000-of-00001.parquet").head(6)
+    for row in rows.itertuples():
+        assert split_reasoning(row.target, answer_sentence(row.target)) == describe_pair(
+            row.smiles_a, row.smiles_b
+        )
+    model, processor = model_and_processor
+    candidates = sorted({answer_sentence(t) for t in rows["target"]})
+    results = [
+        r
+        for batch, _ in iter_predictions(
+            model, processor, rows.to_dict("records"), "ddi_type", candidates=candidates
+        )
+        for r in batch
+    ]
+    for _, row, prediction in results:
+        assert prediction.reasoning == describe_pair(row["smiles_a"], row["smiles_b"]).strip()
+        assert prediction.answer.endswith(prediction.label_name) and len(
+            prediction.class_probabilities
+        ) == len(candidates)
