@@ -104,12 +104,14 @@ def test_evaluate_binary_ddi_accounts_for_every_row(model_and_processor, chchmin
     model, processor = model_and_processor
     rows = [dict(r) for r in chchminer_rows[:16]]
     rows[5]["smiles_b"] = "C1CC"  # unclosed ring: rejected, not dropped
+    rows[9]["label"] = float("nan")  # no truth to score against: rejected too
     report = evaluate_model(
         model, processor, rows, train_rows=chchminer_rows[8:], batch_size=8, progress=False
     )
     predictions = report["predictions"]
-    assert report["num_rows"] == 16 and report["num_rejected"] == 1 and len(predictions) == 15
-    assert report["rejects"].iloc[0]["field"] == "smiles_b" and 5 not in set(predictions["row_id"])
+    assert report["num_rows"] == 16 and report["num_rejected"] == 2 and len(predictions) == 14
+    assert report["rejects"].set_index("row")["field"].to_dict() == {9: "label", 5: "smiles_b"}
+    assert not {5, 9} & set(predictions["row_id"])
     probabilities = np.stack(predictions["class_probabilities"].to_list())
     np.testing.assert_allclose(probabilities.sum(1), 1, rtol=1e-5)
     assert (predictions["label"] == probabilities.argmax(1)).all()
@@ -117,12 +119,12 @@ def test_evaluate_binary_ddi_accounts_for_every_row(model_and_processor, chchmin
     y_true = predictions["y_true"].to_numpy(int)
     assert metrics["accuracy"] == pytest.approx(float((predictions["label"] == y_true).mean()))
     consistency = report["order_consistency"]
-    assert consistency["num_pairs"] == 15 and 0 <= consistency["same_answer"] <= 1
+    assert consistency["num_pairs"] == 14 and 0 <= consistency["same_answer"] <= 1
     assert set(report["references"]["drug_prior"]) >= {"auroc", "accuracy"}
     paths = write_report(report, tmp_path)
     assert {p.name for p in paths} >= {"metrics.json", "roc.png", "reliability.png", "confusion.png"}
     saved = json.loads((tmp_path / "metrics.json").read_text())
-    assert saved["metrics"]["num_examples"] == 15 and "predictions" not in saved
+    assert saved["metrics"]["num_examples"] == 14 and "predictions" not in saved
     assert "accuracy" in format_report(report)
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from ..featurization import Reject
 from . import metrics as M
 from . import plots
 from .tasks import (
@@ -117,6 +118,11 @@ def evaluate_model(
         frame = frame.iloc[:limit].reset_index(drop=True)
     spec = get_task(task or infer_task(frame))
     train_frame = rows_to_frame(train_rows) if train_rows is not None else None
+    unlabelled = frame["label"].isna() if "label" in frame else pd.Series(True, index=frame.index)
+    label_rejects = [
+        Reject(row=i, field="label", value="nan", reason="missing label") for i in frame.index[unlabelled]
+    ]
+    frame = frame[~unlabelled]  # keeps the original row ids in the index
     kwargs = dict(
         mode=mode, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams, cache=cache
     )
@@ -137,12 +143,13 @@ def evaluate_model(
 
         kwargs["cache"] = MoleculeFeatureCache(model, processor)  # shared with the swapped pass
     results, rejects = _run(model, processor, frame, spec, progress, f"evaluating {spec.name}", **kwargs)
+    rejects = label_rejects + rejects
 
     predictions = _predictions_table(results)
     report = {
         "task": spec.name,
         "mode": mode,
-        "num_rows": len(frame),
+        "num_rows": len(frame) + len(label_rejects),
         "num_rejected": len({r.row for r in rejects}),
         "metrics": task_metrics(spec, predictions, len(candidates or [])),
         "order_consistency": None,
