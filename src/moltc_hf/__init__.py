@@ -46,3 +46,5 @@ __all__ = [
     "moltc_lora_config",
     "parse_molecule",
 ]
+
+from . import pipeline as _pipeline  # noqa: E402,F401  (registers the "molecule-pair-interaction" pipeline task)
