@@ -134,9 +134,10 @@ def _train_stage(
     prepare_stage_model(model, recipe)
 
     config_name = config_name or recipe.dataset_config
-    train_dataset, rejects = drop_invalid_rows(
-        load_split(dataset_dir, config_name, "train"), processor, "train"
-    )
+    train_split = load_split(dataset_dir, config_name, "train")
+    if train_split is None:
+        raise ValueError(f"Dataset {dataset_dir} has no 'train' split in config {config_name!r}")
+    train_dataset, rejects = drop_invalid_rows(train_split, processor, "train")
     eval_dataset = None
     if recipe.training.get("eval_strategy", PAPER_TRAINING_DEFAULTS["eval_strategy"]) != "no":
         eval_dataset = load_split(dataset_dir, config_name, "validation")
