@@ -7,7 +7,7 @@
 Tasks (raw public files in ../shared/data/raw, turned into MoT-instructions by `build_dataset`):
   * FreeSolv (hydration free energy, 560 pairs, random split)            RMSE / MAE / R2
   * CompSol (solvent + solute solvation free energy, random split)       RMSE / MAE / R2
-  * ChChMiner binary DDI, subsampled, on the *source* split and on a *cold-drug* split   AUROC / accuracy
+  * ChChMiner binary DDI (all train pairs, test subsampled) on the *source* split and on a *cold-drug* split   AUROC / accuracy
 
 Rows: the mean predictor, ridge and random forest on RDKit descriptors of both molecules, chemprop v2 where
 installed (skipped with a message otherwise), and for DDI the drug prior (each drug's positive rate in train,
@@ -68,11 +68,9 @@ def build(out: Path, source: str, split: str, seed: int) -> Path:
     return folder
 
 
-def rows_of(folder: Path, config: str, max_train: int | None, max_test: int | None, seed: int):
-    """Train/test rows of one config, each subsampled (seeded) after the split, so a cold split stays cold."""
+def rows_of(folder: Path, config: str, max_test: int | None, seed: int):
+    """The whole train split (MolTC's cost is its step count, not the split size) and a seeded test subsample."""
     train_rows, test_rows = load_split(folder, config, "train"), load_split(folder, config, "test")
-    if max_train is not None and len(train_rows) > max_train:
-        train_rows = train_rows.shuffle(seed=seed).select(range(max_train))
     if max_test is not None and len(test_rows) > max_test:
         test_rows = test_rows.shuffle(seed=seed).select(range(max_test))
     return train_rows, test_rows
@@ -127,8 +125,7 @@ def both_unseen(train_rows, test_rows, result: BaselineResult) -> BaselineResult
 def run_task(
     rows: list[Row], label: str, split: str, folder: Path, config: str, task: str, args, out: Path
 ) -> None:
-    max_train = args.ddi_train if task == "ddi_binary" else None
-    train_rows, test_rows = rows_of(folder, config, max_train, args.max_test, args.seed)
+    train_rows, test_rows = rows_of(folder, config, args.max_test, args.seed)
     kind = "binary" if task == "ddi_binary" else "regression"
     log = lambda line: print(f"  [{label} / {split}] {line}", file=sys.stderr, flush=True)  # noqa: E731
     results = run_baselines(
@@ -185,19 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-moltc", action="store_true", help="baselines only")
-    parser.add_argument("--quick", action="store_true", help="smaller DDI subsample, 1-minute MolTC runs")
+    parser.add_argument("--quick", action="store_true", help="200 test rows per task, 1-minute MolTC runs")
     parser.add_argument(
         "--minutes", type=float, default=None, help="MolTC training minutes per task (default 4)"
-    )
-    parser.add_argument(
-        "--ddi-train", type=int, default=None, help="DDI train pairs, seeded subsample (default 6000)"
     )
     parser.add_argument("--max-test", type=int, default=None, help="cap on test rows per task (default 500)")
     parser.add_argument("--chemprop-epochs", type=int, default=30, help="0 disables the chemprop row")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (tiny ops: 1 is fastest)")
     args = parser.parse_args(argv)
     args.minutes = args.minutes or (1.0 if args.quick else 4.0)
-    args.ddi_train = args.ddi_train or (2000 if args.quick else 6000)
     args.max_test = args.max_test or (200 if args.quick else 500)
     torch.set_num_threads(args.threads)
     if not RAW_DIR.is_dir():
