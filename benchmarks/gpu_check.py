@@ -197,6 +197,7 @@ def main() -> dict:
     for key, value in result.items():
         print(f"{key:>24}: {value:.4g}" if isinstance(value, float) else f"{key:>24}: {value}")
     if os.environ.get("OUT"):
+        Path(os.environ["OUT"]).mkdir(parents=True, exist_ok=True)
         Path(os.environ["OUT"], "gpu_check.json").write_text(json.dumps(result, indent=2))
     return result
 
