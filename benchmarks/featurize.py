@@ -20,7 +20,7 @@ import torch
 from rdkit import Chem
 from torch_geometric.data import Batch, Data
 
-from moltc_hf import MolTCDataCollator, MoleculeFeaturizer, build_model
+from moltc_hf import MoleculeFeaturizer, MolTCDataCollator, build_model
 from moltc_hf.featurization import mol_to_graph, parse_molecule
 from moltc_hf.instructions.templates import DDI_QUESTION, pair_prompt
 
@@ -48,7 +48,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=5000)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--original-pairs", type=int, default=500, help="pairs for the slow original-path baseline")
+    parser.add_argument(
+        "--original-pairs", type=int, default=500, help="pairs for the slow original-path baseline"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -85,12 +87,19 @@ def main() -> None:
     _, processor = build_model("tiny")
     collator = MolTCDataCollator(processor)
     examples = [
-        {"prompt": pair_prompt(a, b, DDI_QUESTION), "target": "#Drug1 may increase ... #Drug2.", "smiles_a": a, "smiles_b": b}
+        {
+            "prompt": pair_prompt(a, b, DDI_QUESTION),
+            "target": "#Drug1 may increase ... #Drug2.",
+            "smiles_a": a,
+            "smiles_b": b,
+        }
         for a, b in pairs
     ]
     timed(lambda: [collator(chunk) for chunk in batches(examples, args.batch_size)])  # warm the caches
     collate = timed(lambda: [collator(chunk) for chunk in batches(examples, args.batch_size)])
-    rows.append(("SFT collator (tokenize + graphs + labels), warm", len(pairs), len(pairs) / collate, "pairs/s"))
+    rows.append(
+        ("SFT collator (tokenize + graphs + labels), warm", len(pairs), len(pairs) / collate, "pairs/s")
+    )
 
     original = pairs[: args.original_pairs]
     folder = Path(tempfile.mkdtemp(prefix="moltc-original-"))
@@ -105,7 +114,14 @@ def main() -> None:
                     torch.save(tensors, folder / name / str(index) / "graph_data.pt")
 
         write = timed(write_original)
-        rows.append(("original MolTC: write folder per pair (baseline)", len(original), len(original) / write, "pairs/s"))
+        rows.append(
+            (
+                "original MolTC: write folder per pair (baseline)",
+                len(original),
+                len(original) / write,
+                "pairs/s",
+            )
+        )
 
         def read_original():
             for chunk in batches(list(range(len(original))), args.batch_size):
@@ -117,12 +133,21 @@ def main() -> None:
                 Batch.from_data_list(graphs)
 
         read = timed(read_original)
-        rows.append(("original MolTC: torch.load per pair + batch (baseline)", len(original), len(original) / read, "pairs/s"))
+        rows.append(
+            (
+                "original MolTC: torch.load per pair + batch (baseline)",
+                len(original),
+                len(original) / read,
+                "pairs/s",
+            )
+        )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
     baseline = len(pairs) / no_cache
-    print(f"\nDrugBank pairs: {len(pairs)}, unique drugs: {len(unique)}, batch size {args.batch_size}, 1 torch thread\n")
+    print(
+        f"\nDrugBank pairs: {len(pairs)}, unique drugs: {len(unique)}, batch size {args.batch_size}, 1 torch thread\n"
+    )
     print(f"{'path':<58}{'items':>8}{'rate':>12}  unit     x no-cache")
     for name, count, rate, unit in rows:
         ratio = f"{rate / baseline:8.2f}x" if unit == "pairs/s" else ""

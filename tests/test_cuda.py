@@ -18,7 +18,12 @@ PAIRS = [("O", "CCO", -5.0), ("CCCCCCCC", "c1ccccc1O", -6.6), ("ClC(Cl)Cl", "CC(
 
 def _rows():
     return [
-        {"prompt": pair_prompt(a, b, SOLVATION_QUESTION), "target": solvation_target(v), "smiles_a": a, "smiles_b": b}
+        {
+            "prompt": pair_prompt(a, b, SOLVATION_QUESTION),
+            "target": solvation_target(v),
+            "smiles_a": a,
+            "smiles_b": b,
+        }
         for a, b, v in PAIRS
     ]
 
@@ -56,5 +61,7 @@ def test_generate_with_beams_and_precomputed_features_on_cuda():
     beams = model.generate(**inputs, max_new_tokens=8, num_beams=3, do_sample=False)
     with torch.no_grad():
         features = model.get_molecule_features(inputs.pop("graphs"), inputs["mol_roles"])
-    cached = model.generate(**inputs, molecule_features=features, max_new_tokens=8, num_beams=3, do_sample=False)
+    cached = model.generate(
+        **inputs, molecule_features=features, max_new_tokens=8, num_beams=3, do_sample=False
+    )
     assert beams.shape[0] == 3 and torch.equal(beams, cached)
