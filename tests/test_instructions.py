@@ -344,3 +344,19 @@ def test_embedded_default_and_cli(tmp_path, raw_dir, capsys):
     rows = load_config(tmp_path / "src", "drugbank")
     assert code == 0 and rows.groupby("split").size().to_dict() == {"test": 30, "train": 30, "validation": 30}
     assert rows.loc[rows["split"] == "test", "source_row"].str.startswith("test.csv:").all()
+
+
+def test_rebuilt_folder_is_not_served_from_a_stale_datasets_cache(tmp_path):
+    # `datasets` caches a local folder by its name and card YAML, not by the parquet files: two folders both
+    # called "mot" (or one folder rebuilt in place) must still load their own rows.
+    small, large = tmp_path / "a" / "mot", tmp_path / "b" / "mot"
+    cache = tmp_path / "cache"
+    build_dataset("embedded", small, limit=50, pretrain_pairs=20, progress=False)
+    build_dataset("embedded", large, limit=100, pretrain_pairs=20, progress=False)
+    assert len(datasets.load_dataset(str(small), "freesolv", cache_dir=str(cache))["train"]) == 40
+    assert len(datasets.load_dataset(str(large), "freesolv", cache_dir=str(cache))["train"]) == 80
+    first = datasets.load_dataset(str(large), "freesolv", cache_dir=str(cache))["test"]["smiles_b"]
+    build_dataset("embedded", large, limit=100, pretrain_pairs=20, seed=7, progress=False)
+    rebuilt = datasets.load_dataset(str(large), "freesolv", cache_dir=str(cache))["test"]["smiles_b"]
+    expected = pd.read_parquet(large / "data" / "freesolv" / "test-00000-of-00001.parquet")["smiles_b"].tolist()
+    assert rebuilt == expected and rebuilt != first

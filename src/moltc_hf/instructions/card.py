@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import yaml
 
 from .properties import DESCRIPTION_TEMPLATE
@@ -88,8 +89,22 @@ pairs first: `moltc_hf.instructions.remove_overlapping_pairs(test_rows, train_ro
 """
 
 
-def _yaml_header(report) -> str:
-    configs = []
+def _dataset_info(name: str, files: list[dict], out_dir: Path | None) -> dict:
+    """Split sizes as the hub writes them. ``datasets`` keys its cache of a local folder on this block (plus
+    ``configs``), not on the files, so exact byte counts keep a rebuilt folder from serving stale cached splits."""
+    splits = []
+    for entry in files:
+        path = out_dir / entry["path"] if out_dir is not None else None
+        if path is None or not path.is_file():
+            continue
+        num_rows = pq.ParquetFile(path).metadata.num_rows
+        splits.append({"name": entry["split"], "num_bytes": path.stat().st_size, "num_examples": num_rows})
+    total = sum(split["num_bytes"] for split in splits)
+    return {"config_name": name, "splits": splits, "download_size": total, "dataset_size": total}
+
+
+def _yaml_header(report, out_dir: Path | None = None) -> str:
+    configs, infos = [], []
     for name, source in report.sources.items():
         files = [
             {"split": split, "path": f"data/{name}/{split}-00000-of-00001.parquet"}
@@ -97,6 +112,7 @@ def _yaml_header(report) -> str:
             if source.splits.get(split)
         ]
         configs.append({"config_name": name, "data_files": files})
+        infos.append(_dataset_info(name, files, out_dir))
     header = {
         "pretty_name": "MoT-instructions",
         "language": ["en"],
@@ -113,10 +129,12 @@ def _yaml_header(report) -> str:
         ],
         "configs": configs,
     }
+    if out_dir is not None:
+        header["dataset_info"] = infos
     return yaml.safe_dump(header, sort_keys=False, allow_unicode=True)
 
 
-def render_dataset_card(report) -> str:
+def render_dataset_card(report, out_dir: str | Path | None = None) -> str:
     options = report.options
     rows = []
     for name, source in report.sources.items():
@@ -189,13 +207,13 @@ Licences: most sources have no licence file and are for **research/testing only*
 MolTC: Fang et al., "MolTC: Towards Molecular Relational Modeling In Language Models", Findings of ACL 2024. Cite the
 source datasets listed in the table above as well.
 """
-    return f"---\n{_yaml_header(report)}---\n{body}"
+    return f"---\n{_yaml_header(report, Path(out_dir) if out_dir is not None else None)}---\n{body}"
 
 
 def write_dataset_card(out_dir: str | Path, report) -> Path:
     path = Path(out_dir) / "README.md"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_dataset_card(report), encoding="utf-8")
+    path.write_text(render_dataset_card(report, out_dir), encoding="utf-8")
     return path
 
 
