@@ -41,16 +41,22 @@ def _reject(rejects: list[dict], source: str, rows, field_name: str, values, rea
 
 
 def _read_csv(path: Path, columns: list[str], limit: int | None, **kwargs) -> pd.DataFrame:
-    """Read ``columns`` as strings; raise naming the file if any is missing from the header."""
+    """Read ``columns`` as strings; raise naming the file if any is missing from the header.
+
+    ``limit`` keeps that many rows spread evenly over the file (the index keeps each row's position), not the
+    first rows: several raw files are sorted by label (ChChMiner lists all positives first), so a head would
+    build a one-class slice.
+    """
     if not path.is_file():
         raise FileNotFoundError(f"raw file not found: {path}")
     header = pd.read_csv(path, nrows=0, **kwargs).columns.tolist()
     missing = [c for c in columns if c not in header]
     if missing:
         raise ValueError(f"{path}: expected columns {missing} not in header {header}")
-    return pd.read_csv(path, usecols=columns, nrows=limit, dtype=str, keep_default_na=False, **kwargs)[
-        columns
-    ]
+    frame = pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False, **kwargs)[columns]
+    if limit is not None and len(frame) > limit:
+        frame = frame.iloc[np.unique(np.linspace(0, len(frame) - 1, num=max(limit, 0)).round().astype(int))]
+    return frame
 
 
 def _numeric(
@@ -100,7 +106,7 @@ def _pairs(frame: pd.DataFrame, a: str, b: str, task: str, split: str | None) ->
 
 def _with_rows(frame: pd.DataFrame, file_name: str) -> pd.DataFrame:
     frame = frame.copy()
-    frame["source_row"] = [f"{file_name}:{i}" for i in range(len(frame))]
+    frame["source_row"] = [f"{file_name}:{i}" for i in frame.index]
     return frame
 
 
