@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from transformers import TrainerCallback
 
 from .baselines import BaselineResult, regression_metrics, run_baselines
 from .collator import MolTCDataCollator
@@ -104,6 +105,27 @@ def seconds_per_step(
         model.zero_grad(set_to_none=True)
         timings.append(time.perf_counter() - began)
     return sum(timings[1:]) / steps  # the first pass pays one-off allocation costs
+
+
+class StepTimer(TrainerCallback):
+    """Wall time between consecutive optimizer steps (collation, forward, backward, optimizer, logging).
+
+    The median after the first steps is the steady-state cost: a Trainer run's total runtime also holds its
+    setup and the first steps' one-off costs (CUDA context and kernel selection), which made a short GPU
+    probe overestimate the step time about 2.5x.
+    """
+
+    def __init__(self) -> None:
+        self.step_ends: list[float] = []
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self.step_ends.append(time.perf_counter())
+
+    def steady_seconds_per_step(self, skip: int = 2) -> float:
+        gaps = sorted(b - a for a, b in zip(self.step_ends[skip:], self.step_ends[skip + 1 :]))
+        if not gaps:
+            raise ValueError(f"need at least {skip + 2} timed steps, got {len(self.step_ends)}")
+        return gaps[len(gaps) // 2]
 
 
 def plan_steps(
@@ -230,14 +252,16 @@ def _run(
     )
     # The real fine-tuning path (collator, TRL loss and metrics, optimizer) on this machine's current load:
     # bare forward/backward timings underestimate it several-fold on a busy CPU.
-    probe_steps = 4 if options.smoke else 12
-    probe = train(
+    probe_steps = 5 if options.smoke else 12
+    timer = StepTimer()
+    train(
         quickstart_recipes(options, 1, probe_steps)[1],
         dataset_dir=dataset_dir,
         output_dir=train_dir / "speed-probe",
         model=options.model,
+        callbacks=[timer],
     )
-    finetune_step = probe.log_history[-1]["train_runtime"] / probe_steps
+    finetune_step = timer.steady_seconds_per_step()
     pretrain_step = ratio * finetune_step
     shutil.rmtree(train_dir / "speed-probe", ignore_errors=True)
     eval_reserve = 0.05 * (deadline - started) + 15  # generation over ~64 test pairs, saving, plotting
