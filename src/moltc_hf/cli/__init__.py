@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
@@ -45,7 +46,17 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(f"{__name__}.{module_name}")
     parser = argparse.ArgumentParser(prog=f"moltc {command}", description=help_text)
     module.add_arguments(parser)
-    return int(module.run(parser.parse_args(rest)) or 0)
+    args = parser.parse_args(rest)
+    try:
+        return int(module.run(args) or 0)
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        # Bad input (unknown task or source, missing column, unreadable file...): the message names it; a
+        # traceback would only hide it. MOLTC_DEBUG=1 re-raises for debugging.
+        if os.environ.get("MOLTC_DEBUG"):
+            raise
+        message = err.args[0] if isinstance(err, KeyError) and err.args else err
+        print(f"moltc {command}: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
