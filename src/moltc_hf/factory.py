@@ -18,7 +18,13 @@ from .modeling_moltc import MolTCForConditionalGeneration
 from .processing_moltc import MolTCProcessor
 from .tokenization_moltc import build_tokenizer
 
-HUB_CONFIGS_DIR = Path(__file__).resolve().parents[2] / "hub_configs"
+def _hub_configs_dir() -> Path:
+    """The repo's top-level ``hub_configs/`` in a source checkout, else the copy a wheel ships in the package."""
+    source_tree = Path(__file__).resolve().parents[2] / "hub_configs"
+    return source_tree if source_tree.is_dir() else Path(__file__).resolve().parent / "hub_configs"
+
+
+HUB_CONFIGS_DIR = _hub_configs_dir()
 MODEL_CONFIGS_DIR = HUB_CONFIGS_DIR / "models"
 
 
