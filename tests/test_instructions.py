@@ -358,5 +358,7 @@ def test_rebuilt_folder_is_not_served_from_a_stale_datasets_cache(tmp_path):
     first = datasets.load_dataset(str(large), "freesolv", cache_dir=str(cache))["test"]["smiles_b"]
     build_dataset("embedded", large, limit=100, pretrain_pairs=20, seed=7, progress=False)
     rebuilt = datasets.load_dataset(str(large), "freesolv", cache_dir=str(cache))["test"]["smiles_b"]
-    expected = pd.read_parquet(large / "data" / "freesolv" / "test-00000-of-00001.parquet")["smiles_b"].tolist()
+    expected = pd.read_parquet(large / "data" / "freesolv" / "test-00000-of-00001.parquet")[
+        "smiles_b"
+    ].tolist()
     assert rebuilt == expected and rebuilt != first

@@ -18,6 +18,7 @@ from .modeling_moltc import MolTCForConditionalGeneration
 from .processing_moltc import MolTCProcessor
 from .tokenization_moltc import build_tokenizer
 
+
 def _hub_configs_dir() -> Path:
     """The repo's top-level ``hub_configs/`` in a source checkout, else the copy a wheel ships in the package."""
     source_tree = Path(__file__).resolve().parents[2] / "hub_configs"
