@@ -395,7 +395,7 @@ class MolTCForConditionalGeneration(MolTCPreTrainedModel, GenerationMixin):
     def prepare_inputs_for_generation(
         self, input_ids, *args, is_first_iteration: bool | None = False, **kwargs
     ):
-        molecule_inputs = {key: kwargs.pop(key, None) for key in ("graphs", "mol_roles", "molecule_features")}
+        molecule_inputs = {key: kwargs.pop(key, None) for key in MOLECULE_INPUTS}
         model_inputs = super().prepare_inputs_for_generation(
             input_ids, *args, is_first_iteration=is_first_iteration, **kwargs
         )
@@ -406,42 +406,39 @@ class MolTCForConditionalGeneration(MolTCPreTrainedModel, GenerationMixin):
     def _expand_inputs_for_generation(
         self, expand_size: int = 1, is_encoder_decoder: bool = False, input_ids=None, **model_kwargs
     ):
-        graphs = model_kwargs.pop("graphs", None)
-        per_molecule = {key: model_kwargs.pop(key, None) for key in ("mol_roles", "molecule_features")}
+        molecule_inputs = {key: model_kwargs.pop(key, None) for key in MOLECULE_INPUTS}
         input_ids, model_kwargs = super()._expand_inputs_for_generation(
             expand_size=expand_size,
             is_encoder_decoder=is_encoder_decoder,
             input_ids=input_ids,
             **model_kwargs,
         )
-        if (
-            expand_size > 1
-            and input_ids is not None
-            and (graphs is not None or any(v is not None for v in per_molecule.values()))
-        ):
-            # input_ids is already expanded: molecules per original sample = placeholders / query tokens.
-            counts = (
-                (input_ids[::expand_size] == self.config.mol_token_id).sum(1) // self.config.num_query_tokens
-            ).tolist()
-            starts = [sum(counts[:i]) for i in range(len(counts))]
-            index = torch.tensor(
-                [
-                    m
-                    for start, count in zip(starts, counts)
-                    for _ in range(expand_size)
-                    for m in range(start, start + count)
-                ],
-                dtype=torch.long,
-            )
-            if graphs is not None:
-                graphs = Batch.from_data_list(graphs.index_select(index))
-            per_molecule = {
-                k: (v[index.to(v.device)] if v is not None else None) for k, v in per_molecule.items()
-            }
-        if graphs is not None:
-            model_kwargs["graphs"] = graphs
-        model_kwargs.update({k: v for k, v in per_molecule.items() if v is not None})
+        if expand_size > 1 and input_ids is not None:
+            index = self._expanded_molecule_index(input_ids[::expand_size], expand_size)
+            molecule_inputs = {k: _select_molecules(v, index) for k, v in molecule_inputs.items()}
+        model_kwargs.update({k: v for k, v in molecule_inputs.items() if v is not None})
         return input_ids, model_kwargs
+
+    def _expanded_molecule_index(self, input_ids: torch.Tensor, expand_size: int) -> torch.Tensor:
+        """Molecule order after each sample is repeated ``expand_size`` times (sample-major, like input_ids)."""
+        placeholders = (input_ids == self.config.mol_token_id).sum(1).cpu()
+        counts = placeholders // self.config.num_query_tokens
+        starts = torch.cumsum(counts, 0) - counts
+        return torch.cat(
+            [torch.arange(start, start + count).repeat(expand_size) for start, count in zip(starts, counts)]
+        )
+
+
+MOLECULE_INPUTS = ("graphs", "mol_roles", "molecule_features")
+
+
+def _select_molecules(values: Batch | torch.Tensor | None, index: torch.Tensor):
+    """Reorder / repeat per-molecule inputs: a PyG ``Batch`` graph by graph, a tensor along dim 0."""
+    if values is None:
+        return None
+    if isinstance(values, Batch):
+        return Batch.from_data_list(values.index_select(index))
+    return values[index.to(values.device)]
 
 
 __all__ = [
