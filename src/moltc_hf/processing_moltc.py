@@ -51,7 +51,6 @@ class MolTCProcessor(ProcessorMixin):
         tokenizer = self.prepare_tokenizer(tokenizer, mol_token)
         super().__init__(tokenizer, chat_template=chat_template)
         self.featurizer = MoleculeFeaturizer(keep_largest_fragment=keep_largest_fragment)
-        self._char_ids: dict[str, list[int]] = {}
         self._segment_ids: dict[str, list[int]] = {}
 
     @staticmethod
@@ -82,7 +81,7 @@ class MolTCProcessor(ProcessorMixin):
         for match in _SMILES_SPAN.finditer(text):
             ids += self._encode_plain(text[position : match.start()] + START_SMILES)
             for char in match.group(1):
-                ids += self._char_token_ids(char)
+                ids += self._encode_plain(char)
             position = match.end() - len(END_SMILES)
         ids += self._encode_plain(text[position:])
         return ids
@@ -104,12 +103,6 @@ class MolTCProcessor(ProcessorMixin):
             ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
             if len(self._segment_ids) < _SEGMENT_MEMO_SIZE:
                 self._segment_ids[text] = ids
-        return ids
-
-    def _char_token_ids(self, char: str) -> list[int]:
-        ids = self._char_ids.get(char)
-        if ids is None:
-            ids = self._char_ids[char] = self._encode_plain(char)
         return ids
 
     def count_molecule_slots(self, input_ids: Sequence[int]) -> int:
@@ -188,7 +181,7 @@ class MolTCProcessor(ProcessorMixin):
 
     def to_dict(self) -> dict:
         """Serialise the settings only: the featurizer's cache and the char-id memo are runtime state."""
-        runtime = {key: self.__dict__.pop(key) for key in ("featurizer", "_char_ids", "_segment_ids")}
+        runtime = {key: self.__dict__.pop(key) for key in ("featurizer", "_segment_ids")}
         try:
             return super().to_dict()
         finally:
