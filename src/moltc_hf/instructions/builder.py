@@ -374,7 +374,9 @@ def build_dataset(
         "pretrain_pairs": pretrain_pairs,
     }
     report = BuildReport(out_dir, reports, options)
-    from .card import write_dataset_card  # card imports BuildReport's shape only; keep the import local
+    from .card import (
+        write_dataset_card,
+    )  # card imports `data_file` from here: a local import avoids the cycle
 
     write_dataset_card(out_dir, report)
     report.seconds = time.perf_counter() - start

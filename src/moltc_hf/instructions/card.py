@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
+from .builder import data_file
 from .properties import DESCRIPTION_TEMPLATE
 from .readers import DRUGBANK_TYPE_OFFSET
 from .sources import SOURCE_INFO
@@ -107,7 +108,7 @@ def _yaml_header(report, out_dir: Path | None = None) -> str:
     configs, infos = [], []
     for name, source in report.sources.items():
         files = [
-            {"split": split, "path": f"data/{name}/{split}-00000-of-00001.parquet"}
+            {"split": split, "path": data_file(name, split)}
             for split in SPLIT_NAMES
             if source.splits.get(split)
         ]

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 
 import pandas as pd
 
-from ..featurization import InvalidMoleculeError, canonical_smiles
+from ..featurization import canonical_smiles
+from .builder import MoleculeCache
 
 
 def pair_key(
@@ -22,24 +23,15 @@ def pair_key(
     return (smiles_a, smiles_b) if ordered or smiles_a <= smiles_b else (smiles_b, smiles_a)
 
 
-def _keys(frame: pd.DataFrame, ordered: bool, canonicalize: bool) -> list[tuple[str, str] | None]:
-    cache: dict[str, str | None] = {}
-
-    def canon(smiles: str) -> str | None:
-        if not canonicalize:
-            return smiles
-        if smiles not in cache:
-            try:
-                cache[smiles] = canonical_smiles(smiles)
-            except InvalidMoleculeError:
-                cache[smiles] = None
-        return cache[smiles]
-
-    keys = []
-    for a, b in zip(frame["smiles_a"], frame["smiles_b"]):
-        a, b = canon(a), canon(b)
-        keys.append(None if a is None or b is None else pair_key(a, b, ordered=ordered, canonicalize=False))
-    return keys
+def _keys(frame: pd.DataFrame, ordered: bool, cache: MoleculeCache | None) -> list[tuple[str, str] | None]:
+    """Pair keys of ``frame``; ``None`` where a SMILES is invalid. ``cache=None``: the SMILES are already canonical."""
+    a, b = frame["smiles_a"].tolist(), frame["smiles_b"].tolist()
+    if cache is not None:
+        a, b = cache.canonicalize(a), cache.canonicalize(b)
+    return [
+        None if x is None or y is None else pair_key(x, y, ordered=ordered, canonicalize=False)
+        for x, y in zip(a, b)
+    ]
 
 
 def remove_overlapping_pairs(
@@ -55,8 +47,9 @@ def remove_overlapping_pairs(
     already canonical: pass ``canonicalize=False`` to skip RDKit. A row with an unparseable SMILES is kept.
     """
     references = [reference] if isinstance(reference, pd.DataFrame) else list(reference)
-    seen = {key for frame in references for key in _keys(frame, ordered, canonicalize) if key is not None}
-    keep = [key not in seen for key in _keys(rows, ordered, canonicalize)]
+    cache = MoleculeCache() if canonicalize else None
+    seen = {key for frame in references for key in _keys(frame, ordered, cache) if key is not None}
+    keep = [key not in seen for key in _keys(rows, ordered, cache)]
     kept = rows.loc[keep]
     return kept, len(rows) - len(kept)
 

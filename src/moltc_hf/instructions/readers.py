@@ -122,24 +122,20 @@ def _split_files(
     return SourcePairs(pd.concat(frames, ignore_index=True), rejects)
 
 
-def read_chchminer(raw_dir: Path, limit: int | None = None) -> SourcePairs:
-    files = {
-        s: f"ChChMiner/ChChMiner_{f}.csv"
-        for f, s in (("train", "train"), ("valid", "validation"), ("test", "test"))
-    }
+def _miracle(raw_dir: Path, source: str, folder: str, limit: int | None) -> SourcePairs:
+    """MIRACLE's binary DDI files ``<folder>/<folder>_{train,valid,test}.csv`` (``smiles_1, smiles_2, label``)."""
+    files = {SPLIT_FROM_FILE[f]: f"{folder}/{folder}_{f}.csv" for f in ("train", "valid", "test")}
     return _split_files(
-        raw_dir, "chchminer", files, "smiles_1", "smiles_2", "ddi_binary", limit, allowed={0.0, 1.0}
+        raw_dir, source, files, "smiles_1", "smiles_2", "ddi_binary", limit, allowed={0.0, 1.0}
     )
+
+
+def read_chchminer(raw_dir: Path, limit: int | None = None) -> SourcePairs:
+    return _miracle(raw_dir, "chchminer", "ChChMiner", limit)
 
 
 def read_deepddi(raw_dir: Path, limit: int | None = None) -> SourcePairs:
-    files = {
-        s: f"DeepDDI/DeepDDI_{f}.csv"
-        for f, s in (("train", "train"), ("valid", "validation"), ("test", "test"))
-    }
-    return _split_files(
-        raw_dir, "deepddi", files, "smiles_1", "smiles_2", "ddi_binary", limit, allowed={0.0, 1.0}
-    )
+    return _miracle(raw_dir, "deepddi", "DeepDDI", limit)
 
 
 def drugbank_type_sentences(raw_dir: Path) -> dict[int, str]:
