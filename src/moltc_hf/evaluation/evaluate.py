@@ -17,7 +17,6 @@ from tqdm.auto import tqdm
 
 from ..featurization import Reject
 from . import metrics as M
-from . import plots
 from .tasks import (
     CLASSIFICATION,
     REGRESSION,
@@ -337,6 +336,8 @@ def _json_ready(value):
 
 def write_report(report: dict, out_dir: str | Path) -> list[Path]:
     """``metrics.json``, ``predictions.parquet``, ``rejects.parquet`` and PNG plots; returns the paths."""
+    from . import plots  # matplotlib, loaded only here: `import moltc_hf` reaches this module
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = get_task(report["task"])
