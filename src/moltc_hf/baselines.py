@@ -15,12 +15,11 @@ regressors have ``predict(rows) -> np.ndarray`` and classifiers ``predict_proba(
 from __future__ import annotations
 
 import importlib.util
-import math
 import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,10 +30,11 @@ from rdkit.Chem import Descriptors, rdFingerprintGenerator
 from scipy import sparse
 from sklearn.ensemble import RandomForestRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
-from sklearn.metrics import mean_absolute_error, r2_score, roc_auc_score, root_mean_squared_error
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from .evaluation import metrics as M
+from .evaluation.evaluate import rows_to_frame as any_rows_to_frame
 from .featurization import parse_molecule
 
 PAIR_COLUMNS = ("smiles_a", "smiles_b")
@@ -42,16 +42,18 @@ PAIR_COLUMNS = ("smiles_a", "smiles_b")
 
 def rows_to_frame(rows, columns: Sequence[str] = ("smiles_a", "smiles_b", "label")) -> pd.DataFrame:
     """DataFrame / `datasets.Dataset` / list of dicts -> DataFrame holding ``columns`` (a clear error if missing)."""
-    if isinstance(rows, pd.DataFrame):
-        frame = rows
-    elif hasattr(rows, "to_pandas"):
-        frame = rows.to_pandas()
-    else:
-        frame = pd.DataFrame(list(rows))
+    frame = any_rows_to_frame(rows)
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise KeyError(f"rows lack column(s) {missing}; they have {list(frame.columns)}")
-    return frame.loc[:, list(columns)].reset_index(drop=True)
+    return frame.loc[:, list(columns)]
+
+
+def _pair_vectors(rows, molecule: Callable[..., np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Each row's (A, B) vectors from ``molecule(smiles, row=, field=)``; a bad SMILES names its row and field."""
+    frame = rows_to_frame(rows, PAIR_COLUMNS)
+    for i, (a, b) in enumerate(zip(frame["smiles_a"], frame["smiles_b"], strict=True)):
+        yield molecule(a, row=i, field="smiles_a"), molecule(b, row=i, field="smiles_b")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -91,15 +93,7 @@ class DescriptorFeaturizer:
         return self._cache[smiles]
 
     def pairs(self, rows) -> np.ndarray:
-        frame = rows_to_frame(rows, PAIR_COLUMNS)
-        return np.stack(
-            [
-                np.concatenate(
-                    [self.molecule(a, row=i, field="smiles_a"), self.molecule(b, row=i, field="smiles_b")]
-                )
-                for i, (a, b) in enumerate(zip(frame["smiles_a"], frame["smiles_b"], strict=True))
-            ]
-        )
+        return np.stack([np.concatenate(pair) for pair in _pair_vectors(rows, self.molecule)])
 
 
 class DescriptorRegressor:
@@ -203,11 +197,10 @@ class MorganPairLogistic:
         return self._cache[smiles]
 
     def pairs(self, rows) -> sparse.csr_matrix:
-        frame = rows_to_frame(rows, PAIR_COLUMNS)
-        blocks = []
-        for i, (a, b) in enumerate(zip(frame["smiles_a"], frame["smiles_b"], strict=True)):
-            fa, fb = self.molecule(a, row=i, field="smiles_a"), self.molecule(b, row=i, field="smiles_b")
-            blocks.append(sparse.csr_matrix(np.concatenate([fa + fb, fa * fb])))
+        blocks = [
+            sparse.csr_matrix(np.concatenate([fa + fb, fa * fb]))
+            for fa, fb in _pair_vectors(rows, self.molecule)
+        ]
         return sparse.vstack(blocks, format="csr")
 
     def fit(self, train_rows) -> MorganPairLogistic:
@@ -299,18 +292,16 @@ class ChempropPair:
 
 
 def regression_metrics(y_true, y_pred) -> dict[str, float]:
-    y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
-    return {
-        "rmse": float(root_mean_squared_error(y_true, y_pred)),
-        "mae": float(mean_absolute_error(y_true, y_pred)),
-        "r2": float(r2_score(y_true, y_pred)),
-    }
+    """RMSE, MAE and R^2 with the evaluation module's definitions, so baselines and models share one table."""
+    return {"rmse": M.rmse(y_true, y_pred), "mae": M.mae(y_true, y_pred), "r2": M.r2(y_true, y_pred)}
 
 
 def binary_metrics(y_true, scores) -> dict[str, float]:
     y_true, scores = np.asarray(y_true, dtype=int), np.asarray(scores, dtype=float)
-    auroc = float(roc_auc_score(y_true, scores)) if len(np.unique(y_true)) == 2 else math.nan
-    return {"auroc": auroc, "accuracy": float(((scores >= 0.5).astype(int) == y_true).mean())}
+    return {
+        "auroc": M.binary_auroc(y_true, scores),
+        "accuracy": M.accuracy(y_true, (scores >= 0.5).astype(int)),
+    }
 
 
 @dataclass
