@@ -219,7 +219,7 @@ def _run(
     options: QuickstartOptions, out_dir: Path, started: float, log: Callable[[str], None]
 ) -> QuickstartResult:
     from .evaluation import evaluate_model
-    from .evaluation.evaluate import write_report
+    from .evaluation.evaluate import _json_ready, write_report
     from .factory import build_model
     from .instructions import build_dataset
 
@@ -349,7 +349,7 @@ def _run(
         "wall_seconds": round(seconds, 1),
     }
     metrics_path = out_dir / "metrics.json"
-    metrics_path.write_text(json.dumps(_finite(metrics), indent=2) + "\n")
+    metrics_path.write_text(json.dumps(_json_ready(metrics), indent=2) + "\n")  # NaN -> null
 
     log(
         f"[5/5] Done in {seconds / 60:.1f} min. FreeSolv test split (kcal/mol), seed {options.seed}:\n{table}"
@@ -390,17 +390,6 @@ def private_datasets_cache(path: Path) -> Iterator[None]:
         yield
     finally:
         datasets.config.HF_DATASETS_CACHE = previous
-
-
-def _finite(value):
-    """JSON without NaN/inf (strict parsers reject them): non-finite floats become null."""
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    if isinstance(value, float) and not (value == value and abs(value) != float("inf")):
-        return None
-    return value
 
 
 __all__ = [
