@@ -14,11 +14,10 @@ and the main process merges the shards in row order.
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,12 +150,14 @@ def iter_predictions(
     max_new_tokens: int | None = None,
     num_beams: int = 1,
     row_ids: Iterable | None = None,
+    progress: str | None = None,
 ) -> Iterator[tuple[list[tuple[object, Mapping, Prediction]], list[Reject]]]:
     """Yield ``([(row_id, row, prediction), ...], rejects)`` per batch of ``rows``.
 
     Prompts are built from the task's question (`templates.pair_prompt`), or taken from each row's
     ``prompt`` with ``use_dataset_prompts=True`` (evaluation). With ``cot`` (default: the task's
     convention) candidates are scored after the pair's property descriptions, as CoT targets have them.
+    ``progress``: the label of a progress bar over the rows (none when ``None``).
     """
     task = get_task(task) if isinstance(task, str) else task
     cot = task.cot if cot is None else cot
@@ -164,76 +165,48 @@ def iter_predictions(
     if cache is True:
         cache = MoleculeFeatureCache(model, processor)
     model.eval()
-    predict = functools.partial(
-        _predict_rows,
-        model,
-        processor,
-        task,
-        mode=mode,
-        candidates=candidates,
-        class_names=class_names,
-        cot=cot,
-        use_dataset_prompts=use_dataset_prompts,
-        cache=cache,
-        max_new_tokens=max_new_tokens,
-        num_beams=num_beams,
-    )
+
+    def predict(batch: list[Mapping], batch_ids: list) -> list[Prediction]:
+        pairs = [(row["smiles_a"], row["smiles_b"]) for row in batch]
+        if use_dataset_prompts:
+            prompts = [row["prompt"] for row in batch]
+        else:
+            prompts = [pair_prompt(a, b, task.question) for a, b in pairs]
+        prefixes = None
+        if cot and task.is_classification:
+            prefixes = [
+                row["answer_prefix"] if "answer_prefix" in row else describe_pair(a, b)
+                for row, (a, b) in zip(batch, pairs)
+            ]
+        if isinstance(cache, MoleculeFeatureCache):  # (an empty cache is falsy: it has a __len__)
+            features = cache.features(pairs, batch_ids)
+        else:
+            features = uncached_features(model, processor, pairs, batch_ids)
+        return predict_batch(
+            model,
+            processor,
+            task,
+            prompts,
+            features,
+            mode=mode,
+            candidates=candidates,
+            class_names=class_names,
+            prefixes=prefixes,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+        )
+
+    total = len(rows) if isinstance(rows, Sized) else None
     rows = iter(rows)
     ids = iter(row_ids) if row_ids is not None else itertools.count()
-    while batch := list(itertools.islice(rows, batch_size)):
-        yield predict(batch, list(itertools.islice(ids, len(batch))))
-
-
-def _predict_rows(
-    model,
-    processor,
-    task: TaskSpec,
-    rows: list[Mapping],
-    row_ids: list,
-    *,
-    mode: str,
-    candidates: Sequence[str] | None,
-    class_names: Sequence[str] | None,
-    cot: bool,
-    use_dataset_prompts: bool,
-    cache: MoleculeFeatureCache | bool,
-    max_new_tokens: int | None,
-    num_beams: int,
-) -> tuple[list[tuple[object, Mapping, Prediction]], list[Reject]]:
-    keep, rejects = _validate(rows, row_ids, processor.featurizer)
-    if not keep:
-        return [], rejects
-    rows = [rows[i] for i in keep]
-    row_ids = [row_ids[i] for i in keep]
-    pairs = [(row["smiles_a"], row["smiles_b"]) for row in rows]
-    if use_dataset_prompts:
-        prompts = [row["prompt"] for row in rows]
-    else:
-        prompts = [pair_prompt(a, b, task.question) for a, b in pairs]
-    prefixes = None
-    if cot and task.is_classification:
-        prefixes = [
-            row["answer_prefix"] if "answer_prefix" in row else describe_pair(a, b)
-            for row, (a, b) in zip(rows, pairs)
-        ]
-    if isinstance(cache, MoleculeFeatureCache):  # (an empty cache is falsy: it has a __len__)
-        features = cache.features(pairs, row_ids)
-    else:
-        features = uncached_features(model, processor, pairs, row_ids)
-    predictions = predict_batch(
-        model,
-        processor,
-        task,
-        prompts,
-        features,
-        mode=mode,
-        candidates=candidates,
-        class_names=class_names,
-        prefixes=prefixes,
-        max_new_tokens=max_new_tokens,
-        num_beams=num_beams,
-    )
-    return list(zip(row_ids, rows, predictions)), rejects
+    with tqdm(total=total, desc=progress, disable=progress is None, unit="pair") as bar:
+        while batch := list(itertools.islice(rows, batch_size)):
+            batch_ids = list(itertools.islice(ids, len(batch)))
+            keep, rejects = _validate(batch, batch_ids, processor.featurizer)
+            batch, batch_ids = [batch[i] for i in keep], [batch_ids[i] for i in keep]
+            results = list(zip(batch_ids, batch, predict(batch, batch_ids))) if batch else []
+            bar.update(len(results) + len({r.row for r in rejects}))
+            yield results, rejects
 
 
 def read_pairs(path: str | Path) -> pd.DataFrame:
@@ -291,19 +264,6 @@ def predictions_table(
     return pa.table(columns, schema=schema)
 
 
-def predictions_frame(
-    results: Iterable[tuple[object, Mapping, Prediction]], keep_columns: Sequence[str] = ()
-) -> pd.DataFrame:
-    """The same rows as a DataFrame (in-memory use)."""
-    records = []
-    for row_id, row, prediction in results:
-        record = {ROW_ID: row_id, **{c: row.get(c) for c in keep_columns}, **prediction.to_dict()}
-        if record["value"] is None:
-            record["value"] = math.nan
-        records.append(record)
-    return pd.DataFrame.from_records(records)
-
-
 def rejects_path_for(output: str | Path) -> Path:
     output = Path(output)
     return output.with_name(f"{output.stem}.rejects.parquet")
@@ -351,12 +311,6 @@ def screen_file(
     rejects: list[Reject] = []
     with state.split_between_processes(list(range(len(frame)))) as shard:
         shard_frame = frame.iloc[list(shard)]
-        bar = tqdm(
-            total=len(shard_frame),
-            desc=f"screening [{state.process_index}]",
-            disable=not progress,
-            unit="pair",
-        )
         pending: list = []
         with pq.ParquetWriter(part_path, schema) as writer:
             for batch_results, batch_rejects in iter_predictions(
@@ -367,6 +321,7 @@ def screen_file(
                 batch_size=batch_size,
                 cache=feature_cache,
                 row_ids=shard_frame.index.tolist(),
+                progress=f"screening [{state.process_index}]" if progress else None,
                 **predict_kwargs,
             ):
                 pending += batch_results
@@ -376,10 +331,8 @@ def screen_file(
                 if len(pending) >= write_every:
                     writer.write_table(predictions_table(pending, schema, list(frame.columns)))
                     pending = []
-                bar.update(len(batch_results) + len({r.row for r in batch_rejects}))
             if pending:
                 writer.write_table(predictions_table(pending, schema, list(frame.columns)))
-        bar.close()
     reject_table = pa.Table.from_pylist([r.to_dict() for r in rejects], schema=REJECT_SCHEMA)
     rejects_path = rejects_path_for(part_path)
     pq.write_table(reject_table, rejects_path)

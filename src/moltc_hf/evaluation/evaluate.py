@@ -13,7 +13,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ..featurization import Reject
 from . import metrics as M
@@ -63,7 +62,6 @@ def _run(model, processor, frame: pd.DataFrame, task: TaskSpec, progress: bool, 
     from ..screening import iter_predictions  # screening builds on evaluation's modules
 
     results, rejects = [], []
-    bar = tqdm(total=len(frame), desc=desc, disable=not progress, unit="pair")
     for batch_results, batch_rejects in iter_predictions(
         model,
         processor,
@@ -71,12 +69,11 @@ def _run(model, processor, frame: pd.DataFrame, task: TaskSpec, progress: bool, 
         task,
         use_dataset_prompts=True,
         row_ids=frame.index.tolist(),
+        progress=desc if progress else None,
         **kwargs,
     ):
         results += batch_results
         rejects += batch_rejects
-        bar.update(len(batch_results) + len({r.row for r in batch_rejects}))
-    bar.close()
     return results, rejects
 
 
