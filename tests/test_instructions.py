@@ -54,6 +54,7 @@ def built_all(raw_dir, tmp_path_factory):
 def test_every_config_builds_and_loads_back(built_all):
     out, report = built_all
     assert list(report.sources) == list(ALL_SOURCES)
+    rejects = pd.read_parquet(out / "rejects.parquet")
     for config, source in report.sources.items():
         dataset = datasets.load_dataset(str(out), config)
         assert set(dataset) == set(SPLITS), config
@@ -63,7 +64,6 @@ def test_every_config_builds_and_loads_back(built_all):
             assert set(dataset[split]["split"]) == {split}
         rows = pd.concat([dataset[s].to_pandas() for s in SPLITS])
         assert set(rows["task"]) <= set(SOURCE_INFO[config].tasks) and set(rows["source"]) == {config}
-        rejects = pd.read_parquet(out / "rejects.parquet")
         bad_smiles = rejects[(rejects["source"] == config) & rejects["field"].isin(["smiles_a", "smiles_b"])]
         assert source.read - len(bad_smiles) <= len(rows) <= source.read
         for row in rows.itertuples():
