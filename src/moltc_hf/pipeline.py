@@ -53,6 +53,11 @@ def set_task_defaults(
     config.task_specific_params = params
 
 
+def task_defaults(config) -> dict:
+    """What `set_task_defaults` recorded: ``{"task": ..., "candidates": {task: [...]}}`` (either may be absent)."""
+    return dict((getattr(config, "task_specific_params", None) or {}).get(TASK_NAME, {}))
+
+
 class _PairBatch:
     """Several pairs travelling through the pipeline as *one* input (not a list, which the base class would
     split into items), so they share forward passes."""
@@ -94,9 +99,6 @@ class MoleculePairInteractionPipeline(Pipeline):
         self.model.eval()
         self.molecule_cache = MoleculeFeatureCache(self.model, self.processor)
 
-    def _defaults(self) -> dict:
-        return dict((getattr(self.model.config, "task_specific_params", None) or {}).get(TASK_NAME, {}))
-
     def _sanitize_parameters(
         self,
         task: str | None = None,
@@ -134,7 +136,7 @@ class MoleculePairInteractionPipeline(Pipeline):
         return super().__call__(inputs, **kwargs)
 
     def _task(self, task: str | None) -> TaskSpec:
-        return get_task(task or self._defaults().get("task", "ddi_binary"))
+        return get_task(task or task_defaults(self.model.config).get("task", "ddi_binary"))
 
     def preprocess(self, inputs, task: str | None = None, cot: bool | None = None) -> dict:
         spec = self._task(task)
@@ -165,7 +167,9 @@ class MoleculePairInteractionPipeline(Pipeline):
         spec = self._task(task)
         if spec.is_classification:
             candidates = list(
-                candidates or spec.candidates or self._defaults().get("candidates", {}).get(spec.name, [])
+                candidates
+                or spec.candidates
+                or task_defaults(self.model.config).get("candidates", {}).get(spec.name, [])
             )
             if not candidates:
                 raise ValueError(
@@ -213,4 +217,10 @@ PIPELINE_REGISTRY.register_pipeline(
     type="multimodal",
 )
 
-__all__ = ["TASK_NAME", "InvalidMoleculeError", "MoleculePairInteractionPipeline", "set_task_defaults"]
+__all__ = [
+    "TASK_NAME",
+    "InvalidMoleculeError",
+    "MoleculePairInteractionPipeline",
+    "set_task_defaults",
+    "task_defaults",
+]

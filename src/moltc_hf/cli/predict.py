@@ -46,11 +46,11 @@ def _read_candidates(path: str | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import TASK_NAME
+    from ..pipeline import task_defaults
     from ..screening import load_for_inference, screen_file
 
     model, processor = load_for_inference(args.model, device=args.device)
-    defaults = (getattr(model.config, "task_specific_params", None) or {}).get(TASK_NAME, {})
+    defaults = task_defaults(model.config)
     task = args.task or defaults.get("task", "ddi_binary")
     candidates = _read_candidates(args.candidates) or defaults.get("candidates", {}).get(task)
     report = screen_file(
