@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -11,8 +10,6 @@ import pytest
 import torch
 from datasets import load_dataset
 from peft import PeftModel, get_peft_model
-from rdkit import Chem
-from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 from transformers import AutoModel, AutoProcessor, TrainerCallback
 
 from moltc_hf import MolTCDataCollator, build_model, moltc_lora_config
@@ -49,26 +46,6 @@ def freesolv_rows(raw_dir: Path) -> list[dict]:
             "source_row": int(index),
         }
         for index, row in frame.iterrows()
-    ]
-
-
-def pretrain_rows(solutes: list[str], count: int) -> list[dict]:
-    """Random (seeded) pairs with a real per-molecule description (the molecular formula) as the target."""
-    generator = torch.Generator().manual_seed(0)
-    pairs = torch.randint(len(solutes), (count, 2), generator=generator).tolist()
-    formula = {s: CalcMolFormula(Chem.MolFromSmiles(s)) for s in {solutes[i] for pair in pairs for i in pair}}
-    return [
-        {
-            "task": "pretrain",
-            "smiles_a": solutes[i],
-            "smiles_b": solutes[j],
-            "prompt": templates.pretrain_prompt(solutes[i], solutes[j]),
-            "target": templates.description_pair_target(formula[solutes[i]], formula[solutes[j]]),
-            "label": math.nan,
-            "source": "pretrain",
-            "source_row": k,
-        }
-        for k, (i, j) in enumerate(pairs)
     ]
 
 

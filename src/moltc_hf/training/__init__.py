@@ -20,35 +20,10 @@ merged, ``AutoModel``-loadable, processor and recipe beside it: what everybody e
 same untie step), ``rejects.parquet`` (rows skipped for bad SMILES) and ``train_result.json``.
 """
 
-from .recipe import PAPER_TRAINING_DEFAULTS, RECIPES_DIR, STAGES, Recipe, load_recipe
-from .run import TrainResult, train
-from .trainer import (
-    build_sft_config,
-    build_trainer,
-    device_settings,
-    drop_invalid_rows,
-    load_model,
-    load_split,
-    merged_model,
-    prepare_stage_model,
-    save_final,
-)
+# Each module's `__all__` is the one list of what it exports; the package re-exports all of them.
+from . import recipe, run, trainer
+from .recipe import *  # noqa: F403
+from .run import *  # noqa: F403
+from .trainer import *  # noqa: F403
 
-__all__ = [
-    "PAPER_TRAINING_DEFAULTS",
-    "RECIPES_DIR",
-    "STAGES",
-    "Recipe",
-    "TrainResult",
-    "build_sft_config",
-    "build_trainer",
-    "device_settings",
-    "drop_invalid_rows",
-    "load_model",
-    "load_split",
-    "merged_model",
-    "prepare_stage_model",
-    "save_final",
-    "load_recipe",
-    "train",
-]
+__all__ = [*recipe.__all__, *run.__all__, *trainer.__all__]
