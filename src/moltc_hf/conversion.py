@@ -202,16 +202,23 @@ def rename_original_keys(state: dict[str, torch.Tensor], report: ConversionRepor
     return renamed
 
 
+def _shape_mismatches(
+    state: dict[str, torch.Tensor], target: dict[str, torch.Tensor], source: str
+) -> list[str]:
+    """``"<key>: <source> (shape) vs model (shape)"`` for every key both have with different shapes."""
+    return [
+        f"{key}: {source} {tuple(value.shape)} vs model {tuple(target[key].shape)}"
+        for key, value in state.items()
+        if key in target and value.shape != target[key].shape
+    ]
+
+
 def load_converted_state(
     model: MolTCForConditionalGeneration, state: dict[str, torch.Tensor], report: ConversionReport
 ) -> None:
     """Copy renamed tensors into ``model``; refuse (before touching anything) when any shape disagrees."""
     target = model.state_dict()
-    mismatched = [
-        f"{key}: checkpoint {tuple(value.shape)} vs model {tuple(target[key].shape)}"
-        for key, value in state.items()
-        if key in target and value.shape != target[key].shape
-    ]
+    mismatched = _shape_mismatches(state, target, "checkpoint")
     if mismatched:
         raise CheckpointConversionError(
             "Checkpoint and model config disagree on shapes; pick the matching --model-config (and, for the "
@@ -329,11 +336,7 @@ def load_graphcl_weights(model_or_encoder, path: str | Path) -> ConversionReport
     }
     report = ConversionReport()
     target = encoder.state_dict()
-    mismatched = [
-        f"{k}: file {tuple(v.shape)} vs model {tuple(target[k].shape)}"
-        for k, v in state.items()
-        if k in target and v.shape != target[k].shape
-    ]
+    mismatched = _shape_mismatches(state, target, "file")
     if mismatched:
         raise CheckpointConversionError(
             f"GIN weights in {path} do not fit graph_config:\n  " + "\n  ".join(mismatched)

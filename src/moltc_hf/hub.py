@@ -254,12 +254,13 @@ def push_folder(
         raise ValueError(f"{folder} has no files to upload")
 
     readme = folder / "README.md"
+    existing_card = readme.read_text() if readme.is_file() else None
     if repo_type == "model":
         if not _is_model_folder(folder):
             raise ValueError(f"{folder} is not a saved model (needs config.json and *.safetensors)")
-        if readme.is_file() and GENERATED_MARKER not in readme.read_text():
+        if existing_card is not None and GENERATED_MARKER not in existing_card:
             result.notes.append("kept the folder's own README.md as the model card")
-            result.card = readme.read_text()
+            result.card = existing_card
         else:
             card = model_card(folder, repo_id, base_model=base_model, datasets=datasets, license=license)
             result.card = str(card)
@@ -267,8 +268,8 @@ def push_folder(
                 result.files = sorted([*result.files, "README.md"])
             if not dry_run:
                 card.save(readme)
-    elif readme.is_file():
-        result.card = readme.read_text()
+    elif existing_card is not None:
+        result.card = existing_card
     else:
         result.notes.append(f"no README.md: the {repo_type} repo will have no card")
     wheel_path = f"{SPACE_WHEEL_DIR}/{package_wheel_name()}"
