@@ -24,11 +24,13 @@ from moltc_hf.conversion import (
     load_graphcl_weights,
     load_torch_checkpoint,
 )
+from moltc_hf.instructions import templates
 
 GIN_LAYERS, GIN_WIDTH = 2, 32  # hub_configs/models/tiny.json
 Q_LAYERS, Q_WIDTH, Q_FFN, CROSS_FREQ, NUM_QUERY = 2, 32, 64, 1, 8
 LM_LAYERS, LM_WIDTH, LM_FFN, MAX_POS = 2, 64, 128, 512
 LORA_R = 4
+PROMPT = templates.pair_prompt("CCO", "c1ccccc1O", templates.DDI_QUESTION)
 
 
 def _gin_state(gen: torch.Generator, width: int = GIN_WIDTH) -> dict[str, torch.Tensor]:
@@ -236,10 +238,7 @@ def test_round_trip_cli_convert_then_fresh_process_autoload(tmp_path, original_c
     )
     assert json.loads((out / "conversion_report.json").read_text())["unmatched"] == []
     model, processor, _ = convert_original_checkpoint(original_ckpt, model_config="tiny")
-    inputs = processor(
-        text=["[START_I_SMILES]CCO[END_I_SMILES]<mol> and [START_I_SMILES]c1ccccc1O[END_I_SMILES]<mol> ?"],
-        molecules=[("CCO", "c1ccccc1O")],
-    )
+    inputs = processor(text=[PROMPT], molecules=[("CCO", "c1ccccc1O")])
     script = textwrap.dedent(f"""
         import sys, torch
         from transformers import AutoModel, AutoProcessor
@@ -248,8 +247,7 @@ def test_round_trip_cli_convert_then_fresh_process_autoload(tmp_path, original_c
         model = AutoModel.from_pretrained({str(out)!r}, trust_remote_code=True).eval()
         processor = AutoProcessor.from_pretrained({str(out)!r}, trust_remote_code=True)
         assert "moltc_hf" not in sys.modules, "loaded through the installed package, not the shipped code"
-        inputs = processor(text=["[START_I_SMILES]CCO[END_I_SMILES]<mol> and [START_I_SMILES]c1ccccc1O[END_I_SMILES]<mol> ?"],
-                           molecules=[("CCO", "c1ccccc1O")])
+        inputs = processor(text=[{PROMPT!r}], molecules=[("CCO", "c1ccccc1O")])
         with torch.no_grad():
             logits = model(**inputs).logits
         save_file({{"logits": logits.contiguous(), "input_ids": inputs["input_ids"]}}, {str(tmp_path / "fresh.safetensors")!r})

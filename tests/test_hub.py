@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import threading
 from pathlib import Path
 
@@ -21,8 +20,10 @@ from safetensors.torch import load_file
 from moltc_hf import build_model
 from moltc_hf.cli import main as cli_main
 from moltc_hf.hub import install_in_cache, license_for, metrics_rows, model_card, push_folder
+from moltc_hf.instructions import templates
 
-PROMPT = "[START_I_SMILES]CCO[END_I_SMILES]<mol> [START_I_SMILES]O[END_I_SMILES]<mol> ?"
+HUB_ID = "moltc-org/moltc-tiny"
+PROMPT = templates.pair_prompt("CCO", "O", templates.DDI_QUESTION)
 
 
 @pytest.fixture(scope="module")
@@ -169,38 +170,54 @@ def test_push_refuses_bad_input(tmp_path, model_dir):
         push_folder(model_dir, "someone/x", repo_type="repo", dry_run=True)
 
 
+def _logits_loaded_by_hub_id(
+    tmp_path: Path, env: dict[str, str], checks: tuple[str, ...] = ()
+) -> torch.Tensor:
+    """PROMPT's logits from `HUB_ID` loaded with ``trust_remote_code`` in a fresh process with ``env`` (plus
+    ``checks``, lines run right after loading)."""
+    out = tmp_path / "hub_logits.safetensors"
+    script = "\n".join(
+        [
+            "import sys, torch",
+            "from transformers import AutoModel, AutoProcessor",
+            "from safetensors.torch import save_file",
+            "torch.set_num_threads(1)",
+            f"model = AutoModel.from_pretrained({HUB_ID!r}, trust_remote_code=True).eval()",
+            f"processor = AutoProcessor.from_pretrained({HUB_ID!r}, trust_remote_code=True)",
+            *checks,
+            f"inputs = processor(text=[{PROMPT!r}], molecules=[('CCO', 'O')])",
+            "with torch.no_grad():",
+            f"    save_file({{'logits': model(**inputs).logits.contiguous()}}, {str(out)!r})",
+        ]
+    )
+    env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), **env}
+    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, env=env, timeout=120)
+    return load_file(out)["logits"]
+
+
+def _tiny_logits() -> torch.Tensor:
+    """PROMPT's logits from the tiny model built in this process: what the hub copy must reproduce."""
+    model, processor = build_model("tiny", seed=0)
+    with torch.no_grad():
+        return model.eval()(**processor(text=[PROMPT], molecules=[("CCO", "O")])).logits
+
+
 def test_load_by_hub_id_from_offline_cache(tmp_path, model_dir):
     """`from_pretrained("org/name", trust_remote_code=True)` resolves a hub-layout cache with HF_HUB_OFFLINE=1."""
     cache = tmp_path / "hub"
-    snapshot = install_in_cache(model_dir, "moltc-org/moltc-tiny", cache_dir=cache)
+    snapshot = install_in_cache(model_dir, HUB_ID, cache_dir=cache)
     repo_dir = cache / "models--moltc-org--moltc-tiny"
     assert (repo_dir / "refs" / "main").read_text() == snapshot.name
     assert not (snapshot / "checkpoint-10").exists()
-    script = textwrap.dedent(f"""
-        import sys, torch
-        from transformers import AutoModel, AutoProcessor
-        from safetensors.torch import save_file
-        torch.set_num_threads(1)
-        model = AutoModel.from_pretrained("moltc-org/moltc-tiny", trust_remote_code=True).eval()
-        processor = AutoProcessor.from_pretrained("moltc-org/moltc-tiny", trust_remote_code=True)
-        assert "moltc_hf" not in sys.modules
-        assert model.config._name_or_path == "moltc-org/moltc-tiny", model.config._name_or_path
-        inputs = processor(text=[{PROMPT!r}], molecules=[("CCO", "O")])
-        with torch.no_grad():
-            save_file({{"logits": model(**inputs).logits.contiguous()}}, {str(tmp_path / "hub_logits.safetensors")!r})
-    """)
-    env = {
-        **os.environ,
-        "HF_HUB_CACHE": str(cache),
-        "HF_HUB_OFFLINE": "1",
-        "HF_MODULES_CACHE": str(tmp_path / "modules"),
-    }
-    subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, env=env, timeout=120)
-    model, processor = build_model("tiny", seed=0)
-    inputs = processor(text=[PROMPT], molecules=[("CCO", "O")])
-    with torch.no_grad():
-        expected = model.eval()(**inputs).logits
-    torch.testing.assert_close(load_file(tmp_path / "hub_logits.safetensors")["logits"], expected)
+    logits = _logits_loaded_by_hub_id(
+        tmp_path,
+        {"HF_HUB_CACHE": str(cache), "HF_HUB_OFFLINE": "1"},
+        checks=(
+            'assert "moltc_hf" not in sys.modules',
+            f"assert model.config._name_or_path == {HUB_ID!r}, model.config._name_or_path",
+        ),
+    )
+    torch.testing.assert_close(logits, _tiny_logits())
 
 
 class _HubImitation(http.server.BaseHTTPRequestHandler):
@@ -258,41 +275,21 @@ class _HubImitation(http.server.BaseHTTPRequestHandler):
 
 def test_load_by_hub_id_over_http_from_a_loopback_hub(tmp_path, model_dir):
     """The online path: huggingface_hub downloads config, code, weights and processor from HF_ENDPOINT."""
-    handler = type(
-        "Hub", (_HubImitation,), {"folder": model_dir, "repo_id": "moltc-org/moltc-tiny", "requests": []}
-    )
+    handler = type("Hub", (_HubImitation,), {"folder": model_dir, "repo_id": HUB_ID, "requests": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    script = textwrap.dedent(f"""
-        import torch
-        from transformers import AutoModel, AutoProcessor
-        from safetensors.torch import save_file
-        torch.set_num_threads(1)
-        model = AutoModel.from_pretrained("moltc-org/moltc-tiny", trust_remote_code=True).eval()
-        processor = AutoProcessor.from_pretrained("moltc-org/moltc-tiny", trust_remote_code=True)
-        inputs = processor(text=[{PROMPT!r}], molecules=[("CCO", "O")])
-        with torch.no_grad():
-            save_file({{"logits": model(**inputs).logits.contiguous()}}, {str(tmp_path / "http_logits.safetensors")!r})
-    """)
     env = {
-        **os.environ,
         "HF_ENDPOINT": f"http://127.0.0.1:{server.server_address[1]}",
         "HF_HUB_OFFLINE": "0",
         "TRANSFORMERS_OFFLINE": "0",
         "HF_HUB_DISABLE_XET": "1",
         "HF_HUB_CACHE": str(tmp_path / "hub"),
-        "HF_MODULES_CACHE": str(tmp_path / "modules"),
     }
     try:
-        subprocess.run([sys.executable, "-c", script], check=True, cwd=tmp_path, env=env, timeout=120)
+        logits = _logits_loaded_by_hub_id(tmp_path, env)
     finally:
         server.shutdown()
-    downloaded = {
-        r.rsplit("/", 1)[-1] for r in handler.requests if r.startswith("GET /moltc-org/moltc-tiny/resolve/")
-    }
+    downloaded = {r.rsplit("/", 1)[-1] for r in handler.requests if r.startswith(f"GET /{HUB_ID}/resolve/")}
     assert {"config.json", "modeling_moltc.py", "model.safetensors", "processor_config.json"} <= downloaded
     assert not any("checkpoint-10" in r for r in handler.requests)
-    model, processor = build_model("tiny", seed=0)
-    with torch.no_grad():
-        expected = model.eval()(**processor(text=[PROMPT], molecules=[("CCO", "O")])).logits
-    torch.testing.assert_close(load_file(tmp_path / "http_logits.safetensors")["logits"], expected)
+    torch.testing.assert_close(logits, _tiny_logits())
