@@ -119,6 +119,12 @@ def evaluate_model(
         Reject(row=i, field="label", value="nan", reason="missing label") for i in frame.index[unlabelled]
     ]
     frame = frame[~unlabelled]  # keeps the original row ids in the index
+    if mode == "score" and spec.kind != CLASSIFICATION:
+        mode = "generate"
+    if cache is True and len(frame):
+        from ..screening import MoleculeFeatureCache
+
+        cache = MoleculeFeatureCache(model, processor)  # shared with the swapped pass
     kwargs = dict(
         mode=mode, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams, cache=cache
     )
@@ -132,12 +138,6 @@ def evaluate_model(
             class_names=class_names,
             cot=bool(frame["answer_prefix"].str.len().any()),
         )
-    if mode == "score" and spec.kind != CLASSIFICATION:
-        mode = kwargs["mode"] = "generate"
-    if len(frame) and isinstance(kwargs.get("cache", True), bool) and kwargs["cache"]:
-        from ..screening import MoleculeFeatureCache
-
-        kwargs["cache"] = MoleculeFeatureCache(model, processor)  # shared with the swapped pass
     results, rejects = _run(model, processor, frame, spec, progress, f"evaluating {spec.name}", **kwargs)
     rejects = label_rejects + rejects
 
