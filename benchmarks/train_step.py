@@ -115,11 +115,8 @@ def bench_shape(shape: str, rows: list[dict], rounds: int, small_qformer: bool, 
         )
         batches[name] = text_only(batch, processor) if name == "text-only" else batch
     times: dict[str, list[float]] = {name: [] for name in variants}
-    for name, (
-        model,
-        _,
-        optimizer,
-    ) in variants.items():  # warm-up: allocator, autograd graph, optimizer state
+    # Warm-up: allocator, autograd graph, optimizer state.
+    for name, (model, _, optimizer) in variants.items():
         step(model, optimizer, batches[name])
     for _ in range(rounds):
         for name, (model, _, optimizer) in variants.items():
