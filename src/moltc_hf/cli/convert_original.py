@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from ..conversion import CheckpointConversionError, convert_original_checkpoint
+from ..conversion import convert_original_checkpoint
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,19 +42,17 @@ def run(args: argparse.Namespace) -> int:
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    try:
-        model, processor, report = convert_original_checkpoint(
-            args.checkpoint,
-            model_config=args.model_config,
-            tokenizer=tokenizer,
-            peft_dir=args.peft_dir,
-            base_model=args.base_model,
-            lora_r=args.lora_r,
-            lora_alpha=args.lora_alpha,
-        )
-    except CheckpointConversionError as error:
-        print(f"moltc convert-original: {error}")
-        return 1
+    # A refused checkpoint (CheckpointConversionError, a ValueError) becomes `moltc convert-original: error: ...`
+    # with exit code 2 in the `moltc` entry point, like every other command's bad input.
+    model, processor, report = convert_original_checkpoint(
+        args.checkpoint,
+        model_config=args.model_config,
+        tokenizer=tokenizer,
+        peft_dir=args.peft_dir,
+        base_model=args.base_model,
+        lora_r=args.lora_r,
+        lora_alpha=args.lora_alpha,
+    )
     out = Path(args.out)
     model.save_pretrained(out)
     processor.save_pretrained(out)
