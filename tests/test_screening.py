@@ -138,3 +138,6 @@ def test_two_processes_split_the_input_and_merge_in_row_order(model_and_processo
     assert predictions["row_id"].tolist() == [i for i in range(30) if i != 17]
     assert pd.read_parquet(rejects_path_for(output))["row"].tolist() == [17]
     assert not list(tmp_path.glob("preds.part*"))  # parts merged and removed
+    halves = (frame.iloc[:15], frame.drop(17).iloc[15:])  # each process encodes its half's molecules once
+    encoded = sum(len({canonical_smiles(s) for s in [*h["smiles_a"], *h["smiles_b"]]}) for h in halves)
+    assert f"{encoded} molecules encoded" in done.stdout  # summed over processes, not the main one's

@@ -354,6 +354,9 @@ def screen_file(
 
 def _merge_parts(state, output_path: Path, report: ScreenReport) -> ScreenReport:
     """Main process: concatenate the part files (and their rejects) in row order; other processes: nothing."""
+    from accelerate.utils import gather_object
+
+    encoded = sum(gather_object([report.molecules_encoded]))  # every process's encoder work, not just ours
     state.wait_for_everyone()
     if not state.is_main_process:
         return ScreenReport(num_rows=report.num_rows)
@@ -371,7 +374,7 @@ def _merge_parts(state, output_path: Path, report: ScreenReport) -> ScreenReport
         num_predicted=table.num_rows,
         num_rejected=len(set(rejects["row"].to_pylist())),
         num_unparseable=errors,
-        molecules_encoded=report.molecules_encoded,
+        molecules_encoded=encoded,
         output=str(output_path),
         rejects=str(rejects_path_for(output_path)),
     )
