@@ -169,7 +169,8 @@ def test_resume_matches_uninterrupted_run(dataset_dir, tmp_path):
     full_model = AutoModel.from_pretrained(full.final_dir)
     resumed_model = AutoModel.from_pretrained(resumed.final_dir)
     for (name, a), b in zip(full_model.state_dict().items(), resumed_model.state_dict().values()):
-        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
+        tolerance = {"rtol": 1e-5, "atol": 1e-6} if CPU_ONLY else {"rtol": 1e-3, "atol": 1e-3}
+        torch.testing.assert_close(a, b, msg=name, **tolerance)
 
 
 def test_pipeline_pretrain_tied_then_finetune_untied(dataset_dir, tmp_path):
