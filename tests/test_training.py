@@ -166,11 +166,14 @@ def test_resume_matches_uninterrupted_run(dataset_dir, tmp_path):
     for step, loss in resumed_by_step.items():
         # CPU is bit-deterministic; CUDA bf16 kernels are not, so a GPU run gets a looser (still tight) bound.
         assert loss == pytest.approx(by_step[step], rel=1e-5 if CPU_ONLY else 1e-3, abs=1e-6), step
+    if not CPU_ONLY:
+        # On CUDA the embedding / scatter backward uses atomics: AdamW turns their last-bit differences on
+        # near-zero gradients into lr-sized weight differences (seen on an H200), so only the losses compare.
+        return
     full_model = AutoModel.from_pretrained(full.final_dir)
     resumed_model = AutoModel.from_pretrained(resumed.final_dir)
     for (name, a), b in zip(full_model.state_dict().items(), resumed_model.state_dict().values()):
-        tolerance = {"rtol": 1e-5, "atol": 1e-6} if CPU_ONLY else {"rtol": 1e-3, "atol": 1e-3}
-        torch.testing.assert_close(a, b, msg=name, **tolerance)
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
 
 
 def test_pipeline_pretrain_tied_then_finetune_untied(dataset_dir, tmp_path):
