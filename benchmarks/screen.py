@@ -73,7 +73,7 @@ def worker(args: argparse.Namespace) -> list[dict]:
     import statistics
 
     from moltc_hf import build_model
-    from moltc_hf.screening import MoleculeFeatureCache, iter_predictions
+    from moltc_hf.evaluation.inference import MoleculeFeatureCache, iter_predictions
 
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -135,7 +135,7 @@ def scoring_worker(args: argparse.Namespace) -> list[dict]:
     from moltc_hf.evaluation import score_candidates
     from moltc_hf.instructions.readers import drugbank_type_sentences
     from moltc_hf.instructions.templates import DDI_NEGATIVE, DDI_POSITIVE, DDI_QUESTION, pair_prompt
-    from moltc_hf.screening import uncached_features
+    from moltc_hf.evaluation.inference import uncached_features
 
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"

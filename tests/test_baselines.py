@@ -12,9 +12,9 @@ from moltc_hf.baselines import (
     MeanRegressor,
     MorganPairLogistic,
     binary_metrics,
-    regression_metrics,
     run_baselines,
 )
+from moltc_hf.evaluation.metrics import regression_metrics
 from moltc_hf.featurization import InvalidMoleculeError
 from moltc_hf.instructions.splits import cold_drug_split, random_split
 

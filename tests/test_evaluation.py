@@ -19,7 +19,7 @@ from moltc_hf.evaluation import (
 )
 from moltc_hf.evaluation.scoring import tokenize_candidates
 from moltc_hf.instructions import templates
-from moltc_hf.screening import uncached_features
+from moltc_hf.evaluation.inference import uncached_features
 
 
 @pytest.fixture(scope="module")
@@ -178,7 +178,7 @@ def test_moltc_evaluate_cli(tmp_path, raw_dir, model_and_processor):
 
 
 def test_drug_type_prior_reference_uses_train_type_counts():
-    from moltc_hf.evaluation.evaluate import drug_type_prior_reference
+    from moltc_hf.baselines.priors import drug_type_prior_reference
 
     train = pd.DataFrame(
         {
@@ -196,9 +196,9 @@ def test_drug_type_prior_reference_uses_train_type_counts():
 
 def test_cot_reasoning_matches_the_dataset_targets(model_and_processor, raw_dir, tmp_path):
     """Scoring after `describe_pair` (pipeline / predict) conditions on exactly what DrugBank targets hold."""
-    from moltc_hf.evaluation.tasks import answer_sentence, describe_pair, split_reasoning
+    from moltc_hf.instructions.tasks import answer_sentence, describe_pair, split_reasoning
     from moltc_hf.instructions import build_dataset
-    from moltc_hf.screening import iter_predictions
+    from moltc_hf.evaluation.inference import iter_predictions
 
     build_dataset(["drugbank"], tmp_path, limit=12, raw_dir=raw_dir)
     rows = pd.read_parquet(tmp_path / "data" / "drugbank" / "train-00000-of-00001.parquet").head(6)

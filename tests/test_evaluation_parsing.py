@@ -8,9 +8,9 @@ import pandas as pd
 import pytest
 
 from moltc_hf.evaluation.parsing import parse_classification_answer, parse_regression_answer
-from moltc_hf.evaluation.tasks import candidates_for, swapped_prompt
 from moltc_hf.instructions import templates
 from moltc_hf.instructions.readers import drugbank_type_sentences
+from moltc_hf.instructions.tasks import candidates_for, swapped_prompt
 
 
 @pytest.mark.parametrize("value", [-4.78, -5.0, 0.0, 0.25, 3.2, -12.345, 7.5])
@@ -90,11 +90,11 @@ def test_drugbank_type_sentences_from_real_dataset_rows(raw_dir):
     assert candidates == sentences and len(candidates) == 86
     for k in (0, 3, 85):
         assert parse_classification_answer(rows[k]["target"], candidates).label == k
-    # a split that holds only some classes still gets all 86 (from the raw file, checked against the rows)
+    # a split that holds only some classes still gets all 86 (the list the dataset ships, checked against the rows)
     some = rows[:3] + rows[10:12]
-    assert candidates_for(some, "ddi_type", raw_dir=raw_dir) == sentences
+    assert candidates_for(some, "ddi_type", classes=sentences) == sentences
     with pytest.raises(ValueError, match="no row"):
-        candidates_for([{**r, "target": r["target"] + "!"} for r in some], "ddi_type", raw_dir=raw_dir)
+        candidates_for([{**r, "target": r["target"] + "!"} for r in some], "ddi_type", classes=sentences)
 
 
 def test_swapped_prompt_rebuilds_the_template():

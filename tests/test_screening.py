@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from moltc_hf.featurization import canonical_smiles
-from moltc_hf.screening import MoleculeFeatureCache, iter_predictions, rejects_path_for, uncached_features
+from moltc_hf.evaluation.inference import MoleculeFeatureCache, iter_predictions, uncached_features
+from moltc_hf.screening import rejects_path_for
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +97,7 @@ def test_screen_file_keeps_row_ids_and_writes_rejects(model_and_processor, drugb
     assert main([*args, "--batch-size", "16", "--device", "cpu"]) == 0
     predictions = pd.read_parquet(output)
     rejects = pd.read_parquet(rejects_path_for(output))
-    assert len(predictions) == 38 and sorted(rejects["row"].tolist()) == [3, 10]
+    assert len(predictions) == 38 and sorted(map(int, rejects["row"])) == [3, 10]
     assert set(rejects["field"]) == {"smiles_a", "smiles_b"} and rejects["reason"].str.len().min() > 5
     assert predictions["row_id"].tolist() == [i for i in range(40) if i not in (3, 10)]
     assert (predictions["pair_name"] == [f"pair-{i + 100}" for i in predictions["row_id"]]).all()
@@ -136,7 +137,7 @@ def test_two_processes_split_the_input_and_merge_in_row_order(model_and_processo
     assert "screening [1]" in done.stderr  # the second process screened its half
     predictions = pd.read_parquet(output)
     assert predictions["row_id"].tolist() == [i for i in range(30) if i != 17]
-    assert pd.read_parquet(rejects_path_for(output))["row"].tolist() == [17]
+    assert pd.read_parquet(rejects_path_for(output))["row"].tolist() == ["17"]
     assert not list(tmp_path.glob("preds.part*"))  # parts merged and removed
     halves = (frame.iloc[:15], frame.drop(17).iloc[15:])  # each process encodes its half's molecules once
     encoded = sum(len({canonical_smiles(s) for s in [*h["smiles_a"], *h["smiles_b"]]}) for h in halves)

@@ -24,6 +24,6 @@ def test_cli_trains_from_a_saved_model_and_skips_bad_rows(raw_dir, tmp_path, tin
     out = capsys.readouterr().out
     assert "trained 2 steps" in out and "skipped 1 row" in out
     rejects = pd.read_parquet(tmp_path / "run" / "rejects.parquet")
-    assert rejects[["row", "field", "split"]].values.tolist() == [[9999, "smiles_b", "train"]]
+    assert rejects[["row", "field", "split"]].values.tolist() == [["9999", "smiles_b", "train"]]
     final = AutoModel.from_pretrained(tmp_path / "run" / "final")
     assert final.config.projector_sharing == "untied"

@@ -1,3 +1,6 @@
+# Checkpoint file: save_pretrained copies it beside the weights (auto_map), so it may import only the other
+# checkpoint files (configuration_moltc, modeling_moltc, processing_moltc, featurization), relatively.
+# They own the special-token strings (configuration_moltc.MOL_TOKEN, ...); the rest of moltc_hf imports them.
 """MolTC model configuration.
 
 A MolTC model is three blocks, each with its own sub-config, held by one composite config the way
@@ -20,6 +23,13 @@ from transformers.configuration_utils import SubConfigSpec
 
 # Original MolTC / pretrain-gnns vocabulary sizes: the embedding tables must keep these shapes so
 # released GIN and MolCA weights load. See `featurization.py` for the index meaning.
+# The special-token strings of MolTC prompts. The checkpoint files own them (everything else imports them
+# from here): a saved model's processor and config must agree with the prompts written for it.
+MOL_TOKEN = "<mol>"  # one per molecule in a prompt; the processor expands it into num_query_tokens ids
+START_SMILES = "[START_I_SMILES]"  # SMILES text between these two tags is tokenized one character a token
+END_SMILES = "[END_I_SMILES]"
+MOLTC_SPECIAL_TOKENS = (MOL_TOKEN, START_SMILES, END_SMILES)
+
 NUM_ATOM_TYPES = 120  # atomic number 1..118 -> 0..117, 118 = unknown/dummy atom, 119 = mask token
 NUM_CHIRALITY_TAGS = 3  # unspecified, CW, CCW (CHI_OTHER falls back to unspecified)
 NUM_BOND_TYPES = 6  # single, double, triple, aromatic, self-loop, mask
@@ -96,7 +106,7 @@ class MolTCConfig(PreTrainedConfig):
     num_query_tokens: int = 8
     projector_sharing: Literal["tied", "untied"] = "tied"
     num_molecule_roles: int = 2
-    mol_token: str = "<mol>"
+    mol_token: str = MOL_TOKEN
     mol_token_id: int | None = None
     initializer_range: float = 0.02
     tie_word_embeddings: bool = True
@@ -118,4 +128,4 @@ class MolTCConfig(PreTrainedConfig):
         return 1 if self.projector_sharing == "tied" else self.num_molecule_roles
 
 
-__all__ = ["MolTCConfig", "MolTCGraphConfig"]
+__all__ = ["END_SMILES", "MOLTC_SPECIAL_TOKENS", "MOL_TOKEN", "START_SMILES", "MolTCConfig", "MolTCGraphConfig"]

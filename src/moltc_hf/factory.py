@@ -8,24 +8,20 @@ answer-end stop token) lives in one place.
 from __future__ import annotations
 
 import json
+from importlib.resources import files
 from pathlib import Path
 
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from .configuration_moltc import MolTCConfig
+from .configuration_moltc import MOL_TOKEN, MolTCConfig
 from .modeling_moltc import MolTCForConditionalGeneration
 from .processing_moltc import MolTCProcessor
 from .tokenization_moltc import build_tokenizer
 
-
-def _hub_configs_dir() -> Path:
-    """The repo's top-level ``hub_configs/`` in a source checkout, else the copy a wheel ships in the package."""
-    source_tree = Path(__file__).resolve().parents[2] / "hub_configs"
-    return source_tree if source_tree.is_dir() else Path(__file__).resolve().parent / "hub_configs"
-
-
-HUB_CONFIGS_DIR = _hub_configs_dir()
+# The shipped configs are package data (pyproject.toml maps the top-level hub_configs/ to the package
+# moltc_hf.hub_configs), found through the import system: one lookup for a checkout, a wheel and a Space.
+HUB_CONFIGS_DIR = files("moltc_hf.hub_configs")
 MODEL_CONFIGS_DIR = HUB_CONFIGS_DIR / "models"
 
 
@@ -71,8 +67,8 @@ def build_config(spec: dict, tokenizer) -> MolTCConfig:
     kwargs = {k: v for k, v in spec.items() if k in model_keys}
     return MolTCConfig(
         text_config=text_config,
-        mol_token="<mol>",
-        mol_token_id=tokenizer.convert_tokens_to_ids("<mol>"),
+        mol_token=MOL_TOKEN,
+        mol_token_id=tokenizer.convert_tokens_to_ids(MOL_TOKEN),
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         **kwargs,

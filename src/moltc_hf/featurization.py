@@ -1,3 +1,6 @@
+# Checkpoint file: save_pretrained copies it beside the weights (auto_map), so it may import only the other
+# checkpoint files (configuration_moltc, modeling_moltc, processing_moltc, featurization), relatively.
+# They own the special-token strings (configuration_moltc.MOL_TOKEN, ...); the rest of moltc_hf imports them.
 """SMILES -> PyG graph with the original MolTC (pretrain-gnns) atom/bond scheme, plus validation and caching.
 
 Atom features (2 integer columns, embeddings summed in the GIN):

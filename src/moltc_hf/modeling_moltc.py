@@ -1,3 +1,6 @@
+# Checkpoint file: save_pretrained copies it beside the weights (auto_map), so it may import only the other
+# checkpoint files (configuration_moltc, modeling_moltc, processing_moltc, featurization), relatively.
+# They own the special-token strings (configuration_moltc.MOL_TOKEN, ...); the rest of moltc_hf imports them.
 """PyTorch MolTC: GIN graph encoder -> Q-Former connector -> causal language model.
 
 The layout follows `modeling_llava.py` in transformers 5.x (TRL's SFTTrainer calls the head-less base

@@ -29,12 +29,10 @@ from collections.abc import Mapping, Sequence
 from transformers import AutoModelForCausalLM, AutoProcessor, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .evaluation.inference import predict_batch
-from .evaluation.tasks import TaskSpec, describe_pair, get_task
+from .evaluation.inference import MoleculeFeatureCache, predict_batch
 from .featurization import InvalidMoleculeError
-from .instructions.templates import pair_prompt
+from .instructions.tasks import TaskSpec, describe_pair, get_task
 from .processing_moltc import MOLECULE_FIELDS
-from .screening import MoleculeFeatureCache
 
 TASK_NAME = "molecule-pair-interaction"
 
@@ -151,7 +149,7 @@ class MoleculePairInteractionPipeline(Pipeline):
         return {
             "single": single,
             "pairs": pairs,
-            "prompts": [pair_prompt(a, b, spec.question) for a, b in pairs],
+            "prompts": [spec.prompt(a, b) for a, b in pairs],
             "prefixes": [describe_pair(a, b) for a, b in pairs] if cot and spec.is_classification else None,
         }
 

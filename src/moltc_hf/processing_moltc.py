@@ -1,3 +1,6 @@
+# Checkpoint file: save_pretrained copies it beside the weights (auto_map), so it may import only the other
+# checkpoint files (configuration_moltc, modeling_moltc, processing_moltc, featurization), relatively.
+# They own the special-token strings (configuration_moltc.MOL_TOKEN, ...); the rest of moltc_hf imports them.
 """MolTCProcessor: tokenizer + molecule featurizer, the only place that turns strings into model inputs.
 
 It owns the text side the way `LlavaProcessor` does: each ``<mol>`` in a prompt becomes
@@ -16,10 +19,9 @@ import torch
 from torch_geometric.data import Batch
 from transformers import BatchFeature, ProcessorMixin
 
+from .configuration_moltc import END_SMILES, MOL_TOKEN, START_SMILES
 from .featurization import MoleculeFeaturizer
 
-START_SMILES = "[START_I_SMILES]"
-END_SMILES = "[END_I_SMILES]"
 ANSWER_END = "\n"  # appended to every target; generation stops on it (the original's intended stop id)
 MOLECULE_FIELDS = ("smiles_a", "smiles_b")
 _SEGMENT_MEMO_SIZE = 50_000
@@ -40,7 +42,7 @@ class MolTCProcessor(ProcessorMixin):
         self,
         tokenizer=None,
         num_query_tokens: int = 8,
-        mol_token: str = "<mol>",
+        mol_token: str = MOL_TOKEN,
         keep_largest_fragment: bool = False,
         chat_template=None,
         **kwargs,
@@ -54,7 +56,7 @@ class MolTCProcessor(ProcessorMixin):
         self._segment_ids: dict[str, list[int]] = {}
 
     @staticmethod
-    def prepare_tokenizer(tokenizer, mol_token: str = "<mol>"):
+    def prepare_tokenizer(tokenizer, mol_token: str = MOL_TOKEN):
         """Add ``<mol>`` and the SMILES tags (as special tokens) and a pad token if the tokenizer lacks them."""
         missing = [t for t in (mol_token, START_SMILES, END_SMILES) if t not in tokenizer.get_vocab()]
         if missing:

@@ -35,8 +35,9 @@ from pathlib import Path
 import torch
 from transformers import TrainerCallback
 
-from .baselines import BaselineResult, regression_metrics, run_baselines
+from .baselines import BaselineResult, run_baselines
 from .collator import MolTCDataCollator
+from .evaluation.metrics import regression_metrics
 from .training import Recipe, load_recipe, load_split, train
 
 logger = logging.getLogger(__name__)

@@ -1,23 +1,17 @@
-"""Screening many pairs: stream rows in batches, encode each unique molecule once, keep every row accounted for.
+"""Screening files of pairs: stream a CSV/parquet through the inference loop, shard it, merge it, keep every row.
 
-The graph encoder + Q-Former turn a molecule into ``num_query_tokens`` soft tokens that do not depend on
-its partner, so `MoleculeFeatureCache` keeps them per (canonical SMILES, role) -- per canonical SMILES
-alone when the projector is tied -- and batches pass ``molecule_features=`` to the model instead of graphs.
-A one-vs-many screen then encodes the query drug once and each library drug once; a second query against
-the same library encodes one molecule.
-
-Rows with an invalid SMILES never stop a run: they become `Reject` records (row id, field, value,
-reason) and are written beside the output. Output rows keep the input's row ids. With several processes
-(``torchrun`` or ``accelerate launch``), `screen_file` splits the input through ``PartialState().split_between_processes``
-and the main process merges the shards in row order.
+The inference itself (batching, the molecule-feature cache, candidate scoring / generation) is
+`moltc_hf.evaluation.inference.iter_predictions`, shared with ``moltc evaluate`` and the pipeline; this module
+only reads the input file, writes predictions in chunks with the input's row ids and columns, and writes
+the rows that could not be read (an invalid SMILES never stops a run) to ``<output>.rejects.parquet``.
+With several processes (``torchrun`` or ``accelerate launch``), `screen_file` splits the input through
+``PartialState().split_between_processes`` and the main process merges the shards in row order.
 """
 
 from __future__ import annotations
 
-import itertools
 import math
-from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,82 +19,14 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-import torch
-from tqdm.auto import tqdm
 
-from .evaluation.inference import Prediction, predict_batch
-from .evaluation.tasks import TaskSpec, describe_pair, get_task
-from .featurization import InvalidMoleculeError, Reject, canonical_smiles
-from .instructions.templates import pair_prompt
+from .evaluation.inference import MoleculeFeatureCache, Prediction, iter_predictions
+from .featurization import Reject
+from .instructions.tasks import TaskSpec
 from .processing_moltc import MOLECULE_FIELDS
+from .rejects import read_rejects, write_rejects
 
 ROW_ID = "row_id"
-
-
-class MoleculeFeatureCache:
-    """LRU map (canonical SMILES, role) -> ``[num_query_tokens, hidden]`` molecule features on the model's device.
-
-    ``features(pairs, rows)`` returns the stacked features of every molecule of ``pairs`` in row-major
-    order, encoding only the molecules not seen before (in one batch). ``max_molecules`` bounds memory:
-    a molecule costs ``num_query_tokens x hidden`` floats (64 KiB at 8 x 2048 fp32).
-    """
-
-    def __init__(self, model, processor, max_molecules: int = 100_000):
-        self.model = model
-        self.processor = processor
-        self.max_molecules = max_molecules
-        self.tied = len(model.model.mol_connector.projectors) == 1
-        self._features: OrderedDict[tuple[str, int], torch.Tensor] = OrderedDict()
-        self._canonical: dict[str, str] = {}
-        self.hits = 0
-        self.misses = 0
-
-    def __len__(self) -> int:
-        return len(self._features)
-
-    def key(self, smiles: str, role: int, *, row=None, field: str | None = None) -> tuple[str, int]:
-        """Canonical key; raises `InvalidMoleculeError` (naming row and field) for a bad SMILES."""
-        canonical = self._canonical.get(smiles)
-        if canonical is None:
-            canonical = canonical_smiles(
-                smiles, keep_largest_fragment=self.processor.keep_largest_fragment, row=row, field=field
-            )
-            if len(self._canonical) > 4 * self.max_molecules:
-                self._canonical.clear()
-            self._canonical[smiles] = canonical
-        return canonical, 0 if self.tied else role
-
-    def features(self, pairs: Sequence[Sequence[str]], rows: Sequence | None = None) -> torch.Tensor:
-        keys = [
-            self.key(smiles, role, row=rows[i] if rows is not None else i, field=MOLECULE_FIELDS[role])
-            for i, pair in enumerate(pairs)
-            for role, smiles in enumerate(pair)
-        ]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._features))
-        self.hits += len(keys) - len(missing)
-        self.misses += len(missing)
-        if missing:
-            graphs = [self.processor.featurizer(smiles) for smiles, _ in missing]
-            from torch_geometric.data import Batch
-
-            roles = torch.tensor([role for _, role in missing], dtype=torch.long)
-            with torch.inference_mode():
-                encoded = self.model.get_molecule_features(Batch.from_data_list(graphs), roles)
-            for key, value in zip(missing, encoded):
-                self._features[key] = value
-        stacked = torch.stack([self._features[k] for k in keys])
-        for key in dict.fromkeys(keys):  # least recently used goes first; evict after this batch is served
-            self._features.move_to_end(key)
-        while len(self._features) > self.max_molecules:
-            self._features.popitem(last=False)
-        return stacked
-
-
-def uncached_features(model, processor, pairs: Sequence[Sequence[str]], rows=None) -> torch.Tensor:
-    """Every molecule encoded again for every pair: what the model's own forward does with ``graphs``."""
-    graphs, mol_roles = processor.featurize_molecules(pairs, rows=rows)
-    with torch.inference_mode():
-        return model.get_molecule_features(graphs, mol_roles)
 
 
 @dataclass
@@ -114,99 +40,6 @@ class ScreenReport:
     molecules_encoded: int = 0
     output: str | None = None
     rejects: str | None = None
-
-
-def _validate(rows: Sequence[Mapping], row_ids: Sequence, featurizer) -> tuple[list[int], list[Reject]]:
-    """Indices of rows whose two SMILES featurize, and a `Reject` per bad field (featurizer caches graphs)."""
-    keep, rejects = [], []
-    for index, (row, row_id) in enumerate(zip(rows, row_ids)):
-        ok = True
-        for field_name in MOLECULE_FIELDS:
-            try:
-                featurizer(row.get(field_name), row=row_id, field=field_name)
-            except InvalidMoleculeError as err:
-                rejects.append(
-                    Reject(row=row_id, field=field_name, value=str(row.get(field_name)), reason=err.reason)
-                )
-                ok = False
-        if ok:
-            keep.append(index)
-    return keep, rejects
-
-
-def iter_predictions(
-    model,
-    processor,
-    rows: Iterable[Mapping],
-    task: TaskSpec | str,
-    *,
-    batch_size: int = 32,
-    mode: str = "score",
-    candidates: Sequence[str] | None = None,
-    class_names: Sequence[str] | None = None,
-    cot: bool | None = None,
-    use_dataset_prompts: bool = False,
-    cache: MoleculeFeatureCache | bool = True,
-    max_new_tokens: int | None = None,
-    num_beams: int = 1,
-    row_ids: Iterable | None = None,
-    progress: str | None = None,
-) -> Iterator[tuple[list[tuple[object, Mapping, Prediction]], list[Reject]]]:
-    """Yield ``([(row_id, row, prediction), ...], rejects)`` per batch of ``rows``.
-
-    Prompts are built from the task's question (`templates.pair_prompt`), or taken from each row's
-    ``prompt`` with ``use_dataset_prompts=True`` (evaluation). With ``cot`` (default: the task's
-    convention) candidates are scored after the pair's property descriptions, as CoT targets have them.
-    ``progress``: the label of a progress bar over the rows (none when ``None``).
-    """
-    task = get_task(task) if isinstance(task, str) else task
-    cot = task.cot if cot is None else cot
-    candidates = list(candidates or task.candidates) or None
-    if cache is True:
-        cache = MoleculeFeatureCache(model, processor)
-    model.eval()
-
-    def predict(batch: list[Mapping], batch_ids: list) -> list[Prediction]:
-        pairs = [(row["smiles_a"], row["smiles_b"]) for row in batch]
-        if use_dataset_prompts:
-            prompts = [row["prompt"] for row in batch]
-        else:
-            prompts = [pair_prompt(a, b, task.question) for a, b in pairs]
-        prefixes = None
-        if cot and task.is_classification:
-            prefixes = [
-                row["answer_prefix"] if "answer_prefix" in row else describe_pair(a, b)
-                for row, (a, b) in zip(batch, pairs)
-            ]
-        if isinstance(cache, MoleculeFeatureCache):  # (an empty cache is falsy: it has a __len__)
-            features = cache.features(pairs, batch_ids)
-        else:
-            features = uncached_features(model, processor, pairs, batch_ids)
-        return predict_batch(
-            model,
-            processor,
-            task,
-            prompts,
-            features,
-            mode=mode,
-            candidates=candidates,
-            class_names=class_names,
-            prefixes=prefixes,
-            max_new_tokens=max_new_tokens,
-            num_beams=num_beams,
-        )
-
-    total = len(rows) if isinstance(rows, Sized) else None
-    rows = iter(rows)
-    ids = iter(row_ids) if row_ids is not None else itertools.count()
-    with tqdm(total=total, desc=progress, disable=progress is None, unit="pair") as bar:
-        while batch := list(itertools.islice(rows, batch_size)):
-            batch_ids = list(itertools.islice(ids, len(batch)))
-            keep, rejects = _validate(batch, batch_ids, processor.featurizer)
-            batch, batch_ids = [batch[i] for i in keep], [batch_ids[i] for i in keep]
-            results = list(zip(batch_ids, batch, predict(batch, batch_ids))) if batch else []
-            bar.update(len(results) + len({r.row for r in rejects}))
-            yield results, rejects
 
 
 def read_pairs(path: str | Path) -> pd.DataFrame:
@@ -233,9 +66,6 @@ PREDICTION_FIELDS = pa.schema(
         ("value_source", pa.string()),
         ("outside_interval", pa.bool_()),
     ]
-)
-REJECT_SCHEMA = pa.schema(
-    [("row", pa.int64()), ("field", pa.string()), ("value", pa.string()), ("reason", pa.string())]
 )
 
 
@@ -333,9 +163,7 @@ def screen_file(
                     pending = []
             if pending:
                 writer.write_table(predictions_table(pending, schema, list(frame.columns)))
-    reject_table = pa.Table.from_pylist([r.to_dict() for r in rejects], schema=REJECT_SCHEMA)
-    rejects_path = rejects_path_for(part_path)
-    pq.write_table(reject_table, rejects_path)
+    write_rejects(rejects, rejects_path_for(part_path), "predict")
     report = ScreenReport(
         num_rows=len(frame),
         num_predicted=counts["predicted"],
@@ -362,9 +190,9 @@ def _merge_parts(state, output_path: Path, report: ScreenReport) -> ScreenReport
         return ScreenReport(num_rows=report.num_rows)
     parts = [output_path.with_name(f"{output_path.stem}.part{k}.parquet") for k in range(state.num_processes)]
     table = pa.concat_tables([pq.read_table(p) for p in parts]).sort_by(ROW_ID)
-    rejects = pa.concat_tables([pq.read_table(rejects_path_for(p)) for p in parts]).sort_by("row")
+    rejects = pa.concat_tables([read_rejects(rejects_path_for(p)) for p in parts]).to_pylist()
     pq.write_table(table, output_path)
-    pq.write_table(rejects, rejects_path_for(output_path))
+    write_rejects(sorted(rejects, key=lambda r: int(r["row"])), rejects_path_for(output_path), "predict")
     for part in parts:
         part.unlink()
         rejects_path_for(part).unlink()
@@ -372,18 +200,9 @@ def _merge_parts(state, output_path: Path, report: ScreenReport) -> ScreenReport
     return ScreenReport(
         num_rows=report.num_rows,
         num_predicted=table.num_rows,
-        num_rejected=len(set(rejects["row"].to_pylist())),
+        num_rejected=len({r["row"] for r in rejects}),
         num_unparseable=errors,
         molecules_encoded=encoded,
         output=str(output_path),
         rejects=str(rejects_path_for(output_path)),
     )
-
-
-def load_for_inference(source: str | Path, device: str | None = None, dtype: torch.dtype | None = None):
-    """A saved model folder (or hub id) + its processor, in eval mode on ``device`` (CUDA when available)."""
-    from transformers import AutoModelForCausalLM, AutoProcessor
-
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype or torch.float32).to(device).eval()
-    return model, AutoProcessor.from_pretrained(source)

@@ -14,15 +14,13 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
+from .configuration_moltc import END_SMILES, MOL_TOKEN, START_SMILES
 from .instructions.templates import (
     ABSORPTION_QUESTION,
     DDI_NEGATIVE,
     DDI_POSITIVE,
     DDI_QUESTION,
-    END_SMILES,
-    MOL_TOKEN,
     SOLVATION_QUESTION,
-    START_SMILES,
     solvation_target,
 )
 

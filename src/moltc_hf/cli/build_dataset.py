@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--raw-dir",
         default=None,
-        help="raw data folder (default: $MOLTC_RAW_DIR or ../shared/data/raw when present)",
+        help="raw data folder (default: $MOLTC_RAW_DIR, else ../shared/data/raw from the working directory)",
     )
     parser.add_argument(
         "--cot", action="store_true", help="put both molecules' property descriptions before every answer"
@@ -41,6 +42,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def default_raw_dir() -> Path | None:
+    """``$MOLTC_RAW_DIR``, else ``../shared/data/raw`` from the working directory (this project's checkout layout)."""
+    from moltc_hf.instructions.builder import default_raw_dir as from_environment
+
+    fallback = Path.cwd() / "../shared/data/raw"
+    return from_environment() or (fallback.resolve() if fallback.is_dir() else None)
+
+
 def run(args: argparse.Namespace) -> int:
     from moltc_hf.instructions import build_dataset
 
@@ -50,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         limit=args.limit,
         split=args.split,
         seed=args.seed,
-        raw_dir=args.raw_dir,
+        raw_dir=args.raw_dir or default_raw_dir(),
         cot=args.cot,
         swap_augment=args.swap_augment,
         pretrain_pairs=args.pretrain_pairs,

@@ -1,33 +1,18 @@
-"""`moltc demo`: launch the Gradio Space (`spaces_demo/app.py`) locally."""
+"""`moltc demo`: serve the Gradio demo (`moltc_hf.demo`, the page the Space runs) locally.
+
+The page is a package module, so this works from any install with the ``demo`` extra, not only a checkout.
+gradio is imported when the command runs, never when `moltc` starts, so the other commands do without it.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import sys
-from pathlib import Path
-
-from ..factory import HUB_CONFIGS_DIR
-
-APP_PATH = HUB_CONFIGS_DIR.parent / "spaces_demo" / "app.py"
+import importlib
 
 
-def load_app(path: Path = APP_PATH):
-    """Import the Space's ``app.py`` as a module: the same file a Space runs, not a copy."""
-    if not path.is_file():
-        raise FileNotFoundError(f"No demo app at {path}; the demo ships with the repository (spaces_demo/).")
-    name = "moltc_spaces_demo_app"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve annotations through sys.modules while the file runs
-    try:
-        spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        raise
-    return module
+def load_app():
+    """The demo module, `moltc_hf.demo` (`default_model`, `predict`, `build_demo`, `launch`, ...)."""
+    return importlib.import_module("moltc_hf.demo")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_model, format_report, write_report
-    from ..screening import load_for_inference
+    from ..evaluation.inference import load_for_inference
     from ..training import load_split
 
     rows = load_split(args.dataset, args.config, args.split)

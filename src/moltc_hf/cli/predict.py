@@ -47,7 +47,8 @@ def _read_candidates(path: str | None) -> list[str] | None:
 
 def run(args: argparse.Namespace) -> int:
     from ..pipeline import task_defaults
-    from ..screening import load_for_inference, screen_file
+    from ..evaluation.inference import load_for_inference
+    from ..screening import screen_file
 
     model, processor = load_for_inference(args.model, device=args.device)
     defaults = task_defaults(model.config)

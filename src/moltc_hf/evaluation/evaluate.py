@@ -14,9 +14,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..baselines.frames import rows_to_frame
+from ..baselines.priors import drug_prior_reference, drug_type_prior_reference
 from ..featurization import Reject
-from . import metrics as M
-from .tasks import (
+from ..rejects import write_rejects
+from .inference import MoleculeFeatureCache, iter_predictions
+from ..instructions.tasks import (
     CLASSIFICATION,
     REGRESSION,
     TaskSpec,
@@ -26,15 +29,7 @@ from .tasks import (
     split_reasoning,
     swapped_prompt,
 )
-
-
-def rows_to_frame(rows) -> pd.DataFrame:
-    """A `datasets.Dataset`, a DataFrame or a list of dicts -> DataFrame."""
-    if isinstance(rows, pd.DataFrame):
-        return rows.reset_index(drop=True)
-    if hasattr(rows, "to_pandas"):
-        return rows.to_pandas()
-    return pd.DataFrame(list(rows))
+from . import metrics as M
 
 
 def infer_task(frame: pd.DataFrame) -> str:
@@ -59,7 +54,6 @@ def _answer_prefixes(frame: pd.DataFrame, candidates: Sequence[str]) -> list[str
 
 
 def _run(model, processor, frame: pd.DataFrame, task: TaskSpec, progress: bool, desc: str, **kwargs):
-    from ..screening import iter_predictions  # screening builds on evaluation's modules
 
     results, rejects = [], []
     for batch_results, batch_rejects in iter_predictions(
@@ -122,8 +116,6 @@ def evaluate_model(
     if mode == "score" and spec.kind != CLASSIFICATION:
         mode = "generate"
     if cache is True and len(frame):
-        from ..screening import MoleculeFeatureCache
-
         cache = MoleculeFeatureCache(model, processor)  # shared with the swapped pass
     kwargs = dict(
         mode=mode, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams, cache=cache
@@ -271,54 +263,6 @@ def _order_consistency(model, processor, frame, spec, predictions, progress, kwa
     return result
 
 
-def drug_prior_reference(train_frame: pd.DataFrame | None, frame: pd.DataFrame) -> dict:
-    """The no-chemistry reference (issue 9): score a pair by its drugs' positive rates in train."""
-    if train_frame is None or not len(train_frame):
-        return {"skipped": "no train split given to fit it on"}
-    try:
-        from ..baselines import DrugPrior
-    except ImportError:
-        return {"skipped": "moltc_hf.baselines is not available"}
-    scores = np.asarray(DrugPrior().fit(train_frame).predict_proba(frame), dtype=float)
-    y_true = frame["label"].to_numpy(float).astype(int)
-    return {
-        "auroc": M.binary_auroc(y_true == 1, scores),
-        "accuracy": M.accuracy(y_true, (scores >= 0.5).astype(int)),
-        "num_train_rows": len(train_frame),
-    }
-
-
-def drug_type_prior_reference(
-    train_frame: pd.DataFrame | None, frame: pd.DataFrame, num_classes: int, smoothing: float = 1.0
-) -> dict:
-    """The multi-class drug prior: p(type | pair) from how often each drug had each type in train.
-
-    Scores = smoothed type counts of drug A (as #Drug1) + drug B (as #Drug2), normalised. No chemistry.
-    """
-    if train_frame is None or not len(train_frame):
-        return {"skipped": "no train split given to fit it on"}
-    counts: dict[tuple[str, int], np.ndarray] = {}
-    for a, b, label in zip(train_frame["smiles_a"], train_frame["smiles_b"], train_frame["label"]):
-        for key in ((a, 0), (b, 1)):
-            counts.setdefault(key, np.zeros(num_classes))[int(label)] += 1
-    empty = np.zeros(num_classes)
-    scores = np.stack(
-        [
-            counts.get((a, 0), empty) + counts.get((b, 1), empty) + smoothing
-            for a, b in zip(frame["smiles_a"], frame["smiles_b"])
-        ]
-    )
-    probabilities = scores / scores.sum(1, keepdims=True)
-    y_true = frame["label"].to_numpy(float).astype(int)
-    y_pred = probabilities.argmax(1)
-    return {
-        "accuracy": M.accuracy(y_true, y_pred),
-        "macro_f1": M.macro_f1(y_true, y_pred),
-        "auroc": M.multiclass_auroc(y_true, probabilities),
-        "num_train_rows": len(train_frame),
-    }
-
-
 def _json_ready(value):
     if isinstance(value, Mapping):
         return {k: _json_ready(v) for k, v in value.items()}
@@ -342,7 +286,7 @@ def write_report(report: dict, out_dir: str | Path) -> list[Path]:
     paths = [out_dir / "metrics.json", out_dir / "predictions.parquet", out_dir / "rejects.parquet"]
     paths[0].write_text(json.dumps(_json_ready(summary), indent=2, allow_nan=False) + "\n")
     report["predictions"].to_parquet(paths[1], index=False)
-    report["rejects"].astype({"row": "string", "value": "string"}).to_parquet(paths[2], index=False)
+    write_rejects(report["rejects"].to_dict("records"), paths[2], "evaluate")
     predictions = report["predictions"]
     if not len(predictions):
         return paths
@@ -391,12 +335,9 @@ def format_report(report: dict) -> str:
 
 
 __all__ = [
-    "drug_type_prior_reference",
-    "drug_prior_reference",
     "evaluate_model",
     "format_report",
     "infer_task",
-    "rows_to_frame",
     "task_metrics",
     "write_report",
 ]

@@ -4,19 +4,34 @@ Classification answers come from candidate scoring (``mode="score"``: class prob
 over the candidates' log-likelihoods; the confidence is the chosen class's probability) or from free
 generation (``mode="generate"``: the answer sentence is parsed; the confidence is the geometric mean of
 the generated tokens' probabilities). Regression and free-text tasks always generate.
+
+`iter_predictions` is the loop every reader of a model shares (``moltc evaluate``, ``moltc predict`` through
+`moltc_hf.screening`, the pipeline): it batches rows, validates their molecules into `Reject` records
+instead of stopping, and encodes each unique molecule once. The graph encoder + Q-Former turn a molecule
+into ``num_query_tokens`` soft tokens that do not depend on its partner, so `MoleculeFeatureCache` keeps them
+per (canonical SMILES, role) -- per canonical SMILES alone when the projector is tied -- and batches pass
+``molecule_features=`` to the model instead of graphs. A one-vs-many screen encodes the query drug once.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
+from torch_geometric.data import Batch
+from tqdm.auto import tqdm
+from transformers import AutoModelForCausalLM, AutoProcessor
 
+from ..featurization import InvalidMoleculeError, Reject, canonical_smiles
+from ..instructions.tasks import CLASSIFICATION, REGRESSION, TaskSpec, describe_pair, get_task
+from ..processing_moltc import MOLECULE_FIELDS
 from .parsing import parse_classification_answer, parse_regression_answer
 from .scoring import generate_answers, score_candidates
-from .tasks import CLASSIFICATION, REGRESSION, TaskSpec
 
 MODES = ("score", "generate")
 
@@ -120,4 +135,177 @@ def predict_batch(
     return predictions
 
 
-__all__ = ["MODES", "Prediction", "default_max_new_tokens", "predict_batch"]
+class MoleculeFeatureCache:
+    """LRU map (canonical SMILES, role) -> ``[num_query_tokens, hidden]`` molecule features on the model's device.
+
+    ``features(pairs, rows)`` returns the stacked features of every molecule of ``pairs`` in row-major
+    order, encoding only the molecules not seen before (in one batch). ``max_molecules`` bounds memory:
+    a molecule costs ``num_query_tokens x hidden`` floats (64 KiB at 8 x 2048 fp32).
+    """
+
+    def __init__(self, model, processor, max_molecules: int = 100_000):
+        self.model = model
+        self.processor = processor
+        self.max_molecules = max_molecules
+        self.tied = len(model.model.mol_connector.projectors) == 1
+        self._features: OrderedDict[tuple[str, int], torch.Tensor] = OrderedDict()
+        self._canonical: dict[str, str] = {}
+        self.hits = 0
+        self.misses = 0
+
+    def __len__(self) -> int:
+        return len(self._features)
+
+    def key(self, smiles: str, role: int, *, row=None, field: str | None = None) -> tuple[str, int]:
+        """Canonical key; raises `InvalidMoleculeError` (naming row and field) for a bad SMILES."""
+        canonical = self._canonical.get(smiles)
+        if canonical is None:
+            canonical = canonical_smiles(
+                smiles, keep_largest_fragment=self.processor.keep_largest_fragment, row=row, field=field
+            )
+            if len(self._canonical) > 4 * self.max_molecules:
+                self._canonical.clear()
+            self._canonical[smiles] = canonical
+        return canonical, 0 if self.tied else role
+
+    def features(self, pairs: Sequence[Sequence[str]], rows: Sequence | None = None) -> torch.Tensor:
+        keys = [
+            self.key(smiles, role, row=rows[i] if rows is not None else i, field=MOLECULE_FIELDS[role])
+            for i, pair in enumerate(pairs)
+            for role, smiles in enumerate(pair)
+        ]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._features))
+        self.hits += len(keys) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            graphs = [self.processor.featurizer(smiles) for smiles, _ in missing]
+            roles = torch.tensor([role for _, role in missing], dtype=torch.long)
+            with torch.inference_mode():
+                encoded = self.model.get_molecule_features(Batch.from_data_list(graphs), roles)
+            for key, value in zip(missing, encoded):
+                self._features[key] = value
+        stacked = torch.stack([self._features[k] for k in keys])
+        for key in dict.fromkeys(keys):  # least recently used goes first; evict after this batch is served
+            self._features.move_to_end(key)
+        while len(self._features) > self.max_molecules:
+            self._features.popitem(last=False)
+        return stacked
+
+
+def uncached_features(model, processor, pairs: Sequence[Sequence[str]], rows=None) -> torch.Tensor:
+    """Every molecule encoded again for every pair: what the model's own forward does with ``graphs``."""
+    graphs, mol_roles = processor.featurize_molecules(pairs, rows=rows)
+    with torch.inference_mode():
+        return model.get_molecule_features(graphs, mol_roles)
+
+
+def _validate(rows: Sequence[Mapping], row_ids: Sequence, featurizer) -> tuple[list[int], list[Reject]]:
+    """Indices of rows whose two SMILES featurize, and a `Reject` per bad field (featurizer caches graphs)."""
+    keep, rejects = [], []
+    for index, (row, row_id) in enumerate(zip(rows, row_ids)):
+        ok = True
+        for field_name in MOLECULE_FIELDS:
+            try:
+                featurizer(row.get(field_name), row=row_id, field=field_name)
+            except InvalidMoleculeError as err:
+                rejects.append(
+                    Reject(row=row_id, field=field_name, value=str(row.get(field_name)), reason=err.reason)
+                )
+                ok = False
+        if ok:
+            keep.append(index)
+    return keep, rejects
+
+
+def iter_predictions(
+    model,
+    processor,
+    rows: Iterable[Mapping],
+    task: TaskSpec | str,
+    *,
+    batch_size: int = 32,
+    mode: str = "score",
+    candidates: Sequence[str] | None = None,
+    class_names: Sequence[str] | None = None,
+    cot: bool | None = None,
+    use_dataset_prompts: bool = False,
+    cache: MoleculeFeatureCache | bool = True,
+    max_new_tokens: int | None = None,
+    num_beams: int = 1,
+    row_ids: Iterable | None = None,
+    progress: str | None = None,
+) -> Iterator[tuple[list[tuple[object, Mapping, Prediction]], list[Reject]]]:
+    """Yield ``([(row_id, row, prediction), ...], rejects)`` per batch of ``rows``.
+
+    Prompts are built by the task (`TaskSpec.prompt`), or taken from each row's
+    ``prompt`` with ``use_dataset_prompts=True`` (evaluation). With ``cot`` (default: the task's
+    convention) candidates are scored after the pair's property descriptions, as CoT targets have them.
+    ``progress``: the label of a progress bar over the rows (none when ``None``).
+    """
+    task = get_task(task) if isinstance(task, str) else task
+    cot = task.cot if cot is None else cot
+    candidates = list(candidates or task.candidates) or None
+    if cache is True:
+        cache = MoleculeFeatureCache(model, processor)
+    model.eval()
+
+    def predict(batch: list[Mapping], batch_ids: list) -> list[Prediction]:
+        pairs = [(row["smiles_a"], row["smiles_b"]) for row in batch]
+        if use_dataset_prompts:
+            prompts = [row["prompt"] for row in batch]
+        else:
+            prompts = [task.prompt(a, b) for a, b in pairs]
+        prefixes = None
+        if cot and task.is_classification:
+            prefixes = [
+                row["answer_prefix"] if "answer_prefix" in row else describe_pair(a, b)
+                for row, (a, b) in zip(batch, pairs)
+            ]
+        if isinstance(cache, MoleculeFeatureCache):  # (an empty cache is falsy: it has a __len__)
+            features = cache.features(pairs, batch_ids)
+        else:
+            features = uncached_features(model, processor, pairs, batch_ids)
+        return predict_batch(
+            model,
+            processor,
+            task,
+            prompts,
+            features,
+            mode=mode,
+            candidates=candidates,
+            class_names=class_names,
+            prefixes=prefixes,
+            max_new_tokens=max_new_tokens,
+            num_beams=num_beams,
+        )
+
+    total = len(rows) if isinstance(rows, Sized) else None
+    rows = iter(rows)
+    ids = iter(row_ids) if row_ids is not None else itertools.count()
+    with tqdm(total=total, desc=progress, disable=progress is None, unit="pair") as bar:
+        while batch := list(itertools.islice(rows, batch_size)):
+            batch_ids = list(itertools.islice(ids, len(batch)))
+            keep, rejects = _validate(batch, batch_ids, processor.featurizer)
+            batch, batch_ids = [batch[i] for i in keep], [batch_ids[i] for i in keep]
+            results = list(zip(batch_ids, batch, predict(batch, batch_ids))) if batch else []
+            bar.update(len(results) + len({r.row for r in rejects}))
+            yield results, rejects
+
+
+def load_for_inference(source: str | Path, device: str | None = None, dtype: torch.dtype | None = None):
+    """A saved model folder (or hub id) + its processor, in eval mode on ``device`` (CUDA when available)."""
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype or torch.float32).to(device).eval()
+    return model, AutoProcessor.from_pretrained(source)
+
+
+__all__ = [
+    "MODES",
+    "MoleculeFeatureCache",
+    "Prediction",
+    "default_max_new_tokens",
+    "iter_predictions",
+    "load_for_inference",
+    "predict_batch",
+    "uncached_features",
+]

@@ -1,38 +1,34 @@
-"""MoT-instructions: readers for the public MRL datasets, the MolTC templates, splits and the dataset card."""
+"""MoT-instructions: readers for the public MRL datasets, the task registry, templates, splits and the card.
 
-from .builder import BuildReport, MoleculeCache, build_dataset
-from .overlap import pair_key, remove_overlapping_pairs
-from .properties import describe_molecule
-from .splits import cold_drug_split, random_split, scaffold_split
-from .templates import (
-    DDI_QUESTION,
-    SOLVATION_QUESTION,
-    binary_ddi_target,
-    description_pair_target,
-    molecule_slot,
-    pair_prompt,
-    pretrain_prompt,
-    solvation_target,
-    wavelength_target,
-)
+Exports are lazy (`moltc_hf._lazy`): the pipeline and the tokenizer read `tasks` and `templates` on
+``import moltc_hf``, and that must not load the dataset builder.
+"""
 
-__all__ = [
-    "DDI_QUESTION",
-    "SOLVATION_QUESTION",
-    "BuildReport",
-    "MoleculeCache",
-    "binary_ddi_target",
-    "build_dataset",
-    "cold_drug_split",
-    "describe_molecule",
-    "description_pair_target",
-    "molecule_slot",
-    "pair_key",
-    "pair_prompt",
-    "pretrain_prompt",
-    "random_split",
-    "remove_overlapping_pairs",
-    "scaffold_split",
-    "solvation_target",
-    "wavelength_target",
-]
+from .._lazy import lazy_exports
+
+_EXPORTS = {
+    "BuildReport": "builder",
+    "MoleculeCache": "builder",
+    "build_dataset": "builder",
+    "pair_key": "overlap",
+    "remove_overlapping_pairs": "overlap",
+    "describe_molecule": "properties",
+    "cold_drug_split": "splits",
+    "random_split": "splits",
+    "scaffold_split": "splits",
+    "TASKS": "tasks",
+    "TaskSpec": "tasks",
+    "get_task": "tasks",
+    "register_task": "tasks",
+    "DDI_QUESTION": "templates",
+    "SOLVATION_QUESTION": "templates",
+    "binary_ddi_target": "templates",
+    "description_pair_target": "templates",
+    "molecule_slot": "templates",
+    "pair_prompt": "templates",
+    "pretrain_prompt": "templates",
+    "solvation_target": "templates",
+    "wavelength_target": "templates",
+}
+__getattr__ = lazy_exports(__name__, _EXPORTS)
+__all__ = sorted(_EXPORTS)

@@ -10,6 +10,7 @@ a DrugBank drug appears in hundreds of pairs, a CombiSolv solvent in thousands.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -23,21 +24,16 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..featurization import InvalidMoleculeError, canonical_smiles
-from . import templates
+from ..rejects import rejects_table, write_rejects
+from .card import write_dataset_card
+from .layout import CLASSES_FILE, RAW_DIR_ENV, REJECTS_FILE, data_file
 from .properties import describe_molecule
 from .readers import READERS, SourcePairs, read_freesolv_embedded, read_pretrain
 from .sources import ALL_SOURCES, EMBEDDED_SOURCES, SOURCE_INFO
 from .splits import SPLIT_NAMES, cold_drug_split, random_split, scaffold_split
+from .tasks import get_task
 
 SPLIT_STRATEGIES = ("random", "cold-drug", "scaffold", "source")
-QUESTIONS = {
-    "ddi_binary": templates.DDI_QUESTION,
-    "ddi_type": templates.DDI_QUESTION,
-    "solvation": templates.SOLVATION_QUESTION,
-    "chromophore_absorption": templates.ABSORPTION_QUESTION,
-    "chromophore_emission": templates.EMISSION_QUESTION,
-}
-WAVELENGTH_QUANTITY = {"chromophore_absorption": "Absorption max", "chromophore_emission": "Emission max"}
 SCHEMA = pa.schema(
     [
         ("task", pa.string()),
@@ -52,24 +48,16 @@ SCHEMA = pa.schema(
         ("swapped", pa.bool_()),
     ]
 )
-REJECT_SCHEMA = pa.schema([(name, pa.string()) for name in ("source", "row", "field", "value", "reason")])
-
-
-def data_file(config: str, split: str) -> str:
-    return f"data/{config}/{split}-00000-of-00001.parquet"
 
 
 def default_raw_dir() -> Path | None:
-    """``$MOLTC_RAW_DIR``, else the shared data folder next to the working directory or the repository."""
-    candidates = [
-        os.environ.get("MOLTC_RAW_DIR"),
-        Path.cwd() / "../shared/data/raw",
-        Path(__file__).resolve().parents[3] / "../shared/data/raw",
-    ]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate).resolve()
-    return None
+    """The folder of the public raw datasets: ``$MOLTC_RAW_DIR`` when it names a folder, else ``None``.
+
+    The library never guesses where a checkout keeps its data; ``moltc build-dataset`` passes ``--raw-dir``
+    (whose default also looks at ``../shared/data/raw`` from the working directory).
+    """
+    value = os.environ.get(RAW_DIR_ENV)
+    return Path(value).resolve() if value and Path(value).is_dir() else None
 
 
 def resolve_sources(sources: str | Sequence[str]) -> tuple[list[str], bool]:
@@ -214,26 +202,15 @@ def _assign_splits(columns: dict[str, list], source: str, strategy: str, seed: i
 
 
 def _render(columns: dict[str, list], cache: MoleculeCache, cot: bool) -> tuple[list[str], list[str]]:
-    """Prompts and targets with the exact MolTC templates (PAPER.md §3-4)."""
+    """Prompts and targets, each written by its task's `TaskSpec` (exact MolTC templates, PAPER.md §3-4)."""
     prompts, targets = [], []
     describe = cache.describe
     rows = zip(columns["task"], columns["smiles_a"], columns["smiles_b"], columns["label"], columns["answer"])
     for task, a, b, label, answer in rows:
-        if task == "pretrain":
-            prompts.append(templates.pretrain_prompt(a, b))
-            targets.append(templates.description_pair_target(describe(a), describe(b)))
-            continue
-        prompts.append(templates.pair_prompt(a, b, QUESTIONS[task]))
-        if task == "ddi_type":  # MolTC's DrugBank CoT: both descriptions, then the type sentence
-            targets.append(templates.description_pair_target(describe(a), describe(b), answer))
-            continue
-        if task == "ddi_binary":
-            answer = templates.binary_ddi_target(label == 1.0)
-        elif task == "solvation":
-            answer = templates.solvation_target(label)
-        else:
-            answer = templates.wavelength_target(label, WAVELENGTH_QUANTITY[task])
-        targets.append(templates.description_pair_target(describe(a), describe(b), answer) if cot else answer)
+        spec = get_task(task)
+        prompts.append(spec.prompt(a, b))
+        descriptions = (describe(a), describe(b)) if cot or spec.cot else None
+        targets.append(spec.target(label, answer, descriptions=descriptions))
     return prompts, targets
 
 
@@ -304,6 +281,15 @@ def read_source(
     return READERS[source](Path(raw_dir), limit)
 
 
+def _write_classes(out_dir: Path, classes: dict[str, list[str]]) -> None:
+    """``classes.json``: evaluation reads the full class list from the dataset, never from raw files."""
+    path = out_dir / CLASSES_FILE
+    if classes:
+        path.write_text(json.dumps(classes, indent=1, ensure_ascii=False) + "\n")
+    elif path.exists():
+        path.unlink()
+
+
 def _write_table(table: pa.Table, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table.replace_schema_metadata(None), path, compression="zstd", write_statistics=False)
@@ -338,6 +324,7 @@ def build_dataset(
     cache = cache or MoleculeCache()
     reports: dict[str, SourceReport] = {}
     rejects: list[dict] = []
+    classes: dict[str, list[str]] = {}
     for source in tqdm(names, desc="sources", disable=not progress, unit="source"):
         pairs = read_source(
             source, raw_dir, limit=limit, embedded=embedded, seed=seed, pretrain_pairs=pretrain_pairs
@@ -353,6 +340,8 @@ def build_dataset(
             progress=progress,
         )
         rejects += pairs.rejects
+        if pairs.classes:  # data-defined classes (DrugBank types); fixed ones live in the task registry
+            classes[source] = list(pairs.classes)
         offset = 0
         for name in SPLIT_NAMES:  # rows are sorted by split: each split is one contiguous slice
             path, size = out_dir / data_file(source, name), reports[source].splits[name]
@@ -361,8 +350,8 @@ def build_dataset(
             elif path.exists():
                 path.unlink()
             offset += size
-    columns = {name: [str(r[name]) for r in rejects] for name in REJECT_SCHEMA.names}
-    _write_table(pa.table(columns, schema=REJECT_SCHEMA), out_dir / "rejects.parquet")
+    write_rejects(rejects_table(rejects, "build-dataset"), out_dir / REJECTS_FILE, "build-dataset")
+    _write_classes(out_dir, classes)
     options = {
         "sources": names,
         "embedded": embedded,
@@ -374,10 +363,6 @@ def build_dataset(
         "pretrain_pairs": pretrain_pairs,
     }
     report = BuildReport(out_dir, reports, options)
-    from .card import (
-        write_dataset_card,
-    )  # card imports `data_file` from here: a local import avoids the cycle
-
     write_dataset_card(out_dir, report)
     report.seconds = time.perf_counter() - start
     return report

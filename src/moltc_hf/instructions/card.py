@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-from .builder import data_file
+from .layout import data_file
 from .properties import DESCRIPTION_TEMPLATE
 from .readers import DRUGBANK_TYPE_OFFSET
 from .sources import SOURCE_INFO

@@ -31,6 +31,7 @@ DRUGBANK_TYPE_OFFSET = 1
 class SourcePairs:
     frame: pd.DataFrame
     rejects: list[dict] = field(default_factory=list)
+    classes: list[str] | None = None  # class id -> sentence, when the source defines its classes (DrugBank)
 
 
 def _reject(rejects: list[dict], source: str, rows, field_name: str, values, reason: str) -> None:
@@ -183,7 +184,8 @@ def read_drugbank(raw_dir: Path, limit: int | None = None) -> SourcePairs:
         pairs = _pairs(frame, "smiles_1", "smiles_2", "ddi_type", split)
         pairs["answer"] = pairs["label"].astype(int).map(sentences)
         frames.append(pairs)
-    return SourcePairs(pd.concat(frames, ignore_index=True), rejects)
+    classes = [sentences[k] for k in range(len(sentences))]
+    return SourcePairs(pd.concat(frames, ignore_index=True), rejects, classes)
 
 
 def _ssid_files(raw_dir: Path, source: str, files: dict[str, str | None], limit: int | None) -> SourcePairs:

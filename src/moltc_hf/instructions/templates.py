@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import math
 
-MOL_TOKEN = "<mol>"
-START_SMILES = "[START_I_SMILES]"
-END_SMILES = "[END_I_SMILES]"
+from ..configuration_moltc import END_SMILES, MOL_TOKEN, START_SMILES  # the checkpoint code owns the tags
+
 SMILES_TEXT_LIMIT = 128
 
 # Questions per task family, verbatim from the released code (note the lower-case "what" for solvation).

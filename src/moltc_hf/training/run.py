@@ -9,13 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import yaml
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
 from ..modeling_moltc import MolTCForConditionalGeneration
 from ..processing_moltc import MolTCProcessor
+from ..rejects import write_rejects
 from .recipe import PAPER_TRAINING_DEFAULTS, Recipe, load_recipe
 from .trainer import (
     build_trainer,
@@ -145,7 +145,7 @@ def _train_stage(
             eval_dataset, eval_rejects = drop_invalid_rows(eval_dataset, processor, "validation")
             rejects += eval_rejects
     if rejects:
-        pd.DataFrame(rejects).to_parquet(output_dir / "rejects.parquet", index=False)
+        write_rejects(rejects, output_dir / "rejects.parquet", "train")
 
     trainer = build_trainer(
         recipe,

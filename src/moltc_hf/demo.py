@@ -1,0 +1,245 @@
+"""MolTC demo (Gradio): two molecules in, the model's answer, its reasoning, a confidence and depictions out.
+
+The page lives in the package, not beside the Space, so every way of running it serves the same code from
+an installed moltc-hf: ``moltc demo`` (from a checkout or any wheel) and the Hugging Face Space, whose
+``app.py`` only calls `launch` from the wheel it installs. The model is ``$MOLTC_MODEL`` (a hub id or a
+folder); without it, the one ``moltc quickstart`` saves (``runs/quickstart/model``). Predictions go through
+the ``"molecule-pair-interaction"`` pipeline; every failure (bad SMILES, no model, a model error) becomes a
+readable message in the page, never a traceback. Importing this module imports gradio (the ``demo`` extra),
+which is why ``moltc_hf/__init__.py`` never imports it.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Offline and private by default: no analytics, no update check, no hub calls unless a hub id is asked for.
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("GRADIO_TELEMETRY_ENABLED", "False")
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+
+import html  # noqa: E402
+import io  # noqa: E402
+import threading  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import gradio as gr  # noqa: E402
+from PIL import Image  # noqa: E402
+from rdkit.Chem.Draw import rdMolDraw2D  # noqa: E402
+
+from .featurization import InvalidMoleculeError, parse_molecule  # noqa: E402
+from .hub import package_source_dir  # noqa: E402
+from .instructions.properties import describe_molecule  # noqa: E402
+
+QUICKSTART_MODEL = Path("runs") / "quickstart" / "model"
+PIPELINE_TASK = "molecule-pair-interaction"
+
+
+@dataclass(frozen=True)
+class DemoTask:
+    name: str  # the dataset/pipeline task name
+    label: str  # what the page shows
+    roles: tuple[str, str]  # what molecule A and molecule B are in this task (MolTC order)
+
+
+TASKS = [
+    DemoTask("ddi_binary", "Drug-drug interaction (yes / no)", ("drug 1", "drug 2")),
+    DemoTask("ddi_type", "Drug-drug interaction type (DrugBank)", ("drug 1", "drug 2")),
+    DemoTask("solvation", "Solvation free energy ΔG (kcal/mol)", ("solvent", "solute")),
+]
+TASK_BY_LABEL = {task.label: task for task in TASKS}
+ROLE_COLOURS = ((0.55, 0.75, 1.0), (1.0, 0.72, 0.45))  # molecule A: blue, molecule B: orange
+
+EXAMPLES = [
+    [
+        "CC(=O)OC1=CC=CC=C1C(=O)O",
+        "CC1=C(C2=CC=CC=C2OC1=O)C(CC(=O)C)C3=CC=CC=C3",
+        TASKS[0].label,
+    ],  # aspirin, warfarin
+    ["CC(C)CC1=CC=C(C=C1)C(C)C(=O)O", "CC(=O)NC1=CC=C(O)C=C1", TASKS[0].label],  # ibuprofen, paracetamol
+    ["CN1C=NC2=C1C(=O)N(C(=O)N2C)C", "C1=CC(=C(C=C1CCN)O)O", TASKS[1].label],  # caffeine, dopamine
+    ["O", "CCO", TASKS[2].label],  # water (solvent), ethanol (solute)
+    ["CCCCCCCCO", "c1ccccc1", TASKS[2].label],  # octanol (solvent), benzene (solute)
+    ["O", "Oc1ccccc1", TASKS[2].label],  # water (solvent), phenol (solute)
+]
+
+
+def default_model() -> str | None:
+    """``$MOLTC_MODEL``, else the quickstart model if it exists: under the working directory, then under the
+    checkout moltc-hf was installed from (an editable install, as its install metadata records it)."""
+    if os.environ.get("MOLTC_MODEL"):
+        return os.environ["MOLTC_MODEL"]
+    for root in (Path.cwd(), package_source_dir()):
+        if root is not None and (root / QUICKSTART_MODEL / "config.json").is_file():
+            return str(root / QUICKSTART_MODEL)
+    return None
+
+
+NO_MODEL_MESSAGE = (
+    "**No model found.** Set `MOLTC_MODEL` to a hub id or a saved model folder, or train the small default "
+    f"model with `moltc quickstart` (it saves `{QUICKSTART_MODEL.as_posix()}`), then restart the demo."
+)
+
+
+class Predictor:
+    """Loads the pipeline once, on first use (so the page comes up before the model is read)."""
+
+    def __init__(self, model: str | None):
+        self.model = model
+        self._pipeline = None
+        self._lock = threading.Lock()
+
+    def pipeline(self):
+        with self._lock:
+            if self._pipeline is None:
+                from transformers import pipeline
+
+                import moltc_hf.pipeline  # noqa: F401  registers the Auto classes and the pipeline task
+
+                self._pipeline = pipeline(PIPELINE_TASK, model=self.model, trust_remote_code=True)
+            return self._pipeline
+
+    def __call__(self, smiles_a: str, smiles_b: str, task: str) -> dict:
+        result = self.pipeline()({"smiles_a": smiles_a, "smiles_b": smiles_b}, task=task)
+        return result[0] if isinstance(result, list) else result
+
+
+def depict(
+    smiles: str, caption: str, colour: tuple[float, float, float], size: tuple[int, int] = (360, 260)
+) -> Image.Image:
+    """RDKit depiction with every atom and bond tinted in the molecule's role colour and a caption."""
+    mol = parse_molecule(smiles)
+    drawer = rdMolDraw2D.MolDraw2DCairo(*size)
+    drawer.drawOptions().legendFontSize = 18
+    atoms = list(range(mol.GetNumAtoms()))
+    bonds = list(range(mol.GetNumBonds()))
+    rdMolDraw2D.PrepareAndDrawMolecule(
+        drawer,
+        mol,
+        legend=caption,
+        highlightAtoms=atoms,
+        highlightAtomColors=dict.fromkeys(atoms, colour),
+        highlightBonds=bonds,
+        highlightBondColors=dict.fromkeys(bonds, colour),
+    )
+    drawer.FinishDrawing()
+    return Image.open(io.BytesIO(drawer.GetDrawingText())).convert("RGB")
+
+
+def _format_confidence(probability) -> str:
+    if probability is None or probability != probability:  # NaN
+        return "n/a"
+    return f"{100 * float(probability):.1f}%"
+
+
+def _answer_text(result: dict) -> str:
+    if result.get("value") is not None and result.get("value") == result.get("value"):
+        return f"{result['value']:.2f} kcal/mol   ({result.get('answer', '').strip()})"
+    if result.get("label") is not None:
+        return f"{result['label']}   ({result.get('answer', '').strip()})"
+    return str(result.get("answer", "")).strip() or "(empty answer)"
+
+
+def predict(predictor: Predictor | None, smiles_a: str, smiles_b: str, task_label: str):
+    """Page callback -> (status markdown, answer, reasoning, confidence, depiction A, depiction B)."""
+    task = TASK_BY_LABEL.get(task_label, TASKS[0])
+    smiles_a, smiles_b = (smiles_a or "").strip(), (smiles_b or "").strip()
+    problems = []
+    for which, smiles in (("A", smiles_a), ("B", smiles_b)):
+        try:
+            parse_molecule(smiles, field=f"molecule {which}")
+        except InvalidMoleculeError as error:
+            problems.append(
+                f"Molecule {which} ({task.roles['AB'.index(which)]}): {error.reason}. Got {smiles!r}."
+            )
+    if problems:
+        message = "**Invalid SMILES.** " + " ".join(html.escape(p) for p in problems)
+        return message, "", "", "", None, None
+
+    images = [
+        depict(smiles, f"Molecule {which}: {role}", colour)
+        for smiles, which, role, colour in zip((smiles_a, smiles_b), "AB", task.roles, ROLE_COLOURS)
+    ]
+    properties = "\n".join(
+        f"Molecule {which} ({role}): {describe_molecule(smiles)}"
+        for smiles, which, role in zip((smiles_a, smiles_b), "AB", task.roles)
+    )
+    if predictor is None or predictor.model is None:
+        return NO_MODEL_MESSAGE, "", properties, "", *images
+    try:
+        result = predictor(smiles_a, smiles_b, task.name)
+    except Exception as error:  # shown in the page: a demo must never show a traceback
+        return f"**The model could not answer:** {html.escape(str(error))}", "", properties, "", *images
+    reasoning = str(result.get("reasoning") or "").strip()
+    reasoning = f"Model reasoning: {reasoning}\n\n{properties}" if reasoning else properties
+    status = f"Answered by `{html.escape(str(predictor.model))}`, task: {task.name}."
+    return status, _answer_text(result), reasoning, _format_confidence(result.get("probability")), *images
+
+
+def build_demo(model: str | None = None) -> gr.Blocks:
+    """The page. ``model``: hub id or folder (default: `default_model`)."""
+    model = model or default_model()
+    predictor = Predictor(model) if model else None
+    with gr.Blocks(title="MolTC: molecular relational learning") as demo:
+        gr.Markdown(
+            "# MolTC: ask a language model about a pair of molecules\n"
+            "Enter two SMILES, choose a question and press **Predict**. For solvation, molecule A is the "
+            "**solvent** (blue) and molecule B the **solute** (orange)."
+        )
+        gr.Markdown(f"Model: `{model}`" if model else NO_MODEL_MESSAGE, elem_id="model-info")
+        with gr.Row():
+            smiles_a = gr.Textbox(label="Molecule A (SMILES): drug 1 / solvent", elem_id="smiles-a")
+            smiles_b = gr.Textbox(label="Molecule B (SMILES): drug 2 / solute", elem_id="smiles-b")
+        task = gr.Radio([t.label for t in TASKS], value=TASKS[0].label, label="Question", elem_id="task")
+        button = gr.Button("Predict", variant="primary", elem_id="predict")
+        status = gr.Markdown(elem_id="status")
+        with gr.Row():
+            answer = gr.Textbox(label="Answer", interactive=False, elem_id="answer")
+            confidence = gr.Textbox(label="Confidence", interactive=False, elem_id="confidence")
+        reasoning = gr.Textbox(
+            label="Reasoning (molecule properties)", lines=4, interactive=False, elem_id="reasoning"
+        )
+        with gr.Row():
+            image_a = gr.Image(
+                label="Molecule A", type="pil", format="png", interactive=False, elem_id="depiction-a"
+            )
+            image_b = gr.Image(
+                label="Molecule B", type="pil", format="png", interactive=False, elem_id="depiction-b"
+            )
+        gr.Examples(
+            EXAMPLES, inputs=[smiles_a, smiles_b, task], label="Examples: drug pairs and solvent/solute pairs"
+        )
+        button.click(
+            lambda a, b, t: predict(predictor, a, b, t),
+            inputs=[smiles_a, smiles_b, task],
+            outputs=[status, answer, reasoning, confidence, image_a, image_b],
+        )
+    return demo
+
+
+def launch(model: str | None = None, host: str = "127.0.0.1", port: int | None = None, **kwargs) -> gr.Blocks:
+    """Start the server (blocking unless ``prevent_thread_lock=True``) and return the page.
+
+    System fonts instead of the default Google font, so the page loads without reaching the internet.
+    """
+    theme = gr.themes.Default(
+        font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
+    )
+    demo = build_demo(model)
+    demo.launch(server_name=host, server_port=port, theme=theme, footer_links=[], **kwargs)
+    return demo
+
+
+__all__ = [
+    "EXAMPLES",
+    "NO_MODEL_MESSAGE",
+    "TASKS",
+    "DemoTask",
+    "Predictor",
+    "build_demo",
+    "default_model",
+    "depict",
+    "launch",
+    "predict",
+]
