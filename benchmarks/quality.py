@@ -41,7 +41,6 @@ from moltc_hf.instructions import build_dataset  # noqa: E402
 from moltc_hf.quickstart import (  # noqa: E402
     QuickstartOptions,
     plan_steps,
-    private_datasets_cache,
     quickstart_recipes,
     seconds_per_step,
 )
@@ -199,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
 
-    with private_datasets_cache(args.out / ".cache" / "datasets"):  # stale-cache guard, see its docstring
-        return run_all(args)
+    return run_all(args)  # load_split reads the folder's parquet files: no stale `datasets` cache
 
 
 def run_all(args: argparse.Namespace) -> int:

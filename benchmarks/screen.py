@@ -133,9 +133,9 @@ def scoring_worker(args: argparse.Namespace) -> list[dict]:
     """Candidate scoring: KV-cached candidates vs every (pair, candidate) sequence in full."""
     from moltc_hf import build_model
     from moltc_hf.evaluation import score_candidates
+    from moltc_hf.evaluation.inference import uncached_features
     from moltc_hf.instructions.readers import drugbank_type_sentences
     from moltc_hf.instructions.templates import DDI_NEGATIVE, DDI_POSITIVE, DDI_QUESTION, pair_prompt
-    from moltc_hf.evaluation.inference import uncached_features
 
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"

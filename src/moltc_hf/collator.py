@@ -6,16 +6,46 @@ prompt and the padding with -100 in ``labels`` (loss only on the answer, as in M
 graphs. Projector routing: every molecule carries its role in ``mol_roles`` (0 = molecule A,
 1 = molecule B); a tied model sends all of them through its one projector, an untied one sends role r to
 projector r. The collator does not need to know which: the contract is the same in both modes.
+
+Decision weighting (``decision_weight > 1``): in a classification answer only a token or two say which
+class it is ("... exhibit ..." vs "... do not exhibit ..."); averaged over the ~15 template tokens, the
+label is ~1/15 of the gradient and a small model learns the template, then the base rate. With a weight,
+the collator adds ``loss_weights`` (1 on answer tokens, ``decision_weight`` on the tokens where the
+row's class sentence first differs from every other candidate, as `decision_spans` finds them), and
+`moltc_hf.training.trainer.MolTCSFTTrainer` takes the weighted mean of the token losses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
+import torch
+
+from .instructions.tasks import TASKS
 from .processing_moltc import ANSWER_END, MOLECULE_FIELDS, MolTCProcessor
 
 IGNORE_INDEX = -100
+
+
+def decision_spans(candidates: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
+    """Per candidate token list: the ``[start, stop)`` tokens that tell it apart from every other candidate.
+
+    ``start`` is the end of the prefix all candidates share; ``stop`` the first length at which this
+    candidate's tokens are no longer a prefix of any other candidate's (at least one token).
+    """
+    shortest = min(len(c) for c in candidates)
+    start = next(
+        (i for i in range(shortest) if any(c[i] != candidates[0][i] for c in candidates[1:])), shortest
+    )
+    spans = []
+    for index, tokens in enumerate(candidates):
+        others = [c for j, c in enumerate(candidates) if j != index]
+        stop = start + 1
+        while stop < len(tokens) and any(list(o[:stop]) == list(tokens[:stop]) for o in others):
+            stop += 1
+        spans.append((start, min(stop, len(tokens))))
+    return spans
 
 
 @dataclass
@@ -27,6 +57,9 @@ class MolTCDataCollator:
         max_length: maximum tokens per row; the answer is cut first, placeholders are never cut.
         padding_side: ``"right"`` for training; ``"left"`` for generation (prompt-only batches).
         include_target: ``False`` builds prompt-only batches for generation / scoring.
+        decision_weight: loss weight of a classification answer's decision tokens (1: the paper's plain mean).
+        candidates: task name -> class sentences, for tasks whose classes are data (DrugBank types); tasks
+            with fixed candidates (binary DDI) are read from the task registry.
     """
 
     processor: MolTCProcessor
@@ -36,9 +69,24 @@ class MolTCDataCollator:
     prompt_column: str = "prompt"
     target_column: str = "target"
     smiles_columns: Sequence[str] = MOLECULE_FIELDS
+    decision_weight: float = 1.0
+    candidates: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def __post_init__(self):
         self._answer_end = self.processor.encode_text(ANSWER_END)
+        self._spans: dict[str, dict[tuple[int, ...], tuple[int, int]]] = {}
+
+    def _decision_span(self, task: str | None, target_ids: list[int]) -> tuple[int, int] | None:
+        """Where the row's decision tokens sit in ``target_ids`` (its class sentence ends the target)."""
+        if task not in self._spans:
+            sentences = self.candidates.get(task) or (TASKS[task].candidates if task in TASKS else ())
+            encoded = [tuple(self.processor.encode_text(s) + self._answer_end) for s in sentences]
+            self._spans[task] = dict(zip(encoded, decision_spans(encoded))) if len(encoded) > 1 else {}
+        for tokens, (start, stop) in self._spans[task].items():
+            if tuple(target_ids[len(target_ids) - len(tokens) :]) == tokens:
+                offset = len(target_ids) - len(tokens)
+                return offset + start, offset + stop
+        return None
 
     def __call__(self, rows: list[dict]) -> dict:
         missing = [c for c in (self.prompt_column, *self.smiles_columns) if c not in rows[0]]
@@ -46,7 +94,8 @@ class MolTCDataCollator:
             missing.append(self.target_column)
         if missing:
             raise KeyError(f"MolTCDataCollator: rows lack column(s) {missing}; got {sorted(rows[0])}")
-        sequences, label_sequences = [], []
+        sequences, label_sequences, weight_sequences = [], [], []
+        weighted = self.include_target and self.decision_weight != 1.0
         for row in rows:
             prompt_ids = self.processor.encode_prompt(row[self.prompt_column])
             target_ids = (
@@ -57,6 +106,13 @@ class MolTCDataCollator:
             ids, num_target = self._truncate(prompt_ids, target_ids)
             sequences.append(ids)
             label_sequences.append([IGNORE_INDEX] * (len(ids) - num_target) + ids[len(ids) - num_target :])
+            if weighted:
+                weights = [0.0] * (len(ids) - num_target) + [1.0] * num_target
+                span = self._decision_span(row.get("task"), target_ids)
+                if span is not None and num_target == len(target_ids):  # (not when truncated)
+                    for position in range(len(prompt_ids) + span[0], len(prompt_ids) + span[1]):
+                        weights[position] = self.decision_weight
+                weight_sequences.append(weights)
 
         molecules = [[row[c] for c in self.smiles_columns] for row in rows]
         rows_ids = [row.get("source_row", index) for index, row in enumerate(rows)]
@@ -69,6 +125,8 @@ class MolTCDataCollator:
         }
         if self.include_target:
             batch["labels"] = self.processor.pad(label_sequences, self.padding_side, pad_value=IGNORE_INDEX)
+        if weighted:
+            batch["loss_weights"] = _pad_weights(weight_sequences, batch["labels"].shape[1], self.padding_side)
         return batch
 
     def _truncate(self, prompt_ids: list[int], target_ids: list[int]) -> tuple[list[int], int]:
@@ -82,4 +140,10 @@ class MolTCDataCollator:
         return ids[:cut], max(0, cut - len(prompt_ids))
 
 
-__all__ = ["IGNORE_INDEX", "MolTCDataCollator"]
+def _pad_weights(sequences: list[list[float]], width: int, padding_side: str) -> torch.Tensor:
+    pads = [[0.0] * (width - len(s)) for s in sequences]
+    rows = [s + p if padding_side == "right" else p + s for s, p in zip(sequences, pads)]
+    return torch.tensor(rows, dtype=torch.float32).view(len(sequences), width)
+
+
+__all__ = ["IGNORE_INDEX", "MolTCDataCollator", "decision_spans"]

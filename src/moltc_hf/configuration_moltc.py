@@ -128,4 +128,11 @@ class MolTCConfig(PreTrainedConfig):
         return 1 if self.projector_sharing == "tied" else self.num_molecule_roles
 
 
-__all__ = ["END_SMILES", "MOLTC_SPECIAL_TOKENS", "MOL_TOKEN", "START_SMILES", "MolTCConfig", "MolTCGraphConfig"]
+__all__ = [
+    "END_SMILES",
+    "MOLTC_SPECIAL_TOKENS",
+    "MOL_TOKEN",
+    "START_SMILES",
+    "MolTCConfig",
+    "MolTCGraphConfig",
+]

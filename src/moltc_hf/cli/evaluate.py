@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..evaluation import evaluate_model, format_report, write_report
     from ..evaluation.inference import load_for_inference
-    from ..training import load_split
+    from ..instructions.loading import load_split
+    from ..instructions.tasks import read_classes
 
     rows = load_split(args.dataset, args.config, args.split)
     if rows is None:
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         num_beams=args.num_beams,
         order_consistency=False if args.no_order_consistency else None,
         train_rows=train_rows,
+        classes=read_classes(args.dataset, args.config),
         limit=args.limit,
     )
     paths = write_report(report, args.out)

@@ -46,8 +46,8 @@ def _read_candidates(path: str | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import task_defaults
     from ..evaluation.inference import load_for_inference
+    from ..pipeline import task_defaults
     from ..screening import screen_file
 
     model, processor = load_for_inference(args.model, device=args.device)

@@ -6,10 +6,8 @@ reason when the answer was unparseable) or in the rejects (invalid SMILES). Noth
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -17,8 +15,6 @@ import pandas as pd
 from ..baselines.frames import rows_to_frame
 from ..baselines.priors import drug_prior_reference, drug_type_prior_reference
 from ..featurization import Reject
-from ..rejects import write_rejects
-from .inference import MoleculeFeatureCache, iter_predictions
 from ..instructions.tasks import (
     CLASSIFICATION,
     REGRESSION,
@@ -30,6 +26,7 @@ from ..instructions.tasks import (
     swapped_prompt,
 )
 from . import metrics as M
+from .inference import MoleculeFeatureCache, iter_predictions
 
 
 def infer_task(frame: pd.DataFrame) -> str:
@@ -79,6 +76,7 @@ def evaluate_model(
     *,
     mode: str = "score",
     candidates: Sequence[str] | None = None,
+    classes: Sequence[str] | None = None,
     class_names: Sequence[str] | None = None,
     batch_size: int = 16,
     max_new_tokens: int | None = None,
@@ -96,6 +94,8 @@ def evaluate_model(
         mode: ``"score"`` (classification by candidate log-likelihood) or ``"generate"`` (parse the text).
             Regression always generates.
         candidates: class id -> answer sentence; read from the rows (plus ``train_rows``) when omitted.
+        classes: the full class list the dataset ships (`moltc_hf.instructions.tasks.read_classes`): used as
+            the candidates when it agrees with the rows, so a split that misses classes keeps the class space.
         order_consistency: also answer every pair as (B, A) and report agreement; default: symmetric tasks.
         train_rows: the train split; used to complete the candidate list and to fit the drug-prior
             reference for binary DDI (`moltc_hf.baselines.DrugPrior`).
@@ -123,7 +123,7 @@ def evaluate_model(
     if spec.kind == CLASSIFICATION:
         if candidates is None:
             source = frame if train_frame is None else pd.concat([train_frame, frame], ignore_index=True)
-            candidates = candidates_for(source.to_dict("records"), spec)
+            candidates = candidates_for(source.to_dict("records"), spec, classes)
         frame = frame.assign(answer_prefix=_answer_prefixes(frame, candidates))
         kwargs.update(
             candidates=list(candidates),
@@ -189,7 +189,7 @@ def _predictions_table(results) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=None if records else columns)
 
 
-def _class_probabilities(predictions: pd.DataFrame, num_classes: int) -> np.ndarray | None:
+def class_probabilities(predictions: pd.DataFrame, num_classes: int) -> np.ndarray | None:
     """Score mode: the softmax over candidates. Binary generate mode: p(1) from the answer's confidence."""
     column = predictions.get("class_probabilities")
     if column is not None and column.notna().all() and len(column):
@@ -212,7 +212,7 @@ def task_metrics(spec: TaskSpec, predictions: pd.DataFrame, num_classes: int = 0
             y_true.astype(int),
             predictions["label"].to_numpy(int),
             predictions["probability"].to_numpy(float),
-            _class_probabilities(predictions, num_classes),
+            class_probabilities(predictions, num_classes),
         )
     if spec.kind == REGRESSION:
         result = M.regression_metrics(y_true, predictions["value"].to_numpy(float))
@@ -263,81 +263,9 @@ def _order_consistency(model, processor, frame, spec, predictions, progress, kwa
     return result
 
 
-def _json_ready(value):
-    if isinstance(value, Mapping):
-        return {k: _json_ready(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_ready(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    return value
-
-
-def write_report(report: dict, out_dir: str | Path) -> list[Path]:
-    """``metrics.json``, ``predictions.parquet``, ``rejects.parquet`` and PNG plots; returns the paths."""
-    from . import plots  # matplotlib, loaded only here: `import moltc_hf` reaches this module
-
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    spec = get_task(report["task"])
-    summary = {k: v for k, v in report.items() if not isinstance(v, pd.DataFrame)}
-    paths = [out_dir / "metrics.json", out_dir / "predictions.parquet", out_dir / "rejects.parquet"]
-    paths[0].write_text(json.dumps(_json_ready(summary), indent=2, allow_nan=False) + "\n")
-    report["predictions"].to_parquet(paths[1], index=False)
-    write_rejects(report["rejects"].to_dict("records"), paths[2], "evaluate")
-    predictions = report["predictions"]
-    if not len(predictions):
-        return paths
-    y_true = predictions["y_true"].to_numpy(float)
-    if spec.kind == CLASSIFICATION:
-        num_classes = len(report["candidates"])
-        y_true = y_true.astype(int)
-        y_pred = predictions["label"].to_numpy(int)
-        probabilities = _class_probabilities(predictions, num_classes)
-        if probabilities is not None:
-            paths.append(
-                plots.roc_plot(y_true, probabilities, out_dir / "roc.png", title=f"ROC: {spec.name}")
-            )
-        paths.append(
-            plots.reliability_plot(
-                predictions["probability"].to_numpy(float), y_true == y_pred, out_dir / "reliability.png"
-            )
-        )
-        paths.append(plots.confusion_plot(y_true, y_pred, num_classes, out_dir / "confusion.png"))
-    elif spec.kind == REGRESSION:
-        paths.append(
-            plots.parity_plot(
-                y_true, predictions["value"].to_numpy(float), out_dir / "parity.png", title=spec.name
-            )
-        )
-    return paths
-
-
-def format_report(report: dict) -> str:
-    """A plain table of the metrics (and order consistency / references) for the terminal."""
-    lines = [
-        f"task: {report['task']}   mode: {report['mode']}   rows: {report['num_rows']}   rejected: {report['num_rejected']}"
-    ]
-    entries = [(k, v) for k, v in report["metrics"].items()]
-    if report.get("order_consistency"):
-        entries += [(f"order_consistency.{k}", v) for k, v in report["order_consistency"].items()]
-    for name, values in report.get("references", {}).items():
-        entries += [(f"{name}.{k}", v) for k, v in values.items()]
-    width = max(len(k) for k, _ in entries)
-    lines.append(f"{'metric':<{width}}  value")
-    lines.append(f"{'-' * width}  ----------")
-    for key, value in entries:
-        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
-        lines.append(f"{key:<{width}}  {shown}")
-    return "\n".join(lines)
-
-
 __all__ = [
+    "class_probabilities",
     "evaluate_model",
-    "format_report",
     "infer_task",
     "task_metrics",
-    "write_report",
 ]

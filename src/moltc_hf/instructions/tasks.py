@@ -54,6 +54,8 @@ class TaskSpec:
         roles: what molecule A and molecule B are (for reports, the demo and the projector roles).
         answer: ``(label, reader_answer) -> answer sentence``: the target's answer part.
         pretraining: prompts carry no question (`templates.pretrain_prompt`).
+        title: what a page or a report calls the task (default: the name).
+        unit: the unit of a regression target (reports, the demo).
     """
 
     name: str
@@ -66,6 +68,8 @@ class TaskSpec:
     roles: tuple[str, str] = ("molecule A", "molecule B")
     answer: Callable[[float | None, str | None], str] = field(default=_given_answer, compare=False)
     pretraining: bool = False
+    title: str = ""
+    unit: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -131,15 +135,25 @@ for _spec in (
         symmetric=True,
         roles=("drug 1", "drug 2"),
         answer=_binary_ddi_answer,
+        title="Drug-drug interaction (yes / no)",
     ),
     # MolTC's DrugBank CoT: both descriptions, then the type sentence (the reader's own sentence).
-    TaskSpec("ddi_type", CLASSIFICATION, templates.DDI_QUESTION, cot=True, roles=("drug 1", "drug 2")),
+    TaskSpec(
+        "ddi_type",
+        CLASSIFICATION,
+        templates.DDI_QUESTION,
+        cot=True,
+        roles=("drug 1", "drug 2"),
+        title="Drug-drug interaction type (DrugBank)",
+    ),
     TaskSpec(
         "solvation",
         REGRESSION,
         templates.SOLVATION_QUESTION,
         roles=("solvent", "solute"),
         answer=_solvation_answer,
+        title="Solvation free energy ΔG (kcal/mol)",
+        unit="kcal/mol",
     ),
     TaskSpec(
         "chromophore_absorption",
@@ -147,6 +161,8 @@ for _spec in (
         templates.ABSORPTION_QUESTION,
         roles=("chromophore", "solvent"),
         answer=_wavelength_answer("Absorption max"),
+        title="Chromophore absorption maximum (nm)",
+        unit="nm",
     ),
     TaskSpec(
         "chromophore_emission",
@@ -154,6 +170,8 @@ for _spec in (
         templates.EMISSION_QUESTION,
         roles=("chromophore", "solvent"),
         answer=_wavelength_answer("Emission max"),
+        title="Chromophore emission maximum (nm)",
+        unit="nm",
     ),
     TaskSpec("pretrain", GENERATION, "", cot=True, answer=_no_answer, pretraining=True),
 ):

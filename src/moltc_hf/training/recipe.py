@@ -57,6 +57,8 @@ class Recipe:
         max_length: the collator's token limit (placeholders are never cut).
         bf16 / gradient_checkpointing: ``"auto"`` follows the device (on with CUDA, off on CPU).
         save_adapter: also write the PEFT adapter to ``output_dir/adapter``.
+        decision_weight: loss weight of the tokens that decide a classification answer (1 = the paper's plain
+            token mean; see `moltc_hf.collator`).
         training: `SFTConfig` fields over `PAPER_TRAINING_DEFAULTS`.
         stages: for ``pipeline``: stage recipes (file names relative to this file, or inline mappings).
     """
@@ -72,6 +74,7 @@ class Recipe:
     bf16: bool | str = "auto"
     gradient_checkpointing: bool | str = "auto"
     save_adapter: bool = False
+    decision_weight: float = 1.0
     training: dict[str, Any] = field(default_factory=dict)
     stages: list[Recipe] = field(default_factory=list)
     source: str | None = None

@@ -13,6 +13,7 @@ import yaml
 from transformers import TrainerCallback
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..instructions.tasks import read_classes
 from ..modeling_moltc import MolTCForConditionalGeneration
 from ..processing_moltc import MolTCProcessor
 from ..rejects import write_rejects
@@ -122,6 +123,14 @@ def _train_pipeline(
     return result
 
 
+def _shipped_candidates(dataset_dir, config_name: str, dataset) -> dict[str, list[str]]:
+    """task -> the class sentences the dataset folder ships for this config (DrugBank types), if any."""
+    classes = read_classes(dataset_dir, config_name) if Path(dataset_dir).is_dir() else None
+    if not classes or "task" not in dataset.column_names or not len(dataset):
+        return {}
+    return {task: classes for task in set(dataset.unique("task"))}
+
+
 def _train_stage(
     recipe, dataset_dir, output_dir, config_name, model, max_steps, resume, callbacks
 ) -> TrainResult:
@@ -156,6 +165,7 @@ def _train_stage(
         eval_dataset=eval_dataset,
         max_steps=max_steps,
         callbacks=callbacks,
+        candidates=_shipped_candidates(dataset_dir, config_name, train_dataset),
     )
     checkpoint = get_last_checkpoint(str(output_dir)) if resume and output_dir.is_dir() else None
     if resume and checkpoint is None:

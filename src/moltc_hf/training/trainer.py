@@ -14,12 +14,13 @@ from typing import Any
 
 import torch
 import yaml
-from datasets import Dataset, load_dataset
+from datasets import Dataset
 from transformers import AutoModelForCausalLM, AutoProcessor, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
-from ..collator import MolTCDataCollator
+from ..collator import IGNORE_INDEX, MolTCDataCollator
 from ..factory import available_model_configs, build_model, configure_generation
+from ..instructions.loading import load_split
 from ..lora import moltc_lora_config
 from ..modeling_moltc import MolTCForConditionalGeneration
 from ..processing_moltc import MOLECULE_FIELDS, MolTCProcessor
@@ -60,12 +61,6 @@ def prepare_stage_model(model: MolTCForConditionalGeneration, recipe: Recipe) ->
 
 
 # -- data --
-def load_split(dataset_dir: str | Path, config_name: str, split: str) -> Dataset | None:
-    """One split of a dataset folder's config, or None when the config has no such split."""
-    splits = load_dataset(str(dataset_dir), config_name)
-    return splits.get(split)
-
-
 def drop_invalid_rows(dataset: Dataset, processor: MolTCProcessor, split: str) -> tuple[Dataset, list[dict]]:
     """Featurize every molecule once up front: bad rows are skipped and returned as rejects, not a crash mid-run.
 
@@ -118,6 +113,28 @@ def build_sft_config(recipe: Recipe, output_dir: Path, max_steps: int | None = N
     return SFTConfig(**values)
 
 
+class MolTCSFTTrainer(SFTTrainer):
+    """`SFTTrainer` that honours the collator's ``loss_weights`` (decision weighting); TRL's loss otherwise.
+
+    With weights the loss is the weighted mean of the answer tokens' cross-entropies, computed from the
+    model's own logits (TRL's fused-head path has no per-token weights).
+    """
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        weights = inputs.pop("loss_weights", None)
+        if weights is None:
+            return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+        labels = inputs.pop("labels")
+        outputs = model(**inputs, use_cache=False)
+        targets = labels[:, 1:]
+        token_weights = weights[:, 1:].to(outputs.logits.device) * (targets != IGNORE_INDEX)
+        losses = torch.nn.functional.cross_entropy(
+            outputs.logits[:, :-1].float().transpose(1, 2), targets.clamp(min=0), reduction="none"
+        )
+        loss = (losses * token_weights).sum() / token_weights.sum().clamp(min=1e-6)
+        return (loss, outputs) if return_outputs else loss
+
+
 def build_trainer(
     recipe: Recipe,
     model: MolTCForConditionalGeneration,
@@ -128,18 +145,28 @@ def build_trainer(
     eval_dataset: Dataset | None = None,
     max_steps: int | None = None,
     callbacks: list[TrainerCallback] | None = None,
+    candidates: dict[str, list[str]] | None = None,
 ) -> SFTTrainer:
-    """The `SFTTrainer` of one stage (the model must already be through `prepare_stage_model`)."""
+    """The `SFTTrainer` of one stage (the model must already be through `prepare_stage_model`).
+
+    ``candidates``: task -> class sentences the dataset ships (`read_classes`), for decision weighting.
+    """
     args = build_sft_config(recipe, output_dir, max_steps)
     if eval_dataset is None and args.eval_strategy != "no":
         logger.warning("Recipe %r asks for evaluation but the dataset has no validation split.", recipe.name)
         args.eval_strategy = "no"
-    return SFTTrainer(
+    collator = MolTCDataCollator(
+        processor,
+        max_length=recipe.max_length,
+        decision_weight=recipe.decision_weight,
+        candidates=candidates or {},
+    )
+    return MolTCSFTTrainer(
         model=model,
         args=args,
         train_dataset=train_dataset,
         eval_dataset=eval_dataset,
-        data_collator=MolTCDataCollator(processor, max_length=recipe.max_length),
+        data_collator=collator,
         processing_class=processor,
         peft_config=moltc_lora_config(**recipe.lora) if recipe.lora is not None else None,
         callbacks=callbacks,
@@ -171,6 +198,7 @@ def save_final(
 
 __all__ = [
     "build_sft_config",
+    "MolTCSFTTrainer",
     "build_trainer",
     "device_settings",
     "drop_invalid_rows",

@@ -1,0 +1,93 @@
+"""Write and print an evaluation report: ``metrics.json``, predictions, rejects, plots and a terminal table.
+
+Kept apart from `evaluate` (which runs the model and computes the report) so that producing numbers and
+presenting them are separate steps; matplotlib loads only with this module.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..instructions.tasks import CLASSIFICATION, REGRESSION, get_task
+from ..rejects import write_rejects
+from . import plots
+from .evaluate import class_probabilities
+
+
+def json_ready(value):
+    """Plain JSON values (NaN/inf -> null, numpy scalars -> Python) for metrics files."""
+    if isinstance(value, Mapping):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_ready(v) for v in value]
+    if isinstance(value, (np.floating, float)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def write_report(report: dict, out_dir: str | Path) -> list[Path]:
+    """``metrics.json``, ``predictions.parquet``, ``rejects.parquet`` and PNG plots; returns the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = get_task(report["task"])
+    summary = {k: v for k, v in report.items() if not isinstance(v, pd.DataFrame)}
+    paths = [out_dir / "metrics.json", out_dir / "predictions.parquet", out_dir / "rejects.parquet"]
+    paths[0].write_text(json.dumps(json_ready(summary), indent=2, allow_nan=False) + "\n")
+    report["predictions"].to_parquet(paths[1], index=False)
+    write_rejects(report["rejects"].to_dict("records"), paths[2], "evaluate")
+    predictions = report["predictions"]
+    if not len(predictions):
+        return paths
+    y_true = predictions["y_true"].to_numpy(float)
+    if spec.kind == CLASSIFICATION:
+        num_classes = len(report["candidates"])
+        y_true = y_true.astype(int)
+        y_pred = predictions["label"].to_numpy(int)
+        probabilities = class_probabilities(predictions, num_classes)
+        if probabilities is not None:
+            paths.append(
+                plots.roc_plot(y_true, probabilities, out_dir / "roc.png", title=f"ROC: {spec.name}")
+            )
+        paths.append(
+            plots.reliability_plot(
+                predictions["probability"].to_numpy(float), y_true == y_pred, out_dir / "reliability.png"
+            )
+        )
+        paths.append(plots.confusion_plot(y_true, y_pred, num_classes, out_dir / "confusion.png"))
+    elif spec.kind == REGRESSION:
+        paths.append(
+            plots.parity_plot(
+                y_true, predictions["value"].to_numpy(float), out_dir / "parity.png", title=spec.name
+            )
+        )
+    return paths
+
+
+def format_report(report: dict) -> str:
+    """A plain table of the metrics (and order consistency / references) for the terminal."""
+    lines = [
+        f"task: {report['task']}   mode: {report['mode']}   rows: {report['num_rows']}   rejected: {report['num_rejected']}"
+    ]
+    entries = [(k, v) for k, v in report["metrics"].items()]
+    if report.get("order_consistency"):
+        entries += [(f"order_consistency.{k}", v) for k, v in report["order_consistency"].items()]
+    for name, values in report.get("references", {}).items():
+        entries += [(f"{name}.{k}", v) for k, v in values.items()]
+    width = max(len(k) for k, _ in entries)
+    lines.append(f"{'metric':<{width}}  value")
+    lines.append(f"{'-' * width}  ----------")
+    for key, value in entries:
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        lines.append(f"{key:<{width}}  {shown}")
+    return "\n".join(lines)
+
+
+__all__ = ["format_report", "json_ready", "write_report"]

@@ -1,0 +1,33 @@
+"""Read one split of a MoT-instructions folder (or hub dataset) as a `datasets.Dataset`.
+
+A folder that `build_dataset` wrote is read straight from its parquet files (`layout.data_file`), so what
+is trained and evaluated is always what is on disk now: `datasets` keys the cache of a local folder by the
+folder's *name* and its card, so two builds into folders of the same name (a smoke run and a full run, two
+seeds) would otherwise serve the first build's rows to the second. Anything else (a hub id, a folder in
+another layout) goes through ``load_dataset``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from datasets import Dataset, load_dataset
+from datasets.table import InMemoryTable
+
+from .layout import data_file
+
+
+def load_split(dataset_dir: str | os.PathLike, config_name: str, split: str) -> Dataset | None:
+    """One split of a dataset folder's config, or ``None`` when the config has no such split."""
+    folder = Path(dataset_dir)
+    path = folder / data_file(config_name, split)
+    if path.is_file():
+        return Dataset(InMemoryTable(pq.read_table(path)))
+    if path.parent.is_dir():  # our layout, and this config has no such split
+        return None
+    return load_dataset(str(dataset_dir), config_name).get(split)
+
+
+__all__ = ["load_split"]
