@@ -8,18 +8,29 @@ which submodule, and the submodule is imported on first attribute access.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 
-def lazy_exports(package: str, exports: Mapping[str, str]) -> Callable[[str], object]:
-    """A module ``__getattr__`` that imports ``package.<exports[name]>`` on first access to ``name``."""
+def lazy_exports(
+    package: str, modules: Mapping[str, str | Sequence[str]]
+) -> tuple[Callable[[str], object], list[str]]:
+    """``(__getattr__, __all__)`` for a package exporting ``modules[m]`` (names, or one space-separated string)
+    from each submodule ``m``.
+
+    The returned ``__getattr__`` imports ``package.<m>`` on first access to one of its names.
+    """
+    exports = {
+        name: module
+        for module, names in modules.items()
+        for name in (names.split() if isinstance(names, str) else names)  # "a b c" or ("a", "b", "c")
+    }
 
     def __getattr__(name: str) -> object:
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
 
-    return __getattr__
+    return __getattr__, sorted(exports)
 
 
 __all__ = ["lazy_exports"]

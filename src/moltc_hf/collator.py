@@ -126,7 +126,9 @@ class MolTCDataCollator:
         if self.include_target:
             batch["labels"] = self.processor.pad(label_sequences, self.padding_side, pad_value=IGNORE_INDEX)
         if weighted:
-            batch["loss_weights"] = _pad_weights(weight_sequences, batch["labels"].shape[1], self.padding_side)
+            batch["loss_weights"] = _pad_weights(
+                weight_sequences, batch["labels"].shape[1], self.padding_side
+            )
         return batch
 
     def _truncate(self, prompt_ids: list[int], target_ids: list[int]) -> tuple[list[int], int]:

@@ -25,23 +25,16 @@ from __future__ import annotations
 
 from .._lazy import lazy_exports
 
-_EXPORTS = {
-    "ChempropPair": "chemprop",
-    "chemprop_available": "chemprop",
-    "DescriptorFeaturizer": "descriptors",
-    "DescriptorRegressor": "descriptors",
-    "MeanRegressor": "descriptors",
-    "MorganPairLogistic": "fingerprints",
-    "rows_to_frame": "frames",
-    "DrugPrior": "priors",
-    "drug_prior_reference": "priors",
-    "drug_type_prior_reference": "priors",
-    "BINARY_BASELINES": "references",
-    "REGRESSION_BASELINES": "references",
-    "BaselineResult": "references",
-    "binary_metrics": "references",
-    "format_metrics": "references",
-    "run_baselines": "references",
-}
-__getattr__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "chemprop": ("ChempropPair", "chemprop_available"),
+        "descriptors": ("DescriptorFeaturizer", "DescriptorRegressor", "MeanRegressor"),
+        "fingerprints": ("MorganPairLogistic",),
+        "frames": ("rows_to_frame",),
+        "priors": ("DrugPrior", "drug_prior_reference", "drug_type_prior_reference"),
+        "references": (
+            "BINARY_BASELINES REGRESSION_BASELINES BaselineResult binary_metrics format_metrics run_baselines"
+        ),
+    },
+)

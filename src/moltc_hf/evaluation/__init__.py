@@ -9,37 +9,17 @@ the truth, `evaluate` ties them to a dataset split and `report` writes and draws
 
 from .._lazy import lazy_exports
 
-_EXPORTS = {
-    "evaluate_model": "evaluate",
-    "task_metrics": "evaluate",
-    "format_report": "report",
-    "write_report": "report",
-    "MODES": "inference",
-    "MoleculeFeatureCache": "inference",
-    "Prediction": "inference",
-    "iter_predictions": "inference",
-    "predict_batch": "inference",
-    **{
-        name: "metrics"
-        for name in (
-            "accuracy",
-            "binary_auroc",
-            "classification_metrics",
-            "expected_calibration_error",
-            "macro_f1",
-            "mae",
-            "multiclass_auroc",
-            "r2",
-            "regression_metrics",
-            "rmse",
-            "spearman",
-        )
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "evaluate": ("evaluate_model", "task_metrics"),
+        "report": ("format_report", "write_report"),
+        "inference": ("MODES", "MoleculeFeatureCache", "Prediction", "iter_predictions", "predict_batch"),
+        "metrics": (
+            "accuracy binary_auroc classification_metrics expected_calibration_error macro_f1 mae "
+            "multiclass_auroc r2 regression_metrics rmse spearman"
+        ),
+        "parsing": ("ParsedAnswer", "parse_classification_answer", "parse_regression_answer"),
+        "scoring": ("generate_answers", "score_candidates"),
     },
-    "ParsedAnswer": "parsing",
-    "parse_classification_answer": "parsing",
-    "parse_regression_answer": "parsing",
-    "generate_answers": "scoring",
-    "score_candidates": "scoring",
-}
-__getattr__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+)

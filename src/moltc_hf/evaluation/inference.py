@@ -249,6 +249,9 @@ def iter_predictions(
         cache = MoleculeFeatureCache(model, processor)
     model.eval()
 
+    answer_options = {"mode": mode, "candidates": candidates, "class_names": class_names}
+    answer_options.update(max_new_tokens=max_new_tokens, num_beams=num_beams)
+
     def predict(batch: list[Mapping], batch_ids: list) -> list[Prediction]:
         pairs = [(row["smiles_a"], row["smiles_b"]) for row in batch]
         if use_dataset_prompts:
@@ -265,19 +268,7 @@ def iter_predictions(
             features = cache.features(pairs, batch_ids)
         else:
             features = uncached_features(model, processor, pairs, batch_ids)
-        return predict_batch(
-            model,
-            processor,
-            task,
-            prompts,
-            features,
-            mode=mode,
-            candidates=candidates,
-            class_names=class_names,
-            prefixes=prefixes,
-            max_new_tokens=max_new_tokens,
-            num_beams=num_beams,
-        )
+        return predict_batch(model, processor, task, prompts, features, prefixes=prefixes, **answer_options)
 
     total = len(rows) if isinstance(rows, Sized) else None
     rows = iter(rows)

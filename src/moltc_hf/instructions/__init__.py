@@ -6,29 +6,17 @@ Exports are lazy (`moltc_hf._lazy`): the pipeline and the tokenizer read `tasks`
 
 from .._lazy import lazy_exports
 
-_EXPORTS = {
-    "BuildReport": "builder",
-    "MoleculeCache": "builder",
-    "build_dataset": "builder",
-    "pair_key": "overlap",
-    "remove_overlapping_pairs": "overlap",
-    "describe_molecule": "properties",
-    "cold_drug_split": "splits",
-    "random_split": "splits",
-    "scaffold_split": "splits",
-    "TASKS": "tasks",
-    "TaskSpec": "tasks",
-    "get_task": "tasks",
-    "register_task": "tasks",
-    "DDI_QUESTION": "templates",
-    "SOLVATION_QUESTION": "templates",
-    "binary_ddi_target": "templates",
-    "description_pair_target": "templates",
-    "molecule_slot": "templates",
-    "pair_prompt": "templates",
-    "pretrain_prompt": "templates",
-    "solvation_target": "templates",
-    "wavelength_target": "templates",
-}
-__getattr__ = lazy_exports(__name__, _EXPORTS)
-__all__ = sorted(_EXPORTS)
+__getattr__, __all__ = lazy_exports(
+    __name__,
+    {
+        "builder": ("BuildReport", "MoleculeCache", "build_dataset"),
+        "overlap": ("pair_key", "remove_overlapping_pairs"),
+        "properties": ("describe_molecule",),
+        "splits": ("cold_drug_split", "random_split", "scaffold_split"),
+        "tasks": ("TASKS", "TaskSpec", "get_task", "register_task"),
+        "templates": (
+            "DDI_QUESTION SOLVATION_QUESTION binary_ddi_target description_pair_target "
+            "molecule_slot pair_prompt pretrain_prompt solvation_target wavelength_target"
+        ),
+    },
+)

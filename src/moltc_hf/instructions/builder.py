@@ -325,20 +325,12 @@ def build_dataset(
     reports: dict[str, SourceReport] = {}
     rejects: list[dict] = []
     classes: dict[str, list[str]] = {}
+    row_options = {"split": split, "seed": seed, "cot": cot, "swap_augment": swap_augment}
     for source in tqdm(names, desc="sources", disable=not progress, unit="source"):
         pairs = read_source(
             source, raw_dir, limit=limit, embedded=embedded, seed=seed, pretrain_pairs=pretrain_pairs
         )
-        frame, reports[source] = build_source(
-            source,
-            pairs,
-            split=split,
-            seed=seed,
-            cot=cot,
-            swap_augment=swap_augment,
-            cache=cache,
-            progress=progress,
-        )
+        frame, reports[source] = build_source(source, pairs, cache=cache, progress=progress, **row_options)
         rejects += pairs.rejects
         if pairs.classes:  # data-defined classes (DrugBank types); fixed ones live in the task registry
             classes[source] = list(pairs.classes)

@@ -155,23 +155,20 @@ for _spec in (
         title="Solvation free energy ΔG (kcal/mol)",
         unit="kcal/mol",
     ),
-    TaskSpec(
-        "chromophore_absorption",
-        REGRESSION,
-        templates.ABSORPTION_QUESTION,
-        roles=("chromophore", "solvent"),
-        answer=_wavelength_answer("Absorption max"),
-        title="Chromophore absorption maximum (nm)",
-        unit="nm",
-    ),
-    TaskSpec(
-        "chromophore_emission",
-        REGRESSION,
-        templates.EMISSION_QUESTION,
-        roles=("chromophore", "solvent"),
-        answer=_wavelength_answer("Emission max"),
-        title="Chromophore emission maximum (nm)",
-        unit="nm",
+    *(
+        TaskSpec(
+            f"chromophore_{kind}",
+            REGRESSION,
+            question,
+            roles=("chromophore", "solvent"),
+            answer=_wavelength_answer(f"{kind.capitalize()} max"),
+            title=f"Chromophore {kind} maximum (nm)",
+            unit="nm",
+        )
+        for kind, question in (
+            ("absorption", templates.ABSORPTION_QUESTION),
+            ("emission", templates.EMISSION_QUESTION),
+        )
     ),
     TaskSpec("pretrain", GENERATION, "", cot=True, answer=_no_answer, pretraining=True),
 ):

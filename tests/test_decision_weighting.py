@@ -1,0 +1,68 @@
+"""Decision weighting: the tokens that say which class an answer is get their own loss weight."""
+
+from __future__ import annotations
+
+import datasets
+import torch
+
+from moltc_hf import MolTCDataCollator
+from moltc_hf.collator import IGNORE_INDEX, decision_spans
+from moltc_hf.instructions import templates
+from moltc_hf.instructions.tasks import get_task
+from moltc_hf.training import Recipe, build_trainer
+
+
+def test_decision_spans_start_where_candidates_part_and_stop_when_unique():
+    spans = decision_spans([[1, 2, 3, 9], [1, 2, 4, 5, 9], [1, 2, 4, 6, 9]])
+    assert spans == [(2, 3), (2, 4), (2, 4)]
+    assert decision_spans([[7, 1], [8, 1]]) == [(0, 1), (0, 1)]
+
+
+def _rows(label: float) -> list[dict]:
+    spec = get_task("ddi_binary")
+    return [
+        {
+            "task": "ddi_binary",
+            "smiles_a": "CCO",
+            "smiles_b": "c1ccccc1O",
+            "prompt": spec.prompt("CCO", "c1ccccc1O"),
+            "target": spec.target(label),
+        }
+    ]
+
+
+def test_collator_weights_exactly_the_decision_token(tiny):
+    _, processor = tiny
+    collator = MolTCDataCollator(processor, decision_weight=10.0)
+    for label, sentence in ((1.0, templates.DDI_POSITIVE), (0.0, templates.DDI_NEGATIVE)):
+        batch = collator(_rows(label))
+        weights, labels = batch["loss_weights"][0], batch["labels"][0]
+        assert weights.shape == labels.shape
+        assert (weights[labels == IGNORE_INDEX] == 0).all()
+        decided = (weights == 10.0).nonzero().flatten().tolist()
+        assert len(decided) == 1  # "exhibit" vs "do": one token decides the binary answer
+        positive = processor.encode_text(templates.DDI_POSITIVE)
+        negative = processor.encode_text(templates.DDI_NEGATIVE)
+        shared = next(i for i, (a, b) in enumerate(zip(positive, negative)) if a != b)
+        own = positive if label == 1.0 else negative
+        assert labels[decided[0]].item() == own[shared]
+        assert int((weights > 0).sum()) == len(processor.encode_text(sentence)) + 1  # answer + its end token
+    assert "loss_weights" not in MolTCDataCollator(processor)(_rows(1.0))  # weight 1: the paper's loss
+
+
+def test_weighted_loss_with_unit_weights_is_the_plain_token_mean(tiny, tmp_path):
+    model, processor = tiny
+    recipe = Recipe.from_dict(
+        {"name": "t", "stage": "finetune", "dataset_config": "x", "decision_weight": 10.0, "training": {}}
+    )
+    rows = _rows(1.0) + _rows(0.0)
+    trainer = build_trainer(recipe, model, processor, datasets.Dataset.from_list(rows), tmp_path)
+    batch = trainer.data_collator(rows)
+    with torch.no_grad():
+        plain = model(**{k: v for k, v in batch.items() if k != "loss_weights"}).loss
+        unit = trainer.compute_loss(
+            model, {**batch, "loss_weights": (batch["labels"] != IGNORE_INDEX).float()}
+        )
+        weighted = trainer.compute_loss(model, dict(batch))
+    assert torch.allclose(plain, unit, atol=1e-5)
+    assert not torch.allclose(weighted, unit)
