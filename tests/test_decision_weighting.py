@@ -7,6 +7,8 @@ import torch
 
 from moltc_hf import MolTCDataCollator
 from moltc_hf.collator import IGNORE_INDEX, decision_spans
+from moltc_hf.evaluation.inference import uncached_features
+from moltc_hf.evaluation.scoring import score_candidates, tokenize_candidates
 from moltc_hf.instructions import templates
 from moltc_hf.instructions.tasks import get_task
 from moltc_hf.training import Recipe, build_trainer
@@ -66,3 +68,20 @@ def test_weighted_loss_with_unit_weights_is_the_plain_token_mean(tiny, tmp_path)
         weighted = trainer.compute_loss(model, dict(batch))
     assert torch.allclose(plain, unit, atol=1e-5)
     assert not torch.allclose(weighted, unit)
+
+
+def test_decision_scoring_compares_only_the_deciding_token(tiny):
+    """Binary DDI by "decision": softmax over the two scores = the next-token odds of "exhibit" vs "do"."""
+    model, processor = tiny
+    prompt = templates.pair_prompt("CCO", "c1ccccc1O", templates.DDI_QUESTION)
+    candidates = [templates.DDI_NEGATIVE, templates.DDI_POSITIVE]
+    features = uncached_features(model, processor, [("CCO", "c1ccccc1O")])
+    scores = score_candidates(model, processor, [prompt], candidates, features, reduction="decision")[0]
+    context, continuations = tokenize_candidates(processor, prompt, candidates)
+    with torch.inference_mode():
+        logits = model(input_ids=torch.tensor([context]), molecule_features=features).logits[0, -1]
+    log_probs = torch.log_softmax(logits.float(), -1)
+    expected = torch.stack([log_probs[continuations[0][0]], log_probs[continuations[1][0]]])
+    torch.testing.assert_close(scores, expected, rtol=1e-4, atol=1e-4)
+    whole = score_candidates(model, processor, [prompt], candidates, features, reduction="sum")[0]
+    assert (whole < scores).all()  # the whole sentences add the template tokens' log-probabilities

@@ -27,6 +27,7 @@ from pathlib import Path  # noqa: E402
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 from rdkit.Chem.Draw import rdMolDraw2D  # noqa: E402
+from transformers import pipeline  # noqa: E402
 
 from .featurization import InvalidMoleculeError, parse_molecule  # noqa: E402
 from .hub import package_source_dir  # noqa: E402
@@ -91,10 +92,7 @@ class Predictor:
     def pipeline(self):
         with self._lock:
             if self._pipeline is None:
-                from transformers import pipeline
-
-                import moltc_hf.pipeline  # noqa: F401  registers the Auto classes and the pipeline task
-
+                # `import moltc_hf` (this module's package) registered the pipeline task and the Auto classes.
                 self._pipeline = pipeline(PIPELINE_TASK, model=self.model, trust_remote_code=True)
             return self._pipeline
 

@@ -23,9 +23,16 @@ drug again does not re-encode it. An invalid SMILES raises `InvalidMoleculeError
 
 from __future__ import annotations
 
+import ast
+import itertools
+import json
 import math
-from collections.abc import Mapping, Sequence
+import os
+import types
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 
+import torch
 from transformers import AutoModelForCausalLM, AutoProcessor, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
@@ -56,6 +63,182 @@ def task_defaults(config) -> dict:
     return dict((getattr(config, "task_specific_params", None) or {}).get(TASK_NAME, {}))
 
 
+# -- remote code: the pipeline's source travels with the model --
+# `pipeline(TASK_NAME, model=folder_or_hub_id, trust_remote_code=True)` in a process that never imports
+# moltc_hf finds the task through ``config.json``'s ``custom_pipelines`` and loads `pipeline.py` from the folder.
+# transformers copies a remote module's *flat* sibling files only (``from .x import``), while this module reads
+# the task registry and the inference loop from sub-packages; so the saved code is this module's import
+# closure inside moltc_hf, one file per module (``instructions/tasks.py`` -> ``instructions_tasks.py``) with
+# the relative imports rewritten. It is generated from the installed source, so it cannot drift from it.
+_PACKAGE = __name__.rsplit(".", 1)[0]
+_PACKAGE_DIR = Path(__file__).resolve().parent
+PIPELINE_MODULE = "pipeline"  # the saved file of this module (``custom_pipelines[...]["impl"]``)
+
+
+def _module_file(module: str) -> Path | None:
+    """The source file of a moltc_hf module (``None`` for a package or a name outside moltc_hf)."""
+    parts = module.split(".")
+    if parts[0] != _PACKAGE:
+        return None
+    path = _PACKAGE_DIR.joinpath(*parts[1:]).with_suffix(".py")
+    return path if len(parts) > 1 and path.is_file() else None
+
+
+def flat_module_name(module: str) -> str:
+    """``moltc_hf.instructions.tasks`` -> ``instructions_tasks``: its file name in a saved model folder."""
+    return "_".join(module.split(".")[1:])
+
+
+def _relative_targets(module: str, node: ast.ImportFrom) -> list[tuple[str, ast.alias | None]]:
+    """The moltc_hf modules one ``from .x import ...`` reads: ``[(module, None)]``, or for ``from . import a, b``
+    one ``(submodule, alias)`` per name. A package target is refused: its lazy ``__init__`` does not flatten."""
+    base = module.split(".")[: len(module.split(".")) - node.level]
+    target = ".".join(base + ([node.module] if node.module else []))
+    if node.module is not None:
+        found = [(target, None)]
+    else:
+        found = [(f"{target}.{alias.name}", alias) for alias in node.names]
+    for name, _ in found:
+        if _module_file(name) is None:
+            raise ValueError(
+                f"{module} imports {name!r}, which is not a module file of {_PACKAGE}: the pipeline's remote code "
+                "can only carry modules (import from the submodule, not from the package)."
+            )
+    return found
+
+
+def _imports(module: str) -> list[tuple[ast.ImportFrom, list[tuple[str, ast.alias | None]]]]:
+    """Every relative import statement of ``module`` (functions included) with the modules it reads."""
+    tree = ast.parse(_module_file(module).read_text())
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == _PACKAGE for a in node.names):
+            raise ValueError(f"{module} imports {_PACKAGE} absolutely; remote code needs relative imports.")
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                found.append((node, _relative_targets(module, node)))
+            elif (node.module or "").split(".")[0] == _PACKAGE:
+                raise ValueError(
+                    f"{module} imports {node.module} absolutely; remote code needs relative imports."
+                )
+    return found
+
+
+def pipeline_code_modules() -> list[str]:
+    """This module and every moltc_hf module it imports, directly or not (what the saved code must hold)."""
+    seen, todo = [], [__name__]
+    while todo:
+        module = todo.pop(0)
+        if module in seen:
+            continue
+        seen.append(module)
+        todo += [name for _, targets in _imports(module) for name, _ in targets]
+    names = [flat_module_name(m) for m in seen]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise ValueError(f"Modules {clashes} flatten to the same file name; rename one of them.")
+    return seen
+
+
+def _alias_text(alias: ast.alias) -> str:
+    return alias.name + (f" as {alias.asname}" if alias.asname else "")
+
+
+def _flat_statement(node: ast.ImportFrom, targets: list[tuple[str, ast.alias | None]]) -> list[str]:
+    if node.module is not None:
+        return [f"from .{flat_module_name(targets[0][0])} import {', '.join(map(_alias_text, node.names))}"]
+    lines = []
+    for name, alias in targets:
+        flat, bound = flat_module_name(name), alias.asname or alias.name
+        # The first line only lets transformers' loader (it reads ``from .x import`` lines) see the file.
+        lines += [f"from .{flat} import __name__ as _{flat}_module_name", f"from . import {flat} as {bound}"]
+    return lines
+
+
+def flat_source(module: str) -> str:
+    """``module``'s source with each relative import pointing at the flat file of the module it reads."""
+    lines = _module_file(module).read_text().splitlines(keepends=True)
+    for node, targets in sorted(_imports(module), key=lambda item: -item[0].lineno):
+        if node.level == 1 and node.module == flat_module_name(targets[0][0]):
+            continue  # already flat (the checkpoint files): keep the line as written
+        indent = " " * node.col_offset
+        new = [f"{indent}{line}\n" for line in _flat_statement(node, targets)]
+        lines[node.lineno - 1 : node.end_lineno] = new
+    return "".join(lines)
+
+
+def custom_pipelines_entry() -> dict:
+    """What ``config.json``'s ``custom_pipelines`` holds for this task (the format `Pipeline.save_pretrained` writes)."""
+    return {
+        TASK_NAME: {
+            "impl": f"{PIPELINE_MODULE}.{MoleculePairInteractionPipeline.__name__}",
+            "pt": [AutoModelForCausalLM.__name__],
+            "type": "multimodal",
+        }
+    }
+
+
+def add_pipeline_code(folder: str | os.PathLike) -> list[str]:
+    """Make a saved model folder load as ``pipeline(TASK_NAME, model=folder, trust_remote_code=True)`` anywhere.
+
+    Writes the flat pipeline code (`pipeline_code_modules`) beside the weights and ``custom_pipelines`` into
+    its ``config.json``. Returns the file names written. Call it on a folder that `save_pretrained` wrote.
+    """
+    folder = Path(folder)
+    config_file = folder / "config.json"
+    if not config_file.is_file():
+        raise FileNotFoundError(f"{folder} has no config.json: save the model there first")
+    written = []
+    for module in pipeline_code_modules():
+        name = f"{flat_module_name(module)}.py"
+        (folder / name).write_text(flat_source(module))
+        written.append(name)
+    config = json.loads(config_file.read_text())
+    config["custom_pipelines"] = {**config.get("custom_pipelines", {}), **custom_pipelines_entry()}
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+    return written
+
+
+def _check_device(device) -> None:
+    """transformers quietly maps ``device=0`` to the CPU on a machine without an accelerator; a GPU that was
+    asked for and is not there is an error, not a slow run."""
+    if device is None or isinstance(device, bool):
+        return
+    if isinstance(device, int):
+        if device < 0 or torch.cuda.is_available() or torch.backends.mps.is_available():
+            return
+        raise ValueError(
+            f"device={device} asks for an accelerator, but this machine has none (torch.cuda.is_available() is "
+            "False); use device='cpu' or device=-1."
+        )
+    wanted = torch.device(device)
+    if wanted.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = wanted.index or 0
+        if index >= count:
+            raise ValueError(
+                f"device={device!r}: this machine has {count} CUDA device(s)"
+                + ("" if count else " (torch.cuda.is_available() is False)")
+                + "; use device='cpu'."
+            )
+
+
+def _is_stream(inputs) -> bool:
+    """A generator, a `datasets.Dataset`, a torch ``Dataset`` such as `KeyPairDataset`: rows, not one pair."""
+    if isinstance(inputs, (str, bytes, Mapping, tuple, list, _PairBatch)):
+        return False
+    return isinstance(inputs, (types.GeneratorType, Iterator, torch.utils.data.Dataset)) or hasattr(
+        inputs, "column_names"
+    )
+
+
+def _rows(inputs) -> Iterable:
+    """Rows of a stream; a map-style dataset (``__len__`` + ``__getitem__``, no ``__iter__``) by index."""
+    if hasattr(inputs, "__iter__"):
+        return inputs
+    return (inputs[i] for i in range(len(inputs)))
+
+
 class _PairBatch:
     """Several pairs travelling through the pipeline as *one* input (not a list, which the base class would
     split into items), so they share forward passes."""
@@ -66,6 +249,8 @@ class _PairBatch:
 
 
 def _as_pair(item, row: int | None = None) -> tuple[str, str]:
+    if isinstance(item, Mapping) and "text" in item and "text_pair" in item and "smiles_a" not in item:
+        return item["text"], item["text_pair"]  # a `KeyPairDataset(ds, "smiles_a", "smiles_b")` row
     if isinstance(item, Mapping):
         missing = [f for f in MOLECULE_FIELDS if f not in item]
         if missing:
@@ -90,10 +275,11 @@ class MoleculePairInteractionPipeline(Pipeline):
     _load_feature_extractor = False
     _pipeline_calls_generate = False
 
-    def __init__(self, model, *args, processor=None, **kwargs):
+    def __init__(self, model, *args, processor=None, device=None, **kwargs):
+        _check_device(device)
         if processor is None:  # e.g. a model object given without its processor
             processor = AutoProcessor.from_pretrained(model.name_or_path)
-        super().__init__(model, *args, processor=processor, **kwargs)
+        super().__init__(model, *args, processor=processor, device=device, **kwargs)
         self.model.eval()
         self.molecule_cache = MoleculeFeatureCache(self.model, self.processor)
 
@@ -125,13 +311,36 @@ class MoleculePairInteractionPipeline(Pipeline):
         return preprocess, forward, {}
 
     def __call__(self, inputs, batch_size: int = 8, **kwargs):
+        """One pair -> one answer; a list -> a list; a generator or dataset -> an iterator (one answer a row)."""
         if isinstance(inputs, list):
             pairs = [_as_pair(item, row) for row, item in enumerate(inputs)]
             outputs = []
             for start in range(0, len(pairs), batch_size):
                 outputs += super().__call__(_PairBatch(pairs[start : start + batch_size], start), **kwargs)
             return outputs
+        if _is_stream(inputs):
+            return self._stream(_rows(inputs), batch_size, kwargs)
         return super().__call__(inputs, **kwargs)
+
+    def _stream(self, rows: Iterable, batch_size: int, kwargs: dict) -> Iterator[dict]:
+        """Answers as the rows come, ``batch_size`` pairs a forward pass (a dataset is never loaded whole)."""
+        rows, start = iter(rows), 0
+        while batch := list(itertools.islice(rows, batch_size)):
+            pairs = [_as_pair(item, start + offset) for offset, item in enumerate(batch)]
+            yield from super().__call__(_PairBatch(pairs, start), **kwargs)
+            start += len(batch)
+
+    def save_pretrained(self, save_directory: str | os.PathLike, **kwargs) -> None:
+        """Model, processor and this pipeline's code (`add_pipeline_code`), so the folder or its hub copy loads
+        with ``pipeline(TASK_NAME, model=..., trust_remote_code=True)`` in a process without moltc_hf.
+
+        (transformers' own version copies this file alone, whose sub-package imports then fail to resolve.)
+        """
+        if os.path.isfile(save_directory):
+            raise ValueError(f"save_directory {save_directory} is a file; give a folder")
+        self.model.save_pretrained(save_directory, **kwargs)
+        self.processor.save_pretrained(save_directory)
+        add_pipeline_code(save_directory)
 
     def _task(self, task: str | None) -> TaskSpec:
         return get_task(task or task_defaults(self.model.config).get("task", "ddi_binary"))
@@ -216,7 +425,13 @@ PIPELINE_REGISTRY.register_pipeline(
 )
 
 __all__ = [
+    "PIPELINE_MODULE",
     "TASK_NAME",
+    "add_pipeline_code",
+    "custom_pipelines_entry",
+    "flat_module_name",
+    "flat_source",
+    "pipeline_code_modules",
     "InvalidMoleculeError",
     "MoleculePairInteractionPipeline",
     "set_task_defaults",

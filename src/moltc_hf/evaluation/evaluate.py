@@ -86,6 +86,7 @@ def evaluate_model(
     limit: int | None = None,
     cache: bool = True,
     progress: bool = True,
+    reduction: str = "decision",
 ) -> dict:
     """Evaluate on MoT-instructions rows (``smiles_a``, ``smiles_b``, ``prompt``, ``target``, ``label``).
 
@@ -94,6 +95,8 @@ def evaluate_model(
         mode: ``"score"`` (classification by candidate log-likelihood) or ``"generate"`` (parse the text).
             Regression always generates.
         candidates: class id -> answer sentence; read from the rows (plus ``train_rows``) when omitted.
+        reduction: which answer tokens a candidate's score sums: ``"decision"`` (the tokens that tell the
+            classes apart; default), ``"sum"`` (whole answer, the original's readout) or ``"mean"``.
         classes: the full class list the dataset ships (`moltc_hf.instructions.tasks.read_classes`): used as
             the candidates when it agrees with the rows, so a split that misses classes keeps the class space.
         order_consistency: also answer every pair as (B, A) and report agreement; default: symmetric tasks.
@@ -117,9 +120,8 @@ def evaluate_model(
         mode = "generate"
     if cache is True and len(frame):
         cache = MoleculeFeatureCache(model, processor)  # shared with the swapped pass
-    kwargs = dict(
-        mode=mode, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams, cache=cache
-    )
+    kwargs = dict(mode=mode, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams)
+    kwargs.update(cache=cache, reduction=reduction)
     if spec.kind == CLASSIFICATION:
         if candidates is None:
             source = frame if train_frame is None else pd.concat([train_frame, frame], ignore_index=True)

@@ -75,6 +75,7 @@ def predict_batch(
     max_new_tokens: int | None = None,
     num_beams: int = 1,
     strategy: str = "cache",
+    reduction: str = "decision",
 ) -> list[Prediction]:
     """Answer ``prompts`` (one per pair, molecules given as ``molecule_features`` in pair order)."""
     if mode not in MODES:
@@ -84,7 +85,14 @@ def predict_batch(
     names = list(class_names or task.class_names or candidates or [])
     if task.kind == CLASSIFICATION and mode == "score":
         log_likelihood = score_candidates(
-            model, processor, prompts, candidates, molecule_features, prefixes=prefixes, strategy=strategy
+            model,
+            processor,
+            prompts,
+            candidates,
+            molecule_features,
+            prefixes=prefixes,
+            strategy=strategy,
+            reduction=reduction,
         )
         probabilities = torch.softmax(log_likelihood, dim=-1)
         predictions = []
@@ -234,13 +242,15 @@ def iter_predictions(
     num_beams: int = 1,
     row_ids: Iterable | None = None,
     progress: str | None = None,
+    reduction: str = "decision",
 ) -> Iterator[tuple[list[tuple[object, Mapping, Prediction]], list[Reject]]]:
     """Yield ``([(row_id, row, prediction), ...], rejects)`` per batch of ``rows``.
 
     Prompts are built by the task (`TaskSpec.prompt`), or taken from each row's
     ``prompt`` with ``use_dataset_prompts=True`` (evaluation). With ``cot`` (default: the task's
     convention) candidates are scored after the pair's property descriptions, as CoT targets have them.
-    ``progress``: the label of a progress bar over the rows (none when ``None``).
+    ``progress``: the label of a progress bar over the rows (none when ``None``). ``reduction``: which answer
+    tokens a candidate's score sums (`moltc_hf.evaluation.scoring`).
     """
     task = get_task(task) if isinstance(task, str) else task
     cot = task.cot if cot is None else cot
@@ -250,7 +260,7 @@ def iter_predictions(
     model.eval()
 
     answer_options = {"mode": mode, "candidates": candidates, "class_names": class_names}
-    answer_options.update(max_new_tokens=max_new_tokens, num_beams=num_beams)
+    answer_options.update(max_new_tokens=max_new_tokens, num_beams=num_beams, reduction=reduction)
 
     def predict(batch: list[Mapping], batch_ids: list) -> list[Prediction]:
         pairs = [(row["smiles_a"], row["smiles_b"]) for row in batch]

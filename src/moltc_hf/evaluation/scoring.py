@@ -10,6 +10,13 @@ exactly as the collator tokenises training targets, and ends with the answer-end
 score is the log-likelihood of the whole answer the model would have to write. ``strategy="flat"`` runs
 every (pair, candidate) sequence in full; it is the reference the cached path is tested against and the
 baseline `benchmarks/screen.py` times it against.
+
+What a candidate's score adds up (``reduction``): ``"sum"`` is the log-likelihood of the whole answer (the
+original's readout). Summed over whole sentences it favours the shorter sentence wherever the model is
+unsure of the template tokens, a length bias rather than a prediction. ``"decision"`` (the default) sums
+only the tokens that tell a candidate apart from the others (`moltc_hf.collator.decision_spans`: for binary
+DDI the one token "exhibit" vs "do"), so the classes compete on the same footing; ``"mean"`` is the
+length-normalised sum.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ from collections.abc import Sequence
 
 import torch
 
+from ..collator import decision_spans
 from ..processing_moltc import MolTCProcessor
+
+REDUCTIONS = ("decision", "sum", "mean")
 
 
 def _common_prefix_length(sequences: Sequence[Sequence[int]]) -> int:
@@ -53,14 +63,18 @@ def score_candidates(
     prefixes: Sequence[str] | None = None,
     strategy: str = "cache",
     max_sequences: int = 256,
+    reduction: str = "decision",
 ) -> torch.Tensor:
-    """Summed log-likelihood ``[num_pairs, num_candidates]`` of each candidate answer after each prompt.
+    """Log-likelihood scores ``[num_pairs, num_candidates]`` of each candidate answer after each prompt.
 
-    ``softmax(dim=-1)`` of the result gives class probabilities. ``max_sequences`` bounds pairs x candidates
-    per forward pass (memory); pairs are processed in groups that fit.
+    ``softmax(dim=-1)`` of the result gives class probabilities. ``reduction``: which tokens count (see the
+    module docstring). ``max_sequences`` bounds pairs x candidates per forward pass (memory); pairs are
+    processed in groups that fit.
     """
     if strategy not in ("cache", "flat"):
         raise ValueError(f"strategy must be 'cache' or 'flat', got {strategy!r}")
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
     num_pairs = len(prompts)
     if num_pairs == 0:
         return torch.zeros(0, len(candidates))
@@ -75,8 +89,26 @@ def score_candidates(
     for start in range(0, num_pairs, group):
         stop = min(start + group, num_pairs)
         features = molecule_features[start * per_pair : stop * per_pair]
-        results.append(score(model, processor, tokenized[start:stop], features, per_pair))
+        log_probs, mask = score(model, processor, tokenized[start:stop], features, per_pair)
+        weights = _token_weights(tokenized[start:stop], mask, reduction)
+        results.append((log_probs * weights).sum(1).view(stop - start, len(candidates)).cpu())
     return torch.cat(results)
+
+
+def _token_weights(tokenized, mask: torch.Tensor, reduction: str) -> torch.Tensor:
+    """``[pairs x candidates, length]`` weights of each continuation token for ``reduction``."""
+    mask = mask.float()
+    if reduction == "sum":
+        return mask
+    if reduction == "mean":
+        return mask / mask.sum(1, keepdim=True).clamp(min=1)
+    weights = torch.zeros_like(mask)
+    row = 0
+    for _, continuations in tokenized:
+        for start, stop in decision_spans(continuations):
+            weights[row, start:stop] = 1.0
+            row += 1
+    return weights
 
 
 def _device(model) -> torch.device:
@@ -87,7 +119,8 @@ def _gather_log_probs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tens
     return torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
 
 
-def _score_cached(model, processor, tokenized, features, per_pair) -> torch.Tensor:
+def _score_cached(model, processor, tokenized, features, per_pair) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-token log-probabilities of every continuation (and its mask), prompt encoded once per pair."""
     device = _device(model)
     contexts = [context for context, _ in tokenized]
     num_candidates = len(tokenized[0][1])
@@ -115,11 +148,11 @@ def _score_cached(model, processor, tokenized, features, per_pair) -> torch.Tens
     token_log_probs[:, 0] = first.repeat_interleave(num_candidates, 0).gather(1, ids[:, :1]).squeeze(1)
     if ids.shape[1] > 1:
         token_log_probs[:, 1:] = _gather_log_probs(out.logits[:, :-1], ids[:, 1:])
-    scores = (token_log_probs * mask).sum(1)
-    return scores.view(len(tokenized), num_candidates).cpu()
+    return token_log_probs * mask, mask
 
 
-def _score_flat(model, processor, tokenized, features, per_pair) -> torch.Tensor:
+def _score_flat(model, processor, tokenized, features, per_pair) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same per-token log-probabilities from full (pair, candidate) sequences: the reference."""
     device = _device(model)
     num_candidates = len(tokenized[0][1])
     sequences, lengths = [], []
@@ -137,11 +170,14 @@ def _score_flat(model, processor, tokenized, features, per_pair) -> torch.Tensor
     )
     token_log_probs = _gather_log_probs(out.logits[:, :-1], ids[:, 1:])
     width = ids.shape[1] - 1
-    answer = (
-        torch.arange(width, device=device)[None, :] >= width - torch.tensor(lengths, device=device)[:, None]
-    )
-    scores = (token_log_probs * answer).sum(1)
-    return scores.view(len(tokenized), num_candidates).cpu()
+    # Continuation-aligned like the cached path: column j is the j-th token of the candidate's continuation.
+    longest = max(lengths)
+    aligned = torch.zeros(len(sequences), longest, device=device)
+    mask = torch.zeros(len(sequences), longest, device=device)
+    for row, length in enumerate(lengths):
+        aligned[row, :length] = token_log_probs[row, width - length :]
+        mask[row, :length] = 1.0
+    return aligned * mask, mask
 
 
 @torch.inference_mode()

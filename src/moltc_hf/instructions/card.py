@@ -86,7 +86,7 @@ inside the 100w files used here. A benchmark that trains on one set and tests on
 pairs first: `moltc_hf.instructions.remove_overlapping_pairs(test_rows, train_rows)` (canonical pair keys).
 
 **Rejected rows** (unparseable SMILES, missing label, `gas` solvent, unknown drug id) are skipped and listed in
-`rejects.parquet` (`source, row, field, value, reason`).
+`rejects.parquet` (`row, field, value, reason, stage, source, split`: the `moltc_hf.rejects` schema).
 """
 
 

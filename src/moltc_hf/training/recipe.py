@@ -89,21 +89,35 @@ class Recipe:
 
     @classmethod
     def from_dict(
-        cls, data: dict[str, Any], *, base_dir: Path | None = None, name: str | None = None
+        cls,
+        data: dict[str, Any],
+        *,
+        base_dir: Path | None = None,
+        name: str | None = None,
+        where: str = "",
     ) -> Recipe:
+        """Validate ``data`` field by field (the message names the key path) and build the recipe."""
+        label = f"Recipe {(data.get('name', name) if isinstance(data, dict) else name)!r}"
+        if not isinstance(data, dict):
+            raise ValueError(f"{label}{where}: expected a mapping of recipe keys, got {_shown(data)}")
         data = dict(data)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(
-                f"Recipe {data.get('name', name)!r}: unknown key(s) {unknown}; expected some of {sorted(known)}"
+                f"{label}: unknown key(s) {[where + str(k) for k in unknown]}; expected some of {sorted(known)}"
             )
+        if "stage" not in data:
+            raise ValueError(f"{label}: missing key {where}stage (one of {STAGES})")
+        validate_fields(data, label, where)
         data.setdefault("name", name or "recipe")
         data["stages"] = [
             load_recipe(s if Path(s).is_absolute() or base_dir is None else base_dir / s)
             if isinstance(s, str)
-            else cls.from_dict(s, base_dir=base_dir)
-            for s in data.get("stages") or []
+            else cls.from_dict(
+                s, base_dir=base_dir, name=f"{data['name']}[{index}]", where=f"{where}stages[{index}]."
+            )
+            for index, s in enumerate(data.get("stages") or [])
         ]
         return cls(**data)
 
@@ -125,10 +139,139 @@ def load_recipe(recipe: str | Path | Recipe) -> Recipe:
             names = sorted(p.stem for p in RECIPES_DIR.glob("*.yaml"))
             raise FileNotFoundError(f"No recipe {str(recipe)!r}: not a file and not one of {names}")
         path = candidate
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ValueError(f"Recipe {path}: not valid YAML ({' '.join(str(err).split())})") from None
+    if data is None:
+        raise ValueError(f"Recipe {path}: the file is empty (expected at least `stage:`)")
+    if not isinstance(data, dict):
+        raise ValueError(f"Recipe {path}: expected a mapping of recipe keys, got {_shown(data)}")
     loaded = Recipe.from_dict(data, base_dir=path.parent, name=path.stem)
     loaded.source = str(path)
     return loaded
 
 
-__all__ = ["PAPER_TRAINING_DEFAULTS", "RECIPES_DIR", "STAGES", "Recipe", "load_recipe"]
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return f"{type(value).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# key -> (check, what it must be); keys not listed (name, stages, source) are checked where they are used.
+_FIELD_CHECKS: dict[str, tuple[Any, str]] = {
+    "name": (lambda v: isinstance(v, str) and v, "a non-empty string"),
+    "stage": (lambda v: v in STAGES, f"one of {list(STAGES)}"),
+    "model": (lambda v: isinstance(v, str) and v.strip(), "a model config name, model folder or hub id"),
+    "dataset_config": (lambda v: v is None or (isinstance(v, str) and v), "a dataset config name"),
+    "untie_projectors": (lambda v: isinstance(v, bool), "true or false"),
+    "lora": (
+        lambda v: v is None or isinstance(v, dict),
+        "a mapping of LoRA settings (r, lora_alpha, ...) or null",
+    ),
+    "freeze_language_model": (lambda v: isinstance(v, bool), "true or false"),
+    "max_length": (
+        lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+        "an integer >= 1 or null",
+    ),
+    "bf16": (lambda v: isinstance(v, bool) or v == "auto", "true, false or auto"),
+    "gradient_checkpointing": (lambda v: isinstance(v, bool) or v == "auto", "true, false or auto"),
+    "save_adapter": (lambda v: isinstance(v, bool), "true or false"),
+    "decision_weight": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "training": (lambda v: v is None or isinstance(v, dict), "a mapping of SFTConfig fields"),
+    "stages": (lambda v: v is None or isinstance(v, list), "a list of recipe files or mappings"),
+}
+
+
+def validate_fields(data: dict[str, Any], label: str, where: str = "") -> None:
+    """Type/range checks of every recipe key, then of the ``lora:`` and ``training:`` blocks' keys."""
+    for key, value in data.items():
+        check, expected = _FIELD_CHECKS.get(key, (lambda v: True, ""))
+        if not check(value):
+            raise ValueError(f"{label}: {where}{key}: expected {expected}, got {_shown(value)}")
+    if data.get("training") is None:
+        data["training"] = {}
+    if data.get("lora"):
+        validate_lora(data["lora"], label, f"{where}lora.")
+    if data["training"]:
+        validate_training(data["training"], label, f"{where}training.")
+
+
+def validate_lora(lora: dict[str, Any], label: str, where: str) -> None:
+    """``lora:`` keys are `moltc_lora_config`'s arguments."""
+    import inspect
+
+    from ..lora import moltc_lora_config
+
+    parameters = inspect.signature(moltc_lora_config).parameters
+    unknown = sorted(set(lora) - set(parameters))
+    if unknown:
+        raise ValueError(
+            f"{label}: unknown key(s) {[where + str(k) for k in unknown]}; expected some of {sorted(parameters)}"
+        )
+    for key, value in lora.items():
+        default = parameters[key].default
+        if isinstance(default, bool) and not isinstance(value, bool):
+            raise ValueError(f"{label}: {where}{key}: expected true or false, got {_shown(value)}")
+        if (
+            isinstance(default, int)
+            and not isinstance(default, bool)
+            and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1)
+        ):
+            raise ValueError(f"{label}: {where}{key}: expected an integer >= 1, got {_shown(value)}")
+        if isinstance(default, float) and not (_is_number(value) and 0 <= value < 1):
+            raise ValueError(f"{label}: {where}{key}: expected a number in [0, 1), got {_shown(value)}")
+
+
+_SIMPLE_TYPES = {
+    "<class 'bool'>": (lambda v: isinstance(v, bool), "true or false"),
+    "bool | None": (lambda v: v is None or isinstance(v, bool), "true, false or null"),
+    "<class 'int'>": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "int | None": (
+        lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)),
+        "an integer or null",
+    ),
+    "<class 'float'>": (_is_number, "a number"),
+    "float | None": (lambda v: v is None or _is_number(v), "a number or null"),
+    "<class 'str'>": (lambda v: isinstance(v, str), "a string"),
+    "str | None": (lambda v: v is None or isinstance(v, str), "a string or null"),
+}
+
+
+def validate_training(training: dict[str, Any], label: str, where: str) -> None:
+    """``training:`` keys must be `SFTConfig` fields, and simple-typed fields must hold that type.
+
+    ``learning_rate: fast`` or a misspelt ``learning_rat`` would otherwise surface as a TRL traceback (or be
+    silently ignored) at the start of training, after the model and data are loaded.
+    """
+    from trl import SFTConfig
+
+    fields = {f.name: f for f in dataclasses.fields(SFTConfig) if f.init}
+    unknown = sorted(set(training) - set(fields))
+    if unknown:
+        raise ValueError(f"{label}: unknown key(s) {[where + str(k) for k in unknown]}: not SFTConfig fields")
+    for key, value in training.items():
+        check, expected = _SIMPLE_TYPES.get(str(fields[key].type), (lambda v: True, ""))
+        if not check(value):
+            raise ValueError(f"{label}: {where}{key}: expected {expected}, got {_shown(value)}")
+
+
+def check_model_source(model: str, key: str = "model") -> None:
+    """A model that is written as a path (``./x``, ``/x``, ``a/b/c``) must exist; names and hub ids pass."""
+    looks_local = model.startswith((".", "/", "~")) or model.count("/") > 1
+    if looks_local and not Path(model).expanduser().exists():
+        raise FileNotFoundError(f"{key}: no such model folder {model!r}")
+
+
+__all__ = [
+    "PAPER_TRAINING_DEFAULTS",
+    "RECIPES_DIR",
+    "STAGES",
+    "Recipe",
+    "check_model_source",
+    "load_recipe",
+    "validate_fields",
+]
