@@ -1,13 +1,17 @@
-"""Decision weighting: the tokens that say which class an answer is get their own loss weight."""
+"""Decisions: loss weight on the tokens that decide a class, scoring by those tokens, calibration on validation."""
 
 from __future__ import annotations
 
 import datasets
+import numpy as np
 import torch
 
 from moltc_hf import MolTCDataCollator
 from moltc_hf.collator import IGNORE_INDEX, decision_spans
+from moltc_hf.evaluation.calibration import apply_temperature, calibrate, fit_temperature, fit_threshold
+from moltc_hf.evaluation.evaluate import evaluate_model
 from moltc_hf.evaluation.inference import uncached_features
+from moltc_hf.evaluation.report import format_report
 from moltc_hf.evaluation.scoring import score_candidates, tokenize_candidates
 from moltc_hf.instructions import templates
 from moltc_hf.instructions.tasks import get_task
@@ -85,3 +89,33 @@ def test_decision_scoring_compares_only_the_deciding_token(tiny):
     torch.testing.assert_close(scores, expected, rtol=1e-4, atol=1e-4)
     whole = score_candidates(model, processor, [prompt], candidates, features, reduction="sum")[0]
     assert (whole < scores).all()  # the whole sentences add the template tokens' log-probabilities
+
+
+def test_calibration_fits_on_validation_and_is_reported():
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 1.5, 4000)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-z))).astype(int)  # the truth follows sigmoid(z) ...
+    p = np.stack([1 / (1 + np.exp(4 * z)), 1 / (1 + np.exp(-4 * z))], 1)  # ... the scorer says sigmoid(4 z)
+    assert 3.0 < fit_temperature(p, y) < 5.0
+    assert np.allclose(apply_temperature(p, 1.0), p, atol=1e-9)
+    halved = p[:, 1] * 0.5  # a biased scorer: positives only reach p ~ 0.5, argmax would call none of them
+    assert fit_threshold(halved, y) < 0.5
+    result = calibrate(p[:2000], y[:2000], p[2000:], y[2000:])
+    assert result.ece_after < result.ece_before / 2 and 0 < result.threshold_accuracy < 1
+    assert result.accuracy_at_threshold > 0.7
+
+
+def test_evaluate_reports_validation_calibration(tiny):
+    model, processor = tiny
+    spec = get_task("ddi_binary")
+    pairs = [("CCO", "c1ccccc1O"), ("CC(=O)O", "CN"), ("O", "CCCl"), ("c1ccncc1", "CCN")] * 2
+    rows = [
+        {**dict(zip(("smiles_a", "smiles_b"), pair)), "prompt": spec.prompt(*pair), "label": float(i % 2)}
+        for i, pair in enumerate(pairs)
+    ]
+    rows = [{**row, "task": "ddi_binary", "target": spec.target(row["label"])} for row in rows]
+    report = evaluate_model(model, processor, rows, calibration_rows=rows[:4], progress=False)
+    calibration = report["calibration"]
+    assert calibration["num_validation"] == 4 and calibration["temperature"] > 0
+    assert 0 <= calibration["accuracy_at_threshold"] <= 1
+    assert "calibrated.temperature" in format_report(report)

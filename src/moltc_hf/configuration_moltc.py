@@ -44,6 +44,30 @@ MOLTC_AUTO_MAP = {
 }
 
 
+def check_int(config: str, name: str, value, minimum: int, maximum: int | None = None) -> None:
+    """``config.name`` must be an int in ``[minimum, maximum]``: a string from a YAML/CLI override or a float
+    from arithmetic would otherwise fail far away (``'<' not supported``, a float tensor shape)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{config}.{name} must be an int, got {value!r} ({type(value).__name__})")
+    if value < minimum or (maximum is not None and value > maximum):
+        upper = f" and <= {maximum}" if maximum is not None else ""
+        raise ValueError(f"{config}.{name} must be >= {minimum}{upper}, got {value}")
+
+
+def check_float(config: str, name: str, value, minimum: float, maximum: float | None = None) -> None:
+    """``config.name`` must be a real number in ``[minimum, maximum]`` (an int is fine)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{config}.{name} must be a number, got {value!r} ({type(value).__name__})")
+    if not minimum <= value <= (maximum if maximum is not None else float("inf")):
+        upper = f" and <= {maximum}" if maximum is not None else ""
+        raise ValueError(f"{config}.{name} must be >= {minimum}{upper}, got {value}")
+
+
+def check_choice(config: str, name: str, value, choices: tuple) -> None:
+    if value not in choices:
+        raise ValueError(f"{config}.{name} must be one of {list(choices)}, got {value!r}")
+
+
 class MolTCGraphConfig(PreTrainedConfig):
     """Configuration of the GIN graph encoder (pretrain-gnns variant used by MolCA/MolTC).
 
@@ -71,10 +95,13 @@ class MolTCGraphConfig(PreTrainedConfig):
     layer_norm_eps: float = 1e-5
 
     def __post_init__(self, **kwargs):
-        if self.jk_mode not in ("last", "sum"):
-            raise ValueError(f"graph_config.jk_mode must be 'last' or 'sum', got {self.jk_mode!r}")
-        if self.num_layers < 1:
-            raise ValueError(f"graph_config.num_layers must be >= 1, got {self.num_layers}")
+        check_choice("graph_config", "jk_mode", self.jk_mode, ("last", "sum"))
+        for name in ("num_layers", "hidden_size", "num_atom_types", "num_chirality_tags", "num_bond_types"):
+            check_int("graph_config", name, getattr(self, name), 1)
+        check_int("graph_config", "num_bond_directions", self.num_bond_directions, 1)
+        check_int("graph_config", "self_loop_bond_type", self.self_loop_bond_type, 0, self.num_bond_types - 1)
+        check_float("graph_config", "dropout", self.dropout, 0.0, 1.0)
+        check_float("graph_config", "layer_norm_eps", self.layer_norm_eps, 0.0)
         super().__post_init__(**kwargs)
 
 
@@ -112,11 +139,16 @@ class MolTCConfig(PreTrainedConfig):
     tie_word_embeddings: bool = True
 
     def __post_init__(self, **kwargs):
+        # Checked before the sub-configs are built, so a bad value is named here rather than failing inside them.
+        check_choice("MolTCConfig", "projector_sharing", self.projector_sharing, ("tied", "untied"))
+        check_int("MolTCConfig", "num_query_tokens", self.num_query_tokens, 1)
+        check_int("MolTCConfig", "num_molecule_roles", self.num_molecule_roles, 1)
+        if not isinstance(self.mol_token, str) or not self.mol_token:
+            raise TypeError(f"MolTCConfig.mol_token must be a non-empty string, got {self.mol_token!r}")
+        if self.mol_token_id is not None:
+            check_int("MolTCConfig", "mol_token_id", self.mol_token_id, 0)
+        check_float("MolTCConfig", "initializer_range", self.initializer_range, 0.0)
         super().__post_init__(**kwargs)
-        if self.projector_sharing not in ("tied", "untied"):
-            raise ValueError(f"projector_sharing must be 'tied' or 'untied', got {self.projector_sharing!r}")
-        if self.num_query_tokens < 1:
-            raise ValueError(f"num_query_tokens must be >= 1, got {self.num_query_tokens}")
         # The Q-Former cross-attends to GIN node embeddings, so its key/value width is the GIN width.
         self.qformer_config.encoder_hidden_size = self.graph_config.hidden_size
         self.tie_word_embeddings = bool(getattr(self.text_config, "tie_word_embeddings", True))
@@ -130,6 +162,9 @@ class MolTCConfig(PreTrainedConfig):
 
 __all__ = [
     "END_SMILES",
+    "check_choice",
+    "check_float",
+    "check_int",
     "MOLTC_SPECIAL_TOKENS",
     "MOL_TOKEN",
     "START_SMILES",

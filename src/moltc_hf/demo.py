@@ -27,12 +27,13 @@ from pathlib import Path  # noqa: E402
 import gradio as gr  # noqa: E402
 from PIL import Image  # noqa: E402
 from rdkit.Chem.Draw import rdMolDraw2D  # noqa: E402
-from transformers import pipeline  # noqa: E402
+from transformers import AutoConfig, pipeline  # noqa: E402
 
 from .featurization import InvalidMoleculeError, parse_molecule  # noqa: E402
 from .hub import package_source_dir  # noqa: E402
 from .instructions.properties import describe_molecule  # noqa: E402
 from .instructions.tasks import get_task  # noqa: E402
+from .pipeline import task_defaults  # noqa: E402
 
 QUICKSTART_MODEL = Path("runs") / "quickstart" / "model"
 PIPELINE_TASK = "molecule-pair-interaction"
@@ -99,6 +100,86 @@ class Predictor:
     def __call__(self, smiles_a: str, smiles_b: str, task: str) -> dict:
         result = self.pipeline()({"smiles_a": smiles_a, "smiles_b": smiles_b}, task=task)
         return result[0] if isinstance(result, list) else result
+
+
+def task_availability(model: str | None) -> dict[str, str | None]:
+    """Demo task name -> ``None`` when the model answers it, else why not.
+
+    Read from the tasks the model recorded at training time (`moltc_hf.pipeline.set_task_defaults`, ``tasks``);
+    a model that records none is offered every task (and a task it cannot answer says so when asked)."""
+    if not model:
+        return dict.fromkeys(DEMO_TASKS)
+    try:
+        defaults = task_defaults(AutoConfig.from_pretrained(model, trust_remote_code=True))
+    except (OSError, ValueError):  # unreachable hub id, not a model folder: the page says so when asked
+        return dict.fromkeys(DEMO_TASKS)
+    trained = defaults.get("tasks")
+    if not trained:
+        return dict.fromkeys(DEMO_TASKS)
+    reason = f"not trained on it (this model was trained on: {', '.join(trained)})"
+    return {name: None if name in trained else reason for name in DEMO_TASKS}
+
+
+def _task(task: str) -> DemoTask:
+    """A demo task by name or page label; a `gr.Error` naming the choices otherwise."""
+    for candidate in TASKS:
+        if task in (candidate.name, candidate.label):
+            return candidate
+    raise gr.Error(f"Unknown task {task!r}; choose one of {[t.name for t in TASKS]}")
+
+
+def _check_smiles(task: DemoTask, smiles_a: str, smiles_b: str) -> None:
+    problems = []
+    for which, smiles in (("A", smiles_a), ("B", smiles_b)):
+        try:
+            parse_molecule(smiles, field=f"molecule {which}")
+        except InvalidMoleculeError as error:
+            problems.append(
+                f"Molecule {which} ({task.roles['AB'.index(which)]}): {error.reason}. Got {smiles!r}."
+            )
+    if problems:
+        raise gr.Error("Invalid SMILES. " + " ".join(problems), title="Invalid SMILES")
+
+
+API_OUTPUTS = (
+    "task",
+    "answer",
+    "label",
+    "value",
+    "confidence",
+    "reasoning",
+)  # `/predict`'s outputs, in order
+
+
+def api_predict(
+    predictor: Predictor | None, availability: dict[str, str | None], smiles_a: str, smiles_b: str, task: str
+) -> tuple:
+    """The ``/predict`` API endpoint: (task, answer, label, value, confidence, reasoning), typed.
+
+    ``value`` is the regression value (``None`` for classification), ``confidence`` a number in [0, 1].
+    Bad input (invalid SMILES, an unknown task, a task the model was not trained on) raises `gr.Error`, which
+    gradio_client reports as an error, not as an answer."""
+    spec = _task((task or "").strip())
+    smiles_a, smiles_b = (smiles_a or "").strip(), (smiles_b or "").strip()
+    _check_smiles(spec, smiles_a, smiles_b)
+    if availability.get(spec.name):
+        raise gr.Error(f"Task {spec.name!r} is not offered: {availability[spec.name]}")
+    if predictor is None or predictor.model is None:
+        raise gr.Error(NO_MODEL_MESSAGE.replace("**", ""))
+    try:
+        result = predictor(smiles_a, smiles_b, spec.name)
+    except Exception as error:  # the model's own refusal (e.g. no class sentences), as an API error
+        raise gr.Error(f"The model could not answer: {error}") from error
+    probability = result.get("probability")
+    confidence = None if probability is None or probability != probability else float(probability)
+    return (
+        spec.name,
+        str(result.get("answer", "")).strip(),
+        result.get("label"),
+        result.get("value"),
+        confidence,
+        str(result.get("reasoning") or "").strip(),
+    )
 
 
 def depict(
@@ -177,6 +258,8 @@ def build_demo(model: str | None = None) -> gr.Blocks:
     """The page. ``model``: hub id or folder (default: `default_model`)."""
     model = model or default_model()
     predictor = Predictor(model) if model else None
+    availability = task_availability(model)
+    offered = [t for t in TASKS if not availability.get(t.name)] or TASKS
     with gr.Blocks(title="MolTC: molecular relational learning") as demo:
         gr.Markdown(
             "# MolTC: ask a language model about a pair of molecules\n"
@@ -187,7 +270,13 @@ def build_demo(model: str | None = None) -> gr.Blocks:
         with gr.Row():
             smiles_a = gr.Textbox(label="Molecule A (SMILES): drug 1 / solvent", elem_id="smiles-a")
             smiles_b = gr.Textbox(label="Molecule B (SMILES): drug 2 / solute", elem_id="smiles-b")
-        task = gr.Radio([t.label for t in TASKS], value=TASKS[0].label, label="Question", elem_id="task")
+        task = gr.Radio([t.label for t in offered], value=offered[0].label, label="Question", elem_id="task")
+        unavailable = [f"~~{t.label}~~: {availability[t.name]}" for t in TASKS if availability.get(t.name)]
+        gr.Markdown(
+            "Not offered for this model: " + "; ".join(unavailable),
+            visible=bool(unavailable),
+            elem_id="unavailable-tasks",
+        )
         button = gr.Button("Predict", variant="primary", elem_id="predict")
         status = gr.Markdown(elem_id="status")
         with gr.Row():
@@ -210,8 +299,36 @@ def build_demo(model: str | None = None) -> gr.Blocks:
             lambda a, b, t: predict(predictor, a, b, t),
             inputs=[smiles_a, smiles_b, task],
             outputs=[status, answer, reasoning, confidence, image_a, image_b],
+            api_visibility="private",  # the page's own event; programs use `/predict`
         )
+        _api_endpoint(predictor, availability)
     return demo
+
+
+def _api_endpoint(predictor: Predictor | None, availability: dict[str, str | None]) -> None:
+    """``/predict`` for gradio_client and the "Use via API" page: named, labelled and typed inputs/outputs,
+    built from hidden components (the page's event returns display strings and images instead)."""
+    with gr.Column(visible=False):
+        inputs = [
+            gr.Textbox(label="smiles_a (molecule A: drug 1 / solvent)"),
+            gr.Textbox(label="smiles_b (molecule B: drug 2 / solute)"),
+            gr.Textbox(label=f"task (one of {', '.join(t.name for t in TASKS)})", value=TASKS[0].name),
+        ]
+        outputs = [
+            gr.Textbox(label="task"),
+            gr.Textbox(label="answer"),
+            gr.Textbox(label="label (class name; empty for regression)"),
+            gr.Number(label="value (regression value; empty for classification)"),
+            gr.Number(label="confidence (0-1)"),
+            gr.Textbox(label="reasoning"),
+        ]
+        run = gr.Button("predict (API)")
+    run.click(
+        lambda a, b, t: api_predict(predictor, availability, a, b, t),
+        inputs=inputs,
+        outputs=outputs,
+        api_name="predict",
+    )
 
 
 def launch(model: str | None = None, host: str = "127.0.0.1", port: int | None = None, **kwargs) -> gr.Blocks:
@@ -228,14 +345,17 @@ def launch(model: str | None = None, host: str = "127.0.0.1", port: int | None =
 
 
 __all__ = [
+    "API_OUTPUTS",
     "EXAMPLES",
     "NO_MODEL_MESSAGE",
     "TASKS",
     "DemoTask",
     "Predictor",
+    "api_predict",
     "build_demo",
     "default_model",
     "depict",
     "launch",
     "predict",
+    "task_availability",
 ]

@@ -1,6 +1,5 @@
 """``pipeline("molecule-pair-interaction", model=...)``: two SMILES in, an answer with its confidence out.
 
-    >>> import moltc_hf.pipeline  # registers the task with transformers
     >>> from transformers import pipeline
     >>> pipe = pipeline("molecule-pair-interaction", model="runs/quickstart/final", trust_remote_code=True)
     >>> pipe({"smiles_a": "O", "smiles_b": "CCO"}, task="solvation")
@@ -16,6 +15,12 @@ Output per pair: ``task``, ``answer`` (the answer text), ``label`` (class name o
 (float or ``None``), ``probability`` (confidence in [0, 1]: the class probability when scoring, the
 geometric-mean token probability when generating), ``reasoning`` (the text before the final answer),
 plus ``label_id`` and ``error`` (why an answer could not be read, else ``None``).
+
+``import moltc_hf`` registers the task; a folder written by ``pipe.save_pretrained`` (or `add_pipeline_code`)
+also carries the pipeline's code and ``custom_pipelines``, so it (or its hub copy) loads with
+``trust_remote_code=True`` where moltc_hf is never imported. Inputs may also be a generator, a
+`datasets.Dataset` or ``KeyPairDataset(ds, "smiles_a", "smiles_b")`` (answers then stream, one per row), and
+``device=0``/``"cuda"`` on a machine without a GPU is an error.
 
 Molecule features are cached per pipeline instance (`MoleculeFeatureCache`), so asking about the same
 drug again does not re-encode it. An invalid SMILES raises `InvalidMoleculeError` naming the input.
@@ -45,13 +50,20 @@ TASK_NAME = "molecule-pair-interaction"
 
 
 def set_task_defaults(
-    config, *, task: str | None = None, candidates: Mapping[str, Sequence[str]] | None = None
+    config,
+    *,
+    task: str | None = None,
+    candidates: Mapping[str, Sequence[str]] | None = None,
+    tasks: Sequence[str] | None = None,
 ) -> None:
-    """Record the default task and class sentences in ``config.task_specific_params`` (saved with the model)."""
+    """Record the default task, class sentences and the tasks the model was trained on (``tasks``: what a demo
+    offers) in ``config.task_specific_params`` (saved with the model)."""
     params = dict(getattr(config, "task_specific_params", None) or {})
     entry = dict(params.get(TASK_NAME, {}))
     if task is not None:
         entry["task"] = task
+    if tasks is not None:
+        entry["tasks"] = sorted(set(entry.get("tasks", [])) | set(tasks))
     if candidates:
         entry["candidates"] = {**entry.get("candidates", {}), **{k: list(v) for k, v in candidates.items()}}
     params[TASK_NAME] = entry
@@ -59,7 +71,8 @@ def set_task_defaults(
 
 
 def task_defaults(config) -> dict:
-    """What `set_task_defaults` recorded: ``{"task": ..., "candidates": {task: [...]}}`` (either may be absent)."""
+    """What `set_task_defaults` recorded: ``{"task": ..., "candidates": {task: [...]}, "tasks": [...]}`` (any may
+    be absent)."""
     return dict((getattr(config, "task_specific_params", None) or {}).get(TASK_NAME, {}))
 
 

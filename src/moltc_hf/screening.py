@@ -11,6 +11,7 @@ With several processes (``torchrun`` or ``accelerate launch``), `screen_file` sp
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,12 +20,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
 from .evaluation.inference import MoleculeFeatureCache, Prediction, iter_predictions
 from .featurization import Reject
 from .instructions.tasks import TaskSpec
 from .processing_moltc import MOLECULE_FIELDS
-from .rejects import read_rejects, write_rejects
+from .rejects import read_rejects, rejects_table, write_rejects
 
 ROW_ID = "row_id"
 
@@ -161,7 +163,7 @@ class PairsFile:
 
 def _unify(types: list[pa.DataType]) -> pa.DataType:
     """One Arrow type for a CSV column whose chunks were inferred separately."""
-    kinds = {t for t in types if t != pa.null()}
+    kinds = {pa.string() if pa.types.is_large_string(t) else t for t in types if t != pa.null()}
     if not kinds:
         return pa.null()
     if len(kinds) == 1:
@@ -221,7 +223,7 @@ def rejects_path_for(output: str | Path) -> Path:
 def screen_file(
     model,
     processor,
-    input_path: str | Path,
+    input_path: str | Path | PairsFile,
     output_path: str | Path,
     task: TaskSpec | str,
     *,
@@ -230,98 +232,179 @@ def screen_file(
     progress: bool = True,
     cache: bool = True,
     write_every: int = 8192,
+    resume: bool = False,
     **predict_kwargs,
 ) -> ScreenReport:
     """Predict every pair of a CSV/parquet file into a parquet file (+ ``<output>.rejects.parquet``).
 
-    Output rows carry ``row_id`` (the 0-based row of the input file) and the input's columns, and are
-    written in chunks of ``write_every`` rows as they come (memory stays flat on millions of pairs).
-    Under ``accelerate launch`` each process screens its share into a part file; the main process then
-    merges the parts in row order.
+    Output rows carry ``row_id`` (the 0-based row of the input file) and the input's columns. The input is
+    streamed (memory stays flat on millions of pairs) and every ``write_every`` rows become a *part* file in
+    ``.<output name>.parts/``, written under a temporary name and renamed, so an interrupted run keeps every
+    finished part: ``resume=True`` skips them and continues, without redoing or duplicating rows. The
+    output and rejects files appear (by rename) only once every part is done; the parts are then removed.
+    Under ``accelerate launch`` each process screens a contiguous share of the rows; the main process merges.
     """
     from accelerate import PartialState
 
+    if batch_size < 1 or write_every < 1 or (limit is not None and limit < 1):
+        raise ValueError(
+            f"batch_size, write_every and limit must be >= 1 (got {batch_size}, {write_every}, {limit})"
+        )
+    pairs = input_path if isinstance(input_path, PairsFile) else PairsFile(input_path)
+    input_path, output_path = pairs.path, Path(output_path)
+    if output_path.resolve() == input_path.resolve():
+        raise ValueError(f"output {output_path} is the input file; refusing to overwrite it")
     state = PartialState(cpu=next(model.parameters()).device.type == "cpu")  # CPU runs split with gloo
-    frame = read_pairs(input_path)
-    if limit is not None:
-        frame = frame.iloc[:limit]
-    frame = frame.reset_index(drop=True)
-    output_path = Path(output_path)
-    output_path.parent.mkdir(parents=True, exist_ok=True)
-    schema = output_schema(pa.Schema.from_pandas(frame, preserve_index=False))
-    multi = state.num_processes > 1
-    part_path = (
-        output_path.with_name(f"{output_path.stem}.part{state.process_index}.parquet")
-        if multi
-        else output_path
-    )
-    feature_cache = MoleculeFeatureCache(model, processor) if cache else False
-    counts = {"predicted": 0, "unparseable": 0}
-    rejects: list[Reject] = []
-    with state.split_between_processes(list(range(len(frame)))) as shard:
-        shard_frame = frame.iloc[list(shard)]
-        pending: list = []
-        with pq.ParquetWriter(part_path, schema) as writer:
-            for batch_results, batch_rejects in iter_predictions(
-                model,
-                processor,
-                shard_frame.to_dict("records"),
-                task,
-                batch_size=batch_size,
-                cache=feature_cache,
-                row_ids=shard_frame.index.tolist(),
-                progress=f"screening [{state.process_index}]" if progress else None,
-                **predict_kwargs,
-            ):
-                pending += batch_results
-                rejects += batch_rejects
-                counts["predicted"] += len(batch_results)
-                counts["unparseable"] += sum(p.error is not None for _, _, p in batch_results)
-                if len(pending) >= write_every:
-                    writer.write_table(predictions_table(pending, schema, list(frame.columns)))
-                    pending = []
-            if pending:
-                writer.write_table(predictions_table(pending, schema, list(frame.columns)))
-    write_rejects(rejects, rejects_path_for(part_path), "predict")
-    report = ScreenReport(
-        num_rows=len(frame),
-        num_predicted=counts["predicted"],
-        num_rejected=len({r.row for r in rejects}),
-        num_unparseable=counts["unparseable"],
-        molecules_encoded=feature_cache.misses
-        if isinstance(feature_cache, MoleculeFeatureCache)
-        else 2 * counts["predicted"],
-        output=str(output_path),
-        rejects=str(rejects_path_for(output_path)),
-    )
-    if multi:
-        report = _merge_parts(state, output_path, report)
-    return report
-
-
-def _merge_parts(state, output_path: Path, report: ScreenReport) -> ScreenReport:
-    """Main process: concatenate the part files (and their rejects) in row order; other processes: nothing."""
-    from accelerate.utils import gather_object
-
-    encoded = sum(gather_object([report.molecules_encoded]))  # every process's encoder work, not just ours
+    num_rows = pairs.num_rows if limit is None else min(limit, pairs.num_rows)
+    schema = output_schema(pairs.schema)
+    parts = PartsFolder(output_path, state.num_processes)
+    options = {"input": str(input_path.resolve()), "rows": num_rows, "write_every": write_every}
+    options |= {"task": task if isinstance(task, str) else task.name, "processes": state.num_processes}
+    options |= {k: repr(v) for k, v in sorted(predict_kwargs.items())}
+    if state.is_main_process:
+        parts.prepare(options, resume)
     state.wait_for_everyone()
-    if not state.is_main_process:
-        return ScreenReport(num_rows=report.num_rows)
-    parts = [output_path.with_name(f"{output_path.stem}.part{k}.parquet") for k in range(state.num_processes)]
-    table = pa.concat_tables([pq.read_table(p) for p in parts]).sort_by(ROW_ID)
-    rejects = pa.concat_tables([read_rejects(rejects_path_for(p)) for p in parts]).to_pylist()
-    pq.write_table(table, output_path)
-    write_rejects(sorted(rejects, key=lambda r: int(r["row"])), rejects_path_for(output_path), "predict")
-    for part in parts:
-        part.unlink()
-        rejects_path_for(part).unlink()
-    errors = pc.sum(pc.invert(pc.is_null(table["error"]))).as_py() or 0
+    start, stop = _share(num_rows, state.num_processes, state.process_index)
+    feature_cache = MoleculeFeatureCache(model, processor) if cache else False
+    encoded = 0
+    bar = tqdm(
+        total=stop - start, desc=f"screening [{state.process_index}]", disable=not progress, unit="pair"
+    )
+    with bar:
+        for index, frame in enumerate(pairs.rows(start, stop, write_every)):
+            if parts.done(state.process_index, index):
+                bar.update(len(frame))
+                continue
+            results, rejects = _predict_frame(
+                model, processor, frame, task, batch_size, feature_cache, predict_kwargs
+            )
+            parts.write(
+                state.process_index,
+                index,
+                predictions_table(results, schema, list(pairs.schema.names)),
+                rejects,
+            )
+            bar.update(len(frame))
+            if not isinstance(feature_cache, MoleculeFeatureCache):
+                encoded += 2 * len(results)
+    if isinstance(feature_cache, MoleculeFeatureCache):
+        encoded = feature_cache.misses
+    return _finish(state, parts, schema, output_path, num_rows, encoded)
+
+
+def _share(num_rows: int, processes: int, index: int) -> tuple[int, int]:
+    """Rows ``[start, stop)`` of process ``index``: contiguous, the first ones one longer (accelerate's split)."""
+    base, extra = divmod(num_rows, processes)
+    start = index * base + min(index, extra)
+    return start, start + base + (index < extra)
+
+
+def _predict_frame(model, processor, frame: pd.DataFrame, task, batch_size, cache, predict_kwargs):
+    """One part's predictions and rejects (every row ends in one of the two)."""
+    results, rejects = [], []
+    for batch_results, batch_rejects in iter_predictions(
+        model,
+        processor,
+        frame.to_dict("records"),
+        task,
+        batch_size=batch_size,
+        cache=cache,
+        row_ids=frame.index.tolist(),
+        progress=None,
+        **predict_kwargs,
+    ):
+        results += batch_results
+        rejects += batch_rejects
+    return results, rejects
+
+
+class PartsFolder:
+    """``.<output name>.parts/``: one predictions file + one rejects file per part, and the run's options.
+
+    A part counts as done only when its predictions file exists; it is renamed into place after its rejects
+    file, so a kill leaves at worst a stray temporary file, which `prepare` removes.
+    """
+
+    def __init__(self, output_path: Path, processes: int):
+        self.output_path = output_path
+        self.folder = output_path.with_name(f".{output_path.name}.parts")
+        self.processes = processes
+
+    def prepare(self, options: dict, resume: bool) -> None:
+        import json
+        import shutil
+
+        manifest = self.folder / "options.json"
+        if resume and manifest.is_file():
+            previous = json.loads(manifest.read_text())
+            if previous != options:
+                changed = sorted(k for k in set(previous) | set(options) if previous.get(k) != options.get(k))
+                raise ValueError(
+                    f"--resume: the unfinished run in {self.folder} used other options ({changed}); "
+                    "rerun without --resume to start over"
+                )
+            for stray in self.folder.glob(".*.partial"):
+                stray.unlink()
+            return
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        _atomic_write_text(manifest, json.dumps(options, indent=1))
+
+    def path(self, process: int, index: int, kind: str = "predictions") -> Path:
+        return self.folder / f"part-{process:03d}-{index:06d}.{kind}.parquet"
+
+    def done(self, process: int, index: int) -> bool:
+        return self.path(process, index).is_file()
+
+    def write(self, process: int, index: int, table: pa.Table, rejects: list[Reject]) -> None:
+        write_rejects(rejects, self.path(process, index, "rejects"), "predict")
+        final = self.path(process, index)
+        partial = final.with_name(f".{final.name}.partial")
+        pq.write_table(table, partial)
+        os.replace(partial, final)
+
+    def tables(self, kind: str = "predictions") -> Iterator[pa.Table]:
+        """Every part's table, in row order (process, then part)."""
+        for path in sorted(self.folder.glob(f"part-*.{kind}.parquet")):
+            yield read_rejects(path) if kind == "rejects" else pq.read_table(path)
+
+
+def _finish(state, parts: PartsFolder, schema: pa.Schema, output_path: Path, num_rows: int, encoded: int):
+    """Main process: merge the parts in row order into the output and rejects files (each by rename)."""
+    import shutil
+
+    if state.num_processes > 1:
+        from accelerate.utils import gather_object
+
+        encoded = sum(gather_object([encoded]))  # every process's encoder work, not just ours
+        state.wait_for_everyone()
+        if not state.is_main_process:
+            return ScreenReport(num_rows=num_rows)
+    partial = output_path.with_name(f".{output_path.name}.partial")
+    predicted = unparseable = 0
+    with pq.ParquetWriter(partial, schema) as writer:
+        for table in parts.tables():
+            writer.write_table(table)
+            predicted += table.num_rows
+            unparseable += pc.sum(pc.invert(pc.is_null(table["error"]))).as_py() or 0
+    rejects = [t for t in parts.tables("rejects")]
+    rejects = pa.concat_tables(rejects) if rejects else rejects_table([], "predict")
+    write_rejects(rejects, rejects_path_for(output_path), "predict")
+    os.replace(partial, output_path)
+    shutil.rmtree(parts.folder)
     return ScreenReport(
-        num_rows=report.num_rows,
-        num_predicted=table.num_rows,
-        num_rejected=len({r["row"] for r in rejects}),
-        num_unparseable=errors,
+        num_rows=num_rows,
+        num_predicted=predicted,
+        num_rejected=len(set(rejects["row"].to_pylist())),
+        num_unparseable=unparseable,
         molecules_encoded=encoded,
         output=str(output_path),
         rejects=str(rejects_path_for(output_path)),
     )
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)

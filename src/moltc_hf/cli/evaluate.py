@@ -26,6 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="decision",
         help="candidate scores sum the tokens that tell classes apart (default), the whole answer, or its mean",
     )
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="fit a temperature and binary thresholds on the validation split, apply them to --split",
+    )
     parser.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N rows")
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--max-new-tokens", type=positive_int, default=None)
@@ -63,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         train_rows=train_rows,
         classes=read_classes(args.dataset, args.config),
         reduction=args.scoring,
+        calibration_rows=load_split(args.dataset, args.config, "validation") if args.calibrate else None,
         limit=args.limit,
     )
     explain_label_rejects(report, bad_labels)

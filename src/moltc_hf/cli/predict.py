@@ -1,7 +1,8 @@
 """``moltc predict --model DIR --input FILE --output FILE [--task T]``: screen pairs from CSV/parquet.
 
 Streams the input in batches with a progress bar, encodes each unique molecule once, keeps the input's row
-ids, and writes invalid rows to ``<output>.rejects.parquet`` with the reason. Run it under
+ids, and writes invalid rows to ``<output>.rejects.parquet`` with the reason. Finished parts survive a kill:
+``--resume`` continues from them; the output appears (by rename) only when the run is complete. Run it under
 ``accelerate launch -m moltc_hf.cli predict ...`` to split the input across processes/GPUs.
 """
 
@@ -38,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--device", type=device_name, default=None, help="cpu / cuda / cuda:N (default: cuda when available)"
     )
     parser.add_argument(
+        "--part-size",
+        type=positive_int,
+        default=8192,
+        help="rows per part file (the unit that --resume keeps; default 8192)",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run into the same --output from its last complete part",
@@ -55,9 +62,9 @@ def _read_candidates(path: str | None) -> list[str] | None:
 
 def run(args: argparse.Namespace) -> int:
     from ..pipeline import task_defaults
-    from ..screening import screen_file
+    from ..screening import PairsFile, screen_file
 
-    input_file(args.input)
+    pairs = PairsFile(input_file(args.input))  # a bad file is refused before the model loads
     output_file(args.output, args.input)
     model, processor = load_model(args.model, args.device)
     defaults = task_defaults(model.config)
@@ -66,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     report = screen_file(
         model,
         processor,
-        args.input,
+        pairs,
         args.output,
         task,
         batch_size=args.batch_size,
@@ -78,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         num_beams=args.num_beams,
         resume=args.resume,
+        write_every=args.part_size,
     )
     if report.output is None:  # a non-main process of a multi-process run
         return 0

@@ -26,6 +26,7 @@ from ..instructions.tasks import (
     swapped_prompt,
 )
 from . import metrics as M
+from .calibration import calibrate
 from .inference import MoleculeFeatureCache, iter_predictions
 
 
@@ -87,6 +88,7 @@ def evaluate_model(
     cache: bool = True,
     progress: bool = True,
     reduction: str = "decision",
+    calibration_rows=None,
 ) -> dict:
     """Evaluate on MoT-instructions rows (``smiles_a``, ``smiles_b``, ``prompt``, ``target``, ``label``).
 
@@ -95,6 +97,9 @@ def evaluate_model(
         mode: ``"score"`` (classification by candidate log-likelihood) or ``"generate"`` (parse the text).
             Regression always generates.
         candidates: class id -> answer sentence; read from the rows (plus ``train_rows``) when omitted.
+        calibration_rows: the validation split: a temperature (and, for binary tasks, accuracy / macro-F1
+            thresholds) fitted on it are applied to the test rows (`moltc_hf.evaluation.calibration`);
+            reported under ``calibration``.
         reduction: which answer tokens a candidate's score sums: ``"decision"`` (the tokens that tell the
             classes apart; default), ``"sum"`` (whole answer, the original's readout) or ``"mean"``.
         classes: the full class list the dataset ships (`moltc_hf.instructions.tasks.read_classes`): used as
@@ -152,6 +157,10 @@ def evaluate_model(
         report["order_consistency"] = _order_consistency(
             model, processor, frame, spec, predictions, progress, kwargs
         )
+    if calibration_rows is not None and spec.kind == CLASSIFICATION and len(predictions):
+        report["calibration"] = _calibration(
+            model, processor, calibration_rows, spec, candidates, predictions, kwargs
+        )
     if spec.name == "ddi_binary":
         report["references"]["drug_prior"] = drug_prior_reference(train_frame, frame)
     elif spec.name == "ddi_type":
@@ -159,6 +168,28 @@ def evaluate_model(
             train_frame, frame, len(candidates)
         )
     return report
+
+
+def _calibration(model, processor, rows, spec, candidates, predictions, kwargs) -> dict | None:
+    """Fit the temperature / thresholds on ``rows`` (validation) and apply them to the test predictions."""
+    frame = rows_to_frame(rows)
+    frame = frame[frame["label"].notna()]
+    if not len(frame):
+        return None
+    frame = frame.assign(answer_prefix=_answer_prefixes(frame, candidates))
+    results, _ = _run(model, processor, frame, spec, False, "calibrating", **kwargs)
+    validation = _predictions_table(results)
+    num_classes = len(candidates)
+    validation_probabilities = class_probabilities(validation, num_classes)
+    test_probabilities = class_probabilities(predictions, num_classes)
+    if validation_probabilities is None or test_probabilities is None:
+        return None
+    return calibrate(
+        validation_probabilities,
+        validation["y_true"].to_numpy(int),
+        test_probabilities,
+        predictions["y_true"].to_numpy(int),
+    ).to_dict()
 
 
 def _predictions_table(results) -> pd.DataFrame:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -34,19 +35,42 @@ def json_ready(value):
 
 
 def write_report(report: dict, out_dir: str | Path) -> list[Path]:
-    """``metrics.json``, ``predictions.parquet``, ``rejects.parquet`` and PNG plots; returns the paths."""
+    """``metrics.json``, ``predictions.parquet``, ``rejects.parquet`` and PNG plots; returns the paths.
+
+    Every file is written under a temporary name and renamed, and ``metrics.json`` comes last: a folder with a
+    ``metrics.json`` holds a whole report, and a kill or full disk never leaves a half-written file.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     spec = get_task(report["task"])
     summary = {k: v for k, v in report.items() if not isinstance(v, pd.DataFrame)}
     paths = [out_dir / "metrics.json", out_dir / "predictions.parquet", out_dir / "rejects.parquet"]
-    paths[0].write_text(json.dumps(json_ready(summary), indent=2, allow_nan=False) + "\n")
-    report["predictions"].to_parquet(paths[1], index=False)
+    metrics_text = json.dumps(json_ready(summary), indent=2, allow_nan=False) + "\n"
+    _atomic(paths[1], lambda tmp: report["predictions"].to_parquet(tmp, index=False))
     write_rejects(report["rejects"].to_dict("records"), paths[2], "evaluate")
+    paths += _write_plots(report, spec, out_dir)
+    _atomic(paths[0], lambda tmp: tmp.write_text(metrics_text))
+    return paths
+
+
+def _atomic(path: Path, write) -> Path:
+    """``write(tmp)`` to ``.<stem>.partial<suffix>`` (suffix kept for writers that read it), then rename."""
+    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
+    try:
+        write(partial)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return path
+
+
+def _write_plots(report: dict, spec, out_dir: Path) -> list[Path]:
+    """The task's plots (ROC / reliability / confusion, or parity), each written atomically."""
     predictions = report["predictions"]
     if not len(predictions):
-        return paths
+        return []
     y_true = predictions["y_true"].to_numpy(float)
+    paths = []
     if spec.kind == CLASSIFICATION:
         num_classes = len(report["candidates"])
         y_true = y_true.astype(int)
@@ -54,18 +78,28 @@ def write_report(report: dict, out_dir: str | Path) -> list[Path]:
         probabilities = class_probabilities(predictions, num_classes)
         if probabilities is not None:
             paths.append(
-                plots.roc_plot(y_true, probabilities, out_dir / "roc.png", title=f"ROC: {spec.name}")
+                _atomic(
+                    out_dir / "roc.png",
+                    lambda tmp: plots.roc_plot(y_true, probabilities, tmp, title=f"ROC: {spec.name}"),
+                )
             )
+        confidence = predictions["probability"].to_numpy(float)
         paths.append(
-            plots.reliability_plot(
-                predictions["probability"].to_numpy(float), y_true == y_pred, out_dir / "reliability.png"
+            _atomic(
+                out_dir / "reliability.png",
+                lambda tmp: plots.reliability_plot(confidence, y_true == y_pred, tmp),
             )
         )
-        paths.append(plots.confusion_plot(y_true, y_pred, num_classes, out_dir / "confusion.png"))
-    elif spec.kind == REGRESSION:
         paths.append(
-            plots.parity_plot(
-                y_true, predictions["value"].to_numpy(float), out_dir / "parity.png", title=spec.name
+            _atomic(
+                out_dir / "confusion.png", lambda tmp: plots.confusion_plot(y_true, y_pred, num_classes, tmp)
+            )
+        )
+    elif spec.kind == REGRESSION:
+        values = predictions["value"].to_numpy(float)
+        paths.append(
+            _atomic(
+                out_dir / "parity.png", lambda tmp: plots.parity_plot(y_true, values, tmp, title=spec.name)
             )
         )
     return paths
@@ -79,6 +113,8 @@ def format_report(report: dict) -> str:
     entries = [(k, v) for k, v in report["metrics"].items()]
     if report.get("order_consistency"):
         entries += [(f"order_consistency.{k}", v) for k, v in report["order_consistency"].items()]
+    if report.get("calibration"):
+        entries += [(f"calibrated.{k}", v) for k, v in report["calibration"].items()]
     for name, values in report.get("references", {}).items():
         entries += [(f"{name}.{k}", v) for k, v in values.items()]
     width = max(len(k) for k, _ in entries)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -320,7 +321,10 @@ def build_dataset(
     start = time.perf_counter()
     names, embedded = resolve_sources(sources)
     raw_dir = Path(raw_dir) if raw_dir is not None else default_raw_dir()
-    out_dir = Path(out_dir)
+    final_dir = Path(out_dir)
+    out_dir = _staging_folder(
+        final_dir.resolve()
+    )  # everything is written here, then swapped in: complete or absent
     cache = cache or MoleculeCache()
     reports: dict[str, SourceReport] = {}
     rejects: list[dict] = []
@@ -356,8 +360,44 @@ def build_dataset(
     }
     report = BuildReport(out_dir, reports, options)
     write_dataset_card(out_dir, report)
+    _publish(out_dir, final_dir.resolve(), rebuilt=set(names))
+    report.out_dir = final_dir
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _staging_folder(final_dir: Path) -> Path:
+    """A fresh ``.<name>.partial`` beside ``final_dir`` (a leftover of an interrupted build is removed)."""
+    staging = final_dir.parent / f".{final_dir.name}.partial"
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    return staging
+
+
+def _publish(staging: Path, final_dir: Path, rebuilt: set[str]) -> None:
+    """Swap the finished build in by renames, so ``final_dir`` is at every moment absent, old or complete.
+
+    What the old folder holds besides this build's own files (other sources' configs, a ``.git`` of the hub
+    repo, user files) is moved into the new one afterwards; this build's sources replace theirs whole, as
+    before (a split that is now empty is gone), and so does its ``classes.json``.
+    """
+    if not final_dir.exists():
+        os.replace(staging, final_dir)
+        return
+    old = final_dir.parent / f".{final_dir.name}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    os.replace(final_dir, old)
+    os.replace(staging, final_dir)
+    for entry in old.iterdir():
+        if entry.name == "data" and (final_dir / "data").is_dir():
+            for config in entry.iterdir():
+                if config.name not in rebuilt and not (final_dir / "data" / config.name).exists():
+                    os.replace(config, final_dir / "data" / config.name)
+        elif entry.name != CLASSES_FILE and not (final_dir / entry.name).exists():
+            os.replace(entry, final_dir / entry.name)
+    shutil.rmtree(old)
 
 
 __all__ = [

@@ -16,6 +16,11 @@ from .properties import DESCRIPTION_TEMPLATE
 from .readers import DRUGBANK_TYPE_OFFSET
 from .sources import SOURCE_INFO
 from .splits import SPLIT_NAMES
+from .tasks import get_task, read_classes
+
+# pyarrow type -> the `datasets` dtype name the hub's YAML ``features`` use.
+_ARROW_DTYPES = {"string": "string", "large_string": "large_string", "double": "float64", "float": "float32"}
+_ARROW_DTYPES |= {"bool": "bool", "int64": "int64", "int32": "int32"}
 
 BUILD_COMMAND = "moltc build-dataset --source all --out mot-instructions"
 
@@ -90,9 +95,43 @@ pairs first: `moltc_hf.instructions.remove_overlapping_pairs(test_rows, train_ro
 """
 
 
+def class_names(name: str, out_dir: Path | None) -> list[str] | None:
+    """The class names of a classification config (every task of the source a classification with one class
+    list): the task registry's names (binary DDI) or the sentences the folder ships (``classes.json``, DrugBank
+    types). ``None`` for regression, pretraining and mixed configs, whose ``label`` stays a float."""
+    tasks = [get_task(task) for task in SOURCE_INFO[name].tasks]
+    if len(tasks) != 1 or not tasks[0].is_classification:
+        return None
+    task = tasks[0]
+    names = list(task.class_names or task.candidates)
+    if not names and out_dir is not None:
+        names = read_classes(out_dir, name) or []
+    return names if names and len(set(names)) == len(names) else None
+
+
+def _features(name: str, files: list[dict], out_dir: Path) -> list[dict] | None:
+    """The columns as the hub's ``features`` block, read from the parquet schema the build wrote. A classification
+    ``label`` becomes a ``ClassLabel`` (``datasets`` casts the stored whole-number floats on load)."""
+    paths = [out_dir / entry["path"] for entry in files if (out_dir / entry["path"]).is_file()]
+    if not paths:
+        return None
+    schema = pq.ParquetFile(paths[0]).schema_arrow
+    names = class_names(name, out_dir)
+    features = []
+    for column in schema:
+        if column.name == "label" and names:
+            labels = {str(i): label for i, label in enumerate(names)}
+            features.append({"name": "label", "dtype": {"class_label": {"names": labels}}})
+        else:
+            features.append(
+                {"name": column.name, "dtype": _ARROW_DTYPES.get(str(column.type), str(column.type))}
+            )
+    return features
+
+
 def _dataset_info(name: str, files: list[dict], out_dir: Path | None) -> dict:
-    """Split sizes as the hub writes them. ``datasets`` keys its cache of a local folder on this block (plus
-    ``configs``), not on the files, so exact byte counts keep a rebuilt folder from serving stale cached splits."""
+    """Features and split sizes as the hub writes them. ``datasets`` keys its cache of a local folder on this block
+    (plus ``configs``), not on the files, so exact byte counts keep a rebuilt folder from serving stale cached splits."""
     splits = []
     for entry in files:
         path = out_dir / entry["path"] if out_dir is not None else None
@@ -101,7 +140,24 @@ def _dataset_info(name: str, files: list[dict], out_dir: Path | None) -> dict:
         num_rows = pq.ParquetFile(path).metadata.num_rows
         splits.append({"name": entry["split"], "num_bytes": path.stat().st_size, "num_examples": num_rows})
     total = sum(split["num_bytes"] for split in splits)
-    return {"config_name": name, "splits": splits, "download_size": total, "dataset_size": total}
+    info = {"config_name": name}
+    features = _features(name, files, out_dir) if out_dir is not None else None
+    if features:
+        info["features"] = features
+    return info | {"splits": splits, "download_size": total, "dataset_size": total}
+
+
+def _size_category(rows: int) -> str:
+    """The hub's ``size_categories`` bucket (what the dataset viewer and search filter on)."""
+    for limit, label in (
+        (1_000, "n<1K"),
+        (10_000, "1K<n<10K"),
+        (100_000, "10K<n<100K"),
+        (1_000_000, "100K<n<1M"),
+    ):
+        if rows < limit:
+            return label
+    return "1M<n<10M" if rows < 10_000_000 else "n>10M"
 
 
 def _yaml_header(report, out_dir: Path | None = None) -> str:
@@ -112,7 +168,10 @@ def _yaml_header(report, out_dir: Path | None = None) -> str:
             for split in SPLIT_NAMES
             if source.splits.get(split)
         ]
-        configs.append({"config_name": name, "data_files": files})
+        config = {"config_name": name, "data_files": files}
+        if not configs:  # `load_dataset(folder)` without a config name loads the first one
+            config["default"] = True
+        configs.append(config)
         infos.append(_dataset_info(name, files, out_dir))
     header = {
         "pretty_name": "MoT-instructions",
@@ -120,6 +179,7 @@ def _yaml_header(report, out_dir: Path | None = None) -> str:
         "license": "other",
         "license_name": "mixed-per-source",
         "task_categories": ["text-generation"],
+        "size_categories": [_size_category(sum(sum(src.splits.values()) for src in report.sources.values()))],
         "tags": [
             "chemistry",
             "molecules",
@@ -168,7 +228,11 @@ optics and pair pretraining), built from public data with `moltc-hf`. One config
 from datasets import load_dataset
 
 ds = load_dataset("path/or/repo-id", "{first}")  # a local folder or a hub dataset repo with this layout
+ds = load_dataset("path/or/repo-id")  # the default config, `{first}`
 ```
+
+Classification configs store `label` as a `ClassLabel` (`ds["train"].features["label"].names`: the class
+names, for DrugBank types the interaction sentences); regression and pretraining configs as a float.
 
 Rebuild everything (raw files from `shared/data/raw`, see SOURCES.md) with one command:
 

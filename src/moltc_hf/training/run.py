@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +12,6 @@ from typing import Any
 
 import yaml
 from transformers import TrainerCallback
-from transformers.trainer_utils import get_last_checkpoint
 
 from ..instructions.tasks import read_classes
 from ..modeling_moltc import MolTCForConditionalGeneration
@@ -105,10 +105,12 @@ def _train_pipeline(
             )
         current = results[-1].final_dir
     final_dir = output_dir / "final"
-    if final_dir.exists():
-        shutil.rmtree(final_dir)
-    shutil.copytree(results[-1].final_dir, final_dir)
-    (final_dir / "training_recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+
+    def copy_last_stage(folder: Path) -> None:
+        shutil.copytree(results[-1].final_dir, folder)
+        (folder / "training_recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+
+    write_folder_atomically(final_dir, copy_last_stage)
     result = TrainResult(
         output_dir=output_dir,
         final_dir=final_dir,
@@ -167,7 +169,7 @@ def _train_stage(
         callbacks=callbacks,
         candidates=_shipped_candidates(dataset_dir, config_name, train_dataset),
     )
-    checkpoint = get_last_checkpoint(str(output_dir)) if resume and output_dir.is_dir() else None
+    checkpoint = newest_complete_checkpoint(output_dir) if resume and output_dir.is_dir() else None
     if resume and checkpoint is None:
         logger.warning(
             "--resume: no checkpoint in %s; starting stage %r from step 0.", output_dir, recipe.name
@@ -184,8 +186,8 @@ def _train_stage(
             trainer.accelerator.unwrap_model(trainer.model).load_state_dict(state_dict, strict=False)
     if trainer.accelerator.is_main_process:
         if adapter_dir is not None:
-            trainer.model.save_pretrained(adapter_dir)
-        save_final(merged_model(trainer), processor, final_dir, recipe)
+            write_folder_atomically(adapter_dir, trainer.model.save_pretrained)
+        write_folder_atomically(final_dir, lambda d: save_final(merged_model(trainer), processor, d, recipe))
 
     result = TrainResult(
         output_dir=output_dir,
@@ -201,6 +203,73 @@ def _train_stage(
     return result
 
 
+def write_folder_atomically(folder: Path, write) -> None:
+    """``write(tmp)`` into ``.<name>.partial`` beside ``folder``, then swap it in by renames.
+
+    A kill or a full disk while the final model is written leaves the previous ``final/`` (or none) and a
+    ``.partial`` folder that the next run removes, never a ``final/`` with half its weights.
+    """
+    partial = folder.with_name(f".{folder.name}.partial")
+    old = folder.with_name(f".{folder.name}.old")
+    for leftover in (partial, old):
+        if leftover.exists():
+            shutil.rmtree(leftover)
+    write(partial)
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(partial, folder)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def checkpoint_problem(folder: Path) -> str | None:
+    """Why a ``checkpoint-N`` folder cannot be resumed from, or ``None`` when it is complete.
+
+    The Trainer writes ``trainer_state.json`` last, so a checkpoint interrupted by a kill or a full disk lacks
+    it (or has it truncated); weights and optimizer files are checked too (safetensors header, zip archive).
+    """
+    import zipfile
+
+    from safetensors import SafetensorError, safe_open
+
+    state = folder / "trainer_state.json"
+    if not state.is_file():
+        return "no trainer_state.json"
+    try:
+        json.loads(state.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return "trainer_state.json is truncated"
+    weights = sorted(folder.glob("*.safetensors"))
+    if not weights:
+        return "no weights"
+    for path in weights:
+        try:
+            with safe_open(str(path), framework="pt") as handle:
+                handle.keys()
+        except (SafetensorError, OSError) as err:
+            return f"{path.name} is unreadable ({err})"
+    for path in folder.glob("*.pt"):
+        if not zipfile.is_zipfile(path):
+            return f"{path.name} is truncated"
+    return None
+
+
+def newest_complete_checkpoint(output_dir: Path) -> str | None:
+    """The newest ``checkpoint-N`` that is complete; newer incomplete ones are reported and removed.
+
+    ``get_last_checkpoint`` takes the highest N even when a kill left it empty, and the Trainer then stops
+    with "Can't find a valid checkpoint"; this falls back to the last good one instead.
+    """
+    found = [p for p in output_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()]
+    for folder in sorted(found, key=lambda p: int(p.name.split("-")[-1]), reverse=True):
+        problem = checkpoint_problem(folder)
+        if problem is None:
+            return str(folder)
+        logger.warning("--resume: skipping incomplete %s (%s); removing it.", folder, problem)
+        shutil.rmtree(folder)
+    return None
+
+
 def _write_result(result: TrainResult) -> None:
     data = {
         "final_dir": str(result.final_dir),
@@ -210,7 +279,10 @@ def _write_result(result: TrainResult) -> None:
         "num_rejects": result.num_rejects,
         "log_history": result.log_history,
     }
-    (result.output_dir / "train_result.json").write_text(json.dumps(data, indent=2))
+    path = result.output_dir / "train_result.json"  # a pipeline's --resume trusts it: never half written
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(data, indent=2))
+    os.replace(partial, path)
 
 
 def _read_result(output_dir: Path) -> TrainResult:
@@ -226,4 +298,10 @@ def _read_result(output_dir: Path) -> TrainResult:
     )
 
 
-__all__ = ["TrainResult", "train"]
+__all__ = [
+    "TrainResult",
+    "checkpoint_problem",
+    "newest_complete_checkpoint",
+    "train",
+    "write_folder_atomically",
+]
