@@ -164,6 +164,14 @@ def _same_rows(test_rows, folder: Path, config: str):
     return variant_rows.loc[wanted].reset_index().to_dict("records")
 
 
+def test_subsample(dataset: Path, config: str, max_test: int | None):
+    """A seeded subsample of the test split (fixed seed 0: every variant and seed answers the same rows)."""
+    rows = load_split(dataset, config, "test")
+    if max_test is not None and len(rows) > max_test:
+        rows = rows.shuffle(seed=0).select(range(max_test))
+    return rows
+
+
 def summarise(reports: Sequence[dict], keys: Sequence[str]) -> dict[str, tuple[float, float]]:
     """Metric -> (mean, std) over seeds."""
     out = {}
@@ -185,9 +193,11 @@ def main(argv=None) -> int:
         "--overrides", default="{}", help="JSON recipe overrides, e.g. '{\"decision_weight\": 10}'"
     )
     parser.add_argument("--workdir", type=Path, default=Path("runs/ablations"))
+    parser.add_argument("--max-test", type=int, default=1000, help="seeded test subsample (same rows everywhere)")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     overrides = json.loads(args.overrides)
+    test_rows = test_subsample(args.dataset, args.config, args.max_test)
     print(f"{'variant':<14}{'seed':>5}  metrics")
     for variant in args.variants:
         reports = []
@@ -199,6 +209,7 @@ def main(argv=None) -> int:
                 seed,
                 args.steps,
                 args.workdir,
+                test_rows=test_rows,
                 start_model=args.start_model,
                 overrides=overrides,
             )

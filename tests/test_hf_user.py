@@ -91,6 +91,20 @@ def test_saved_code_is_flat_and_generated_from_the_package(pipe, tmp_path):
                     assert (tmp_path / f"{node.module}.py").is_file(), (module, node.module)
 
 
+def test_model_push_carries_the_pipeline_code(pipe, tmp_path):
+    """`moltc push` / `push_folder` of a trained model uploads the pipeline too (a dry run lists it, writes nothing)."""
+    from moltc_hf.hub import push_folder
+
+    pipe.model.save_pretrained(tmp_path)
+    pipe.processor.save_pretrained(tmp_path)
+    result = push_folder(tmp_path, "someone/moltc-tiny", dry_run=True)
+    assert {"pipeline.py", "instructions_tasks.py", "evaluation_inference.py"} <= set(result.files)
+    assert (
+        not (tmp_path / "pipeline.py").exists()
+        and "custom_pipelines" not in (tmp_path / "config.json").read_text()
+    )
+
+
 def test_dataset_generator_and_key_pair_dataset_inputs(pipe):
     from datasets import Dataset
     from transformers.pipelines.pt_utils import KeyPairDataset

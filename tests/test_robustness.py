@@ -390,6 +390,34 @@ def test_predict_streams_its_input_in_parts(tmp_path):
     assert chunks[1]["x"].tolist() == [6, 7, 8] and pairs.num_rows == 10
 
 
+def _small_disk():
+    """In the child: files may not grow past 6 kB (EFBIG, the same OSError path as a full disk)."""
+    import resource
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))
+
+
+def test_a_full_disk_in_predict_is_one_line_and_resume_finishes(model_dir, tmp_path):
+    rows = [(a, b) for _ in range(4) for a, b in VALID_PAIRS]
+    source = tmp_path / "pairs.csv"
+    pd.DataFrame(rows, columns=["smiles_a", "smiles_b"]).to_csv(source, index=False)
+    output = tmp_path / "out.parquet"
+    args = ["predict", "--model", str(model_dir), "--input", str(source), "--output", str(output)]
+    args += ["--device", "cpu", "--part-size", "4"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("MOLTC_DEBUG", None)
+    command = [sys.executable, "-m", "moltc_hf.cli", *args]
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, preexec_fn=_small_disk, timeout=300
+    )
+    lines = [line for line in done.stderr.splitlines() if line.startswith("moltc predict: error:")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(lines) == 1, done.stderr[-2000:]
+    assert "File too large" in lines[0] and not output.exists()
+    assert main([*args, "--resume"]) == 0
+    assert pd.read_parquet(output)["row_id"].tolist() == list(range(len(rows)))
+
+
 # -- 4. CSV quirks ----------------------------------------------------------------------------------------
 
 
@@ -412,3 +440,82 @@ def test_an_unreadable_csv_is_refused_with_the_reason(tmp_path, capsys):
     args = ["predict", "--model", "nosuch", "--input", str(source), "--output", str(tmp_path / "o.parquet")]
     assert main(args) == 2
     assert f"{source}: not a readable CSV file" in _error(capsys)
+
+
+def test_a_bare_cr_outside_quotes_is_refused_with_its_line(tmp_path, capsys):
+    source = tmp_path / "bare.csv"
+    source.write_bytes(b"smiles_a,smiles_b\nCCO,CCN\nC\rC,O\nCC,N\n")  # before: 4 rows read from 3
+    args = ["predict", "--model", "nosuch", "--input", str(source), "--output", str(tmp_path / "o.parquet")]
+    assert main(args) == 2
+    assert "line 3: a carriage return (CR) outside quotes" in _error(capsys)
+
+
+# -- 5. conversion ----------------------------------------------------------------------------------------
+
+
+def test_lora_scale_follows_the_runs_peft_config(tmp_path):
+    from moltc_hf.conversion import lora_scaling_and_source, lora_scaling_from
+
+    checkpoint = {
+        "hyper_parameters": {"lora_r": 8, "lora_alpha": 32}
+    }  # the defaults a --peft_config run keeps
+    config = tmp_path / "lora_config.json"
+    config.write_text(json.dumps({"r": 16, "lora_alpha": 32, "target_modules": ["q_proj", "v_proj"]}))
+    assert lora_scaling_from(checkpoint) == 4.0
+    scale, origin = lora_scaling_and_source(checkpoint, peft_config=config)
+    assert scale == 2.0 and "lora_config.json" in origin
+    assert lora_scaling_from(checkpoint, lora_alpha=64, peft_config=config) == 4.0  # explicit arguments win
+
+
+def _pickle_with_fake_module(obj_factory, module: str, path: Path) -> None:
+    """Pickle an object of a class living in ``module`` (Lightning is not installed here), then forget it."""
+    import types
+
+    import torch
+
+    parts = module.split(".")
+    names = [".".join(parts[: i + 1]) for i in range(len(parts))]
+    for name in names:
+        sys.modules[name] = types.ModuleType(name)
+    try:
+        torch.save(obj_factory(sys.modules[module]), path)
+    finally:
+        for name in names:
+            del sys.modules[name]
+
+
+def test_attribute_dict_hyperparameters_load_as_plain_data(tmp_path):
+    import torch
+
+    from moltc_hf.conversion import load_torch_checkpoint
+
+    def make(module):
+        attribute_dict = type("AttributeDict", (dict,), {"__module__": module.__name__})
+        module.AttributeDict = attribute_dict
+        return {
+            "state_dict": {"x": torch.ones(2)},
+            "hyper_parameters": attribute_dict(lora_r=16, lora_alpha=32),
+        }
+
+    path = tmp_path / "last.ckpt"
+    _pickle_with_fake_module(make, "lightning.fabric.utilities.data", path)
+    checkpoint = load_torch_checkpoint(path)  # before: "Can only SETITEMS for dict ..."
+    assert checkpoint["hyper_parameters"] == {"lora_r": 16, "lora_alpha": 32}
+
+
+def test_a_pickle_that_calls_a_function_is_refused_and_nothing_runs(tmp_path):
+    import torch
+
+    from moltc_hf.conversion import CheckpointConversionError, load_torch_checkpoint
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.makedirs, (str(marker),))
+
+    path = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": Payload()}, path)
+    with pytest.raises(CheckpointConversionError, match=r"it pickles \['posix.makedirs'\]"):
+        load_torch_checkpoint(path)
+    assert not marker.exists()

@@ -25,6 +25,7 @@ inert dict stand-ins so the tensors load without trusting the file.
 from __future__ import annotations
 
 import json
+import pickle
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -108,15 +109,42 @@ class _Opaque(dict):
             self["state"] = state
 
 
+class _PlainDict:
+    """Stand-in for pickled *dict subclasses* (Lightning's ``AttributeDict``): rebuilt as a plain ``dict``.
+
+    Their items arrive through the pickle's SETITEMS opcode, which the weights-only unpickler applies only to
+    an exact ``dict``; a dict-subclass stand-in fails there ("Can only SETITEMS for dict ...").
+    """
+
+    def __new__(cls, *args, **kwargs):
+        return {}
+
+
+# Pickled classes known to be dict subclasses (by their last name part), rebuilt with `_PlainDict`.
+_DICT_SUBCLASSES = ("AttributeDict",)
+
+
 def load_torch_checkpoint(path: str | Path) -> dict:
     """``torch.load(weights_only=True)`` with the non-tensor classes of a Lightning checkpoint made inert."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"No checkpoint at {path}")
     unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
-    stand_ins = [(type(name.rsplit(".", 1)[-1], (_Opaque,), {}), name) for name in unsafe]
-    with torch.serialization.safe_globals(stand_ins):
-        return torch.load(path, map_location="cpu", weights_only=True)
+    stand_ins = [
+        (type(short, (_PlainDict if short in _DICT_SUBCLASSES else _Opaque,), {}), name)
+        for name in unsafe
+        for short in [name.rsplit(".", 1)[-1]]
+    ]
+    try:
+        with torch.serialization.safe_globals(stand_ins):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, TypeError, ValueError, EOFError) as err:
+        # e.g. a pickle that *calls* a global (os.system, ...): the stand-in refuses the call's arguments
+        named = f" (it pickles {unsafe[:5]})" if unsafe else ""
+        message = " ".join(str(err).split())[:300]
+        raise CheckpointConversionError(
+            f"{path}: not a loadable tensors-only checkpoint{named}: {message}"
+        ) from None
 
 
 def original_state_dict(checkpoint: dict | str | Path) -> dict[str, torch.Tensor]:
@@ -165,13 +193,49 @@ def merge_lora(
     return plain
 
 
-def lora_scaling_from(checkpoint: dict, lora_r: int | None = None, lora_alpha: float | None = None) -> float:
-    """alpha / r from the arguments, else the checkpoint's hyper-parameters, else MolTC's defaults (32 / 8)."""
-    hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, dict) else {}
-    hparams = hparams if isinstance(hparams, dict) else {}
-    r = lora_r or hparams.get("lora_r") or 8
-    alpha = lora_alpha or hparams.get("lora_alpha") or 32
-    return float(alpha) / float(r)
+def lora_scaling_from(
+    checkpoint: dict,
+    lora_r: int | None = None,
+    lora_alpha: float | None = None,
+    peft_config: str | Path | None = None,
+) -> float:
+    """alpha / r of LoRA pairs inside a checkpoint; see `lora_scaling_and_source` for the rule."""
+    return lora_scaling_and_source(checkpoint, lora_r, lora_alpha, peft_config)[0]
+
+
+def lora_scaling_and_source(
+    checkpoint: dict,
+    lora_r: int | None = None,
+    lora_alpha: float | None = None,
+    peft_config: str | Path | None = None,
+) -> tuple[float, str]:
+    """alpha / r and where it came from: the arguments, else ``peft_config``, else the hyper-parameters.
+
+    The original builds its LoRA from ``--peft_config`` (a PEFT ``LoraConfig`` JSON) when the run was given
+    one, and then leaves its ``lora_r`` / ``lora_alpha`` hyper-parameters at their defaults (8 / 32): with a
+    ``lora_config.json`` of r=16 the hyper-parameters would give twice the real scale. So the run's
+    ``peft_config`` file, when the caller passes it, wins over the hyper-parameters; without either, MolTC's
+    defaults (32 / 8) apply.
+    """
+    if peft_config is not None:
+        path = Path(peft_config)
+        try:
+            config = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as err:
+            raise CheckpointConversionError(
+                f"--peft-config {path}: not a readable LoRA config ({err})"
+            ) from None
+        r, alpha, origin = config.get("r", 8), config.get("lora_alpha", 8), path.name  # PEFT's defaults
+    else:
+        hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, dict) else {}
+        hparams = hparams if isinstance(hparams, dict) else {}
+        r, alpha = hparams.get("lora_r") or 8, hparams.get("lora_alpha") or 32
+        given = hparams.get("lora_r") or hparams.get("lora_alpha")
+        origin = "the checkpoint's hyper-parameters" if given else "MolTC's defaults"
+    if lora_r or lora_alpha:
+        origin = f"the caller's arguments over {origin}"
+    r, alpha = lora_r or r, lora_alpha or alpha
+    return float(alpha) / float(r), f"r={r}, lora_alpha={alpha} from {origin}"
 
 
 def read_peft_adapter(peft_dir: str | Path) -> tuple[dict[str, torch.Tensor], float]:
@@ -244,6 +308,7 @@ def convert_original_checkpoint(
     base_model: str | Path | None = None,
     lora_r: int | None = None,
     lora_alpha: float | None = None,
+    peft_config: str | Path | None = None,
 ) -> tuple[MolTCForConditionalGeneration, MolTCProcessor, ConversionReport]:
     """Build a moltc-hf model from an original MolTC/MolCA Lightning checkpoint.
 
@@ -253,7 +318,10 @@ def convert_original_checkpoint(
         tokenizer: the tokenizer the checkpoint's vocabulary belongs to (Galactica + ``<mol>``); default: ours.
         peft_dir: the original run's PEFT adapter folder, merged into the LLM.
         base_model: a causal LM (hub id / folder) whose weights fill the LLM when the checkpoint has none.
-        lora_r, lora_alpha: LoRA scaling for LoRA keys inside the checkpoint (default: its hyper-parameters).
+        lora_r, lora_alpha: LoRA scaling for LoRA keys inside the checkpoint (default: ``peft_config``, else
+            its hyper-parameters).
+        peft_config: the ``--peft_config`` JSON the original run was given, if any: its ``r`` / ``lora_alpha``
+            are the scale the run really used (`lora_scaling_and_source`). The report says which scale applied.
 
     The GIN's self-loop bond type is set to 0, as in the original code (`gin_model.py` ``fill_value=0``).
     """
@@ -261,7 +329,10 @@ def convert_original_checkpoint(
         checkpoint = load_torch_checkpoint(checkpoint)
     report = ConversionReport()
     state = original_state_dict(checkpoint)
-    state = merge_lora(state, lora_scaling_from(checkpoint, lora_r, lora_alpha), report)
+    scaling, origin = lora_scaling_and_source(checkpoint, lora_r, lora_alpha, peft_config)
+    state = merge_lora(state, scaling, report)
+    if report.merged_lora:
+        report.notes.append(f"in-checkpoint LoRA merged with scale alpha/r = {scaling:g} ({origin})")
     model, processor = build_model(model_config, tokenizer=tokenizer, seed=0)
     _use_original_self_loops(model.model.graph_encoder)
     if base_model is not None:

@@ -5,7 +5,9 @@ an installed moltc-hf: ``moltc demo`` (from a checkout or any wheel) and the Hug
 ``app.py`` only calls `launch` from the wheel it installs. The model is ``$MOLTC_MODEL`` (a hub id or a
 folder); without it, the one ``moltc quickstart`` saves (``runs/quickstart/model``). Predictions go through
 the ``"molecule-pair-interaction"`` pipeline; every failure (bad SMILES, no model, a model error) becomes a
-readable message in the page, never a traceback. Importing this module imports gradio (the ``demo`` extra),
+readable message in the page, never a traceback. Programs get one named API endpoint, ``/predict``
+(`api_predict`: typed, labelled outputs, confidence as a number, `gr.Error` for bad input). The page offers only
+the tasks the model records it was trained on (`task_availability`). Importing this module imports gradio (the ``demo`` extra),
 which is why ``moltc_hf/__init__.py`` never imports it.
 """
 

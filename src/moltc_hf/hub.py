@@ -30,6 +30,7 @@ from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
 from huggingface_hub.utils import filter_repo_objects
 
 from .factory import HUB_CONFIGS_DIR
+from .pipeline import add_pipeline_code, flat_module_name, pipeline_code_modules
 
 MODEL_CARD_TEMPLATE = HUB_CONFIGS_DIR / "cards" / "model_card.md"
 SPACE_WHEEL_DIR = "wheels"  # spaces_demo/requirements.txt installs moltc-hf with `--find-links ./wheels`
@@ -194,6 +195,18 @@ def files_to_upload(folder: str | Path, ignore_patterns: list[str] | None = None
     return list(filter_repo_objects(paths, ignore_patterns=patterns))
 
 
+def _add_pipeline(folder: Path, result: PushResult, dry_run: bool) -> None:
+    """A MolTC model repo carries the pipeline code, so the hub id alone is a pipeline (see `push_folder`)."""
+    config = json.loads((folder / "config.json").read_text())
+    if config.get("model_type") != "moltc":
+        return
+    names = [f"{flat_module_name(m)}.py" for m in pipeline_code_modules()]
+    result.files = sorted({*result.files, *names, "config.json"})
+    result.notes.append("added the molecule-pair-interaction pipeline code (custom_pipelines in config.json)")
+    if not dry_run:
+        add_pipeline_code(folder)
+
+
 def package_wheel_name() -> str:
     return f"moltc_hf-{version('moltc-hf')}-py3-none-any.whl"
 
@@ -262,8 +275,10 @@ def push_folder(
     """Upload a model folder (``save_pretrained`` output), a dataset folder (``moltc build-dataset``) or a
     Space folder (``spaces_demo/``) to the Hub.
 
-    Model folders get a generated card (``README.md``) unless they already have a hand-written one. The card
-    is written into the folder only for a real push; ``dry_run`` touches neither the folder nor the network.
+    Model folders get a generated card (``README.md``) unless they already have a hand-written one, and a MolTC
+    model the pipeline's code with ``custom_pipelines`` (`moltc_hf.pipeline.add_pipeline_code`), so
+    ``pipeline("molecule-pair-interaction", model=repo_id, trust_remote_code=True)`` works without moltc_hf.
+    Both are written into the folder only for a real push; ``dry_run`` touches neither the folder nor the network.
     """
     folder = Path(folder)
     if repo_type not in REPO_TYPES:
@@ -291,6 +306,7 @@ def push_folder(
                 result.files = sorted([*result.files, "README.md"])
             if not dry_run:
                 card.save(readme)
+        _add_pipeline(folder, result, dry_run)
     elif existing_card is not None:
         result.card = existing_card
     else:

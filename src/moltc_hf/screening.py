@@ -110,11 +110,23 @@ class PairsFile:
         return pa.schema(unified), num_rows
 
     def _check_record_count(self, num_rows: int) -> None:
-        """pandas must see exactly the non-blank records Python's csv module sees, or row ids would drift."""
+        """pandas must see exactly the records of the file's lines, or row ids would drift from its rows.
+
+        The file is re-read with Python's csv module over lines split at LF only: a carriage return outside
+        quotes (a bare CR that a careless writer left in a value, or an old-Mac line ending) is where readers
+        disagree on row boundaries, so it is refused with its line; CR and NUL inside quotes are plain data.
+        """
         import csv
 
-        with open(self.path, newline="", encoding="utf-8", errors="replace") as handle:
-            records = sum(1 for record in csv.reader(handle) if record) - 1  # minus the header
+        with open(self.path, newline="\n", encoding="utf-8", errors="replace") as handle:
+            reader = csv.reader(handle)
+            try:
+                records = sum(1 for record in reader if record) - 1  # minus the header
+            except csv.Error as err:
+                raise ValueError(
+                    f"{self.path}: line {reader.line_num}: a carriage return (CR) outside quotes ({err}); row "
+                    "boundaries are ambiguous, so the file is refused. Quote that value or convert the file to parquet."
+                ) from None
         if records != num_rows:
             raise ValueError(
                 f"{self.path}: pandas reads {num_rows} rows but the file holds {records} CSV records "

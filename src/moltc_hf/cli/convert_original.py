@@ -34,6 +34,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--lora-alpha", type=float, default=None, help="LoRA alpha of in-checkpoint LoRA keys"
     )
+    parser.add_argument(
+        "--peft-config",
+        default=None,
+        help="the original run's --peft_config JSON (lora_config.json), if it had one: its r / lora_alpha "
+        "set the in-checkpoint LoRA scale (the hyper-parameters then hold unused defaults)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         base_model=args.base_model,
         lora_r=args.lora_r,
         lora_alpha=args.lora_alpha,
+        peft_config=args.peft_config,
     )
     out = Path(args.out)
     model.save_pretrained(out)
