@@ -15,6 +15,7 @@ Used by `benchmarks/quality.py`; runnable alone on one config:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import shutil
@@ -32,7 +33,7 @@ from moltc_hf.evaluation.inference import load_for_inference
 from moltc_hf.instructions.layout import data_file
 from moltc_hf.instructions.loading import load_split
 from moltc_hf.instructions.tasks import read_classes
-from moltc_hf.training import Recipe, train
+from moltc_hf.training import Recipe, load_recipe, train
 
 VARIANTS = ("full", "graph-zeroed", "text-masked", "both", "shuffled")
 _SMILES_TEXT = re.compile(r"\[START_I_SMILES\].*?\[END_I_SMILES\]")
@@ -75,36 +76,21 @@ def zero_molecule_tokens(model) -> None:
 
 
 def finetune_recipe(config: str, steps: int, seed: int, overrides: dict | None = None) -> Recipe:
-    """The measured task recipe at the tiny shape: full fine-tuning, fixed steps (see README's quality notes)."""
+    """The shipped `tiny-task` recipe on ``config`` for exactly ``steps`` steps from ``seed`` (quiet, no checkpoints)."""
+    recipe = load_recipe("tiny-task")
     overrides = dict(overrides or {})
     training = {
+        **recipe.training,
         "max_steps": steps,
-        "learning_rate": 1e-3,
-        "lr_scheduler_kwargs": {"min_lr": 1e-4},
         "warmup_steps": max(1, steps // 20),
-        "per_device_train_batch_size": 16,
         "logging_steps": max(1, steps // 10),
         "save_steps": 10**9,
-        "save_total_limit": 1,
         "seed": seed,
         "data_seed": seed,
         "disable_tqdm": True,
         **overrides.pop("training", {}),
     }
-    return Recipe.from_dict(
-        {
-            "name": f"ablation-{config}",
-            "stage": "finetune",
-            "model": "tiny",
-            "dataset_config": config,
-            "untie_projectors": True,
-            "lora": None,
-            "freeze_language_model": False,
-            "max_length": 512,
-            "training": training,
-            **overrides,
-        }
-    )
+    return dataclasses.replace(recipe, dataset_config=config, training=training, **overrides)
 
 
 def run_variant(
@@ -193,7 +179,9 @@ def main(argv=None) -> int:
         "--overrides", default="{}", help="JSON recipe overrides, e.g. '{\"decision_weight\": 10}'"
     )
     parser.add_argument("--workdir", type=Path, default=Path("runs/ablations"))
-    parser.add_argument("--max-test", type=int, default=1000, help="seeded test subsample (same rows everywhere)")
+    parser.add_argument(
+        "--max-test", type=int, default=1000, help="seeded test subsample (same rows everywhere)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     overrides = json.loads(args.overrides)

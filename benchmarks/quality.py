@@ -15,9 +15,11 @@ no chemistry) and a Morgan-fingerprint logistic regression. The drug prior is th
 public sets it reaches AUROC ~0.99 on a random/source split, so a DDI model is only worth what it adds over it,
 above all on cold drugs ("cold, both unseen" = the test pairs whose two drugs never occur in train).
 
-MolTC rows fine-tune the tiny model from scratch (no pair pretraining) with the quickstart recipe, sized by
-measured step time to ``--minutes`` per task, and evaluate with `moltc_hf.evaluation.evaluate_model`
-(greedy decoding + regex-validated parsing for regression, candidate scoring for DDI).
+MolTC rows fine-tune the tiny model from scratch (no pair pretraining) with the `tiny-task` recipe for a
+*fixed* number of steps (``--steps``; never wall-clock, so rows do not move with machine load), once per seed
+(``--seeds``, mean ± std) and per ablation (``--variants``, see `benchmarks/ablations.py`: graph zeroed,
+SMILES text masked, both, labels shuffled), and evaluate with `moltc_hf.evaluation.evaluate_model`
+(greedy decoding + regex-validated parsing for regression, decision-token candidate scoring for DDI).
 """
 
 from __future__ import annotations
@@ -38,13 +40,10 @@ import torch  # noqa: E402
 
 from moltc_hf.baselines import BaselineResult, binary_metrics, chemprop_available, run_baselines  # noqa: E402
 from moltc_hf.instructions import build_dataset  # noqa: E402
-from moltc_hf.quickstart import (  # noqa: E402
-    QuickstartOptions,
-    plan_steps,
-    quickstart_recipes,
-    seconds_per_step,
-)
-from moltc_hf.training import load_split, train  # noqa: E402
+from moltc_hf.training import load_split  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ablations import VARIANTS, run_variant, summarise  # noqa: E402
 
 RAW_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
 
@@ -75,36 +74,35 @@ def rows_of(folder: Path, config: str, max_test: int | None, seed: int):
     return train_rows, test_rows
 
 
-def moltc_row(
-    folder: Path, config: str, task: str, train_rows, test_rows, args, workdir: Path
-) -> BaselineResult:
-    """Fine-tune the tiny model on ``config`` for ``args.minutes`` (measured step time) and evaluate it."""
-    from moltc_hf.evaluation import evaluate_model
-    from moltc_hf.factory import build_model
+def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args, workdir: Path) -> list:
+    """MolTC tiny (`tiny-task` recipe) at a fixed step count, per ablation variant, mean ± std over the seeds.
 
-    start = time.perf_counter()
-    options = QuickstartOptions(
-        out_dir=workdir, minutes=args.minutes, seed=args.seed, progress=False, pretrain_share=0.0
-    )
-    model, processor = build_model("tiny", seed=args.seed)
-    step = seconds_per_step(model, processor, train_rows, options.batch_size, max_length=512)
-    _, steps = plan_steps(60 * args.minutes, step, step, options, len(train_rows))
-    _, recipe = quickstart_recipes(options, 1, steps)
-    recipe = dataclasses.replace(recipe, dataset_config=config, untie_projectors=True, max_length=512)
-    result = train(recipe, dataset_dir=folder, output_dir=workdir, model=(model, processor))
-    from transformers import AutoModelForCausalLM, AutoProcessor
-
-    model = AutoModelForCausalLM.from_pretrained(result.final_dir).eval()
-    processor = AutoProcessor.from_pretrained(result.final_dir)
-    report = evaluate_model(
-        model, processor, test_rows, task, train_rows=train_rows, order_consistency=False, progress=False
-    )
-    metrics = report["metrics"]
-    if task == "ddi_binary":
-        metrics = {k: metrics[k] for k in ("auroc", "accuracy", "num_unparseable")}
-    else:
-        metrics = {k: metrics[k] for k in ("rmse", "mae", "r2", "num_unparseable")}
-    return BaselineResult(f"MolTC tiny ({steps} steps, from scratch)", metrics, time.perf_counter() - start)
+    Returns ``(name, metrics, seconds, predictions-of-the-first-seed)`` per variant; metrics hold ``<key>`` (mean)
+    and ``<key>_std``.
+    """
+    out = []
+    keys = ("auroc", "accuracy") if task == "ddi_binary" else ("rmse", "mae", "r2")
+    for variant in args.variants:
+        reports = [
+            run_variant(folder, config, variant, seed, args.steps, workdir, test_rows=test_rows)
+            for seed in args.seeds
+        ]
+        summary = summarise(reports, keys)
+        metrics = {k: m for k, (m, _) in summary.items()} | {f"{k}_std": sd for k, (_, sd) in summary.items()}
+        metrics["num_unparseable"] = max(r["metrics"].get("num_unparseable", 0) for r in reports)
+        order = [
+            r["order_consistency"]["same_answer"]
+            for r in reports
+            if (r.get("order_consistency") or {}).get("same_answer") is not None
+        ]
+        if order:
+            metrics["order_same_answer"] = float(np.mean(order))
+        first = reports[0]["predictions"]
+        scores = np.array([p[1] for p in first["class_probabilities"]]) if task == "ddi_binary" else None
+        name = f"MolTC tiny {variant} ({args.steps} steps, {len(args.seeds)} seeds)"
+        seconds = float(np.mean([r["train_seconds"] for r in reports]))
+        out.append(BaselineResult(name, metrics, seconds, scores))
+    return out
 
 
 def both_unseen(train_rows, test_rows, result: BaselineResult) -> BaselineResult | None:
@@ -147,13 +145,21 @@ def run_task(
                     )
                 )
     if not args.skip_moltc:
-        result = moltc_row(
+        for result in moltc_rows(
             folder, config, task, train_rows, test_rows, args, out / "moltc" / f"{config}-{split}"
-        )
-        log(f"{result.name}: {result.metrics} ({result.seconds:.0f} s)")
-        rows.append(
-            Row(label, split, result.name, result.metrics, result.seconds, len(train_rows), len(test_rows))
-        )
+        ):
+            log(f"{result.name}: {result.metrics} ({result.seconds:.0f} s)")
+            rows.append(
+                Row(
+                    label, split, result.name, result.metrics, result.seconds, len(train_rows), len(test_rows)
+                )
+            )
+            restricted = both_unseen(train_rows, test_rows, result) if split == "cold-drug" else None
+            if restricted is not None:
+                n = int(restricted.metrics["n"])
+                rows.append(
+                    Row(label, "cold, both unseen", result.name, restricted.metrics, 0.0, len(train_rows), n)
+                )
 
 
 def format_table(rows: list[Row], seed: int) -> str:
@@ -161,7 +167,12 @@ def format_table(rows: list[Row], seed: int) -> str:
     lines = [f"seed {seed}", header, "-" * len(header)]
     for row in rows:
         keys = ("auroc", "accuracy") if "auroc" in row.metrics else ("rmse", "mae", "r2")
-        text = " ".join(f"{k}={row.metrics[k]:.3f}" for k in keys if isinstance(row.metrics.get(k), float))
+        text = " ".join(
+            f"{k}={row.metrics[k]:.3f}"
+            + (f"±{row.metrics[k + '_std']:.3f}" if f"{k}_std" in row.metrics else "")
+            for k in keys
+            if isinstance(row.metrics.get(k), float)
+        )
         if row.metrics.get("num_unparseable"):
             text += f" unparsed={row.metrics['num_unparseable']}"
         lines.append(
@@ -178,15 +189,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-moltc", action="store_true", help="baselines only")
-    parser.add_argument("--quick", action="store_true", help="200 test rows per task, 1-minute MolTC runs")
+    parser.add_argument("--quick", action="store_true", help="200 test rows per task, 300-step MolTC runs")
+    parser.add_argument("--steps", type=int, default=None, help="MolTC training steps per run (default 600)")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="MolTC seeds (mean ± std)")
     parser.add_argument(
-        "--minutes", type=float, default=None, help="MolTC training minutes per task (default 4)"
+        "--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS, help="MolTC ablations to run"
     )
     parser.add_argument("--max-test", type=int, default=None, help="cap on test rows per task (default 500)")
     parser.add_argument("--chemprop-epochs", type=int, default=30, help="0 disables the chemprop row")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (tiny ops: 1 is fastest)")
     args = parser.parse_args(argv)
-    args.minutes = args.minutes or (1.0 if args.quick else 4.0)
+    args.steps = args.steps or (300 if args.quick else 600)
     args.max_test = args.max_test or (200 if args.quick else 500)
     torch.set_num_threads(args.threads)
     if not RAW_DIR.is_dir():
