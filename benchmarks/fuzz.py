@@ -272,10 +272,9 @@ def _kill_at_random(args: list[str], rng: random.Random, max_delay: float) -> in
     return process.wait()
 
 
-def check_kills(model: Path, root: Path, kills: int, seed: int) -> list[dict]:
+def check_kills(model: Path, root: Path, kills: int, seed: int):
     """kill -9 predict / build-dataset / train at random points; the rerun must match an uninterrupted run."""
     rng = random.Random(seed)
-    results = []
     pairs = pd.DataFrame([(a, b) for a in VALID for b in VALID] * 4, columns=["smiles_a", "smiles_b"])
     source = root / "pairs.parquet"
     pairs.to_parquet(source)
@@ -289,7 +288,7 @@ def check_kills(model: Path, root: Path, kills: int, seed: int) -> list[dict]:
         _kill_at_random([*base, "--output", str(out)], rng, duration)
         done = moltc([*base, "--output", str(out), "--resume"], 900)
         same = done.returncode == 0 and pd.read_parquet(out).equals(pd.read_parquet(reference))
-        results.append({"check": f"kill predict #{k}", "ok": same})
+        yield {"check": f"kill predict #{k}", "ok": same}
 
     build = [
         "build-dataset",
@@ -311,7 +310,7 @@ def check_kills(model: Path, root: Path, kills: int, seed: int) -> list[dict]:
         partial = out.exists() and not (out / "README.md").is_file()
         moltc([*build, "--out", str(out)], 900)
         same = _tree(out) == _tree(root / "data-ref")
-        results.append({"check": f"kill build-dataset #{k}", "ok": same and not partial})
+        yield {"check": f"kill build-dataset #{k}", "ok": same and not partial}
 
     train = ["train", "--recipe", "tiny-finetune", "--dataset", str(root / "data-ref"), "--max-steps", "12"]
     train_file = root / "tiny-finetune.yaml"
@@ -335,8 +334,7 @@ def check_kills(model: Path, root: Path, kills: int, seed: int) -> list[dict]:
             losses = [e["loss"] for e in got["log_history"] if "loss" in e]
             want = [e["loss"] for e in reference_result["log_history"] if "loss" in e]
             ok = got["global_step"] == reference_result["global_step"] and _close(losses[-1:], want[-1:])
-        results.append({"check": f"kill train #{k}", "ok": ok, "stderr": "" if ok else done.stderr[-800:]})
-    return results
+        yield {"check": f"kill train #{k}", "ok": ok, "stderr": "" if ok else done.stderr[-800:]}
 
 
 def _close(a: list[float], b: list[float]) -> bool:

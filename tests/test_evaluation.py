@@ -120,6 +120,8 @@ def test_evaluate_binary_ddi_accounts_for_every_row(model_and_processor, chchmin
     assert metrics["accuracy"] == pytest.approx(float((predictions["label"] == y_true).mean()))
     consistency = report["order_consistency"]
     assert consistency["num_pairs"] == 14 and 0 <= consistency["same_answer"] <= 1
+    symmetric = consistency["symmetric_readout"]  # both orders' probabilities averaged
+    assert symmetric["num_examples"] == 14 and 0 <= symmetric["auroc"] <= 1
     assert set(report["references"]["drug_prior"]) >= {"auroc", "accuracy"}
     paths = write_report(report, tmp_path)
     assert {p.name for p in paths} >= {"metrics.json", "roc.png", "reliability.png", "confusion.png"}

@@ -41,7 +41,12 @@ import json, sys
 from transformers import pipeline
 pipe = pipeline("molecule-pair-interaction", model=sys.argv[1], trust_remote_code=True)
 assert not [m for m in sys.modules if m.startswith("moltc_hf")], "the shared pipeline must not need moltc_hf"
-print(json.dumps(pipe([("CCO", "c1ccccc1O"), ("O", "C")])))
+answers = pipe([("CCO", "c1ccccc1O"), ("O", "C")])
+pipe.save_pretrained("saved-again")  # a pipeline loaded as remote code saves (and so pushes) its own code
+again = pipeline("molecule-pair-interaction", model="saved-again", trust_remote_code=True)
+assert again([("CCO", "c1ccccc1O"), ("O", "C")]) == answers
+assert not [m for m in sys.modules if m.startswith("moltc_hf")]
+print(json.dumps(answers))
 """
 
 
@@ -115,6 +120,7 @@ def test_dataset_generator_and_key_pair_dataset_inputs(pipe):
         KeyPairDataset(dataset, "smiles_a", "smiles_b"),
         dataset,
         ({"smiles_a": a, "smiles_b": b} for a, b in PAIRS),
+        dataset.to_pandas(),
     ):
         answers = list(pipe(inputs, batch_size=2))
         assert [r["label"] for r in answers] == expected, type(inputs).__name__

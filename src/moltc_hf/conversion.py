@@ -141,9 +141,12 @@ def load_torch_checkpoint(path: str | Path) -> dict:
     except (pickle.UnpicklingError, RuntimeError, TypeError, ValueError, EOFError) as err:
         # e.g. a pickle that *calls* a global (os.system, ...): the stand-in refuses the call's arguments
         named = f" (it pickles {unsafe[:5]})" if unsafe else ""
-        message = " ".join(str(err).split())[:300]
+        # torch's own text also suggests weights_only=False, which would run the payload: keep only the reason
+        reasons = [part for part in str(err).split("\n\n") if part.strip() and "weights_only" not in part]
+        reason = (reasons[0] if reasons else str(err)).replace("WeightsUnpickler error:", "")
+        message = " ".join(reason.split())[:300]
         raise CheckpointConversionError(
-            f"{path}: not a loadable tensors-only checkpoint{named}: {message}"
+            f"{path}: not a loadable tensors-only checkpoint{named}; refused without running it: {message}"
         ) from None
 
 

@@ -175,6 +175,9 @@ def _check_ring_systems(text: str, smiles: object, row, field) -> None:
     raw = Chem.MolFromSmiles(text, sanitize=False)
     if raw is None:
         return  # a syntax error: the sanitizing parse reports it
+    total = raw.GetNumBonds() - raw.GetNumAtoms() + len(Chem.GetMolFrags(raw))
+    if total <= DEFAULT_MAX_RING_SYSTEM:
+        return  # no ring system can have more independent rings than the whole molecule (the usual case)
     rings = largest_ring_system(raw)
     if rings > DEFAULT_MAX_RING_SYSTEM:
         raise InvalidMoleculeError(

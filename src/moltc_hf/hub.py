@@ -30,7 +30,7 @@ from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
 from huggingface_hub.utils import filter_repo_objects
 
 from .factory import HUB_CONFIGS_DIR
-from .pipeline import add_pipeline_code, flat_module_name, pipeline_code_modules
+from .pipeline import add_pipeline_code, pipeline_code_files
 
 MODEL_CARD_TEMPLATE = HUB_CONFIGS_DIR / "cards" / "model_card.md"
 SPACE_WHEEL_DIR = "wheels"  # spaces_demo/requirements.txt installs moltc-hf with `--find-links ./wheels`
@@ -200,8 +200,7 @@ def _add_pipeline(folder: Path, result: PushResult, dry_run: bool) -> None:
     config = json.loads((folder / "config.json").read_text())
     if config.get("model_type") != "moltc":
         return
-    names = [f"{flat_module_name(m)}.py" for m in pipeline_code_modules()]
-    result.files = sorted({*result.files, *names, "config.json"})
+    result.files = sorted({*result.files, *pipeline_code_files(), "config.json"})
     result.notes.append("added the molecule-pair-interaction pipeline code (custom_pipelines in config.json)")
     if not dry_run:
         add_pipeline_code(folder)

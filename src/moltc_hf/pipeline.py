@@ -180,6 +180,20 @@ def flat_source(module: str) -> str:
     return "".join(lines)
 
 
+def pipeline_code_files() -> dict[str, str]:
+    """File name -> source of the pipeline's saved code.
+
+    From the installed package: the flattened import closure (`pipeline_code_modules`). From a copy that
+    transformers loaded as remote code (already flat, e.g. a pipeline loaded by hub id and saved again): the
+    copy's own files, found the way transformers finds them."""
+    if _module_file(__name__) is not None:
+        return {f"{flat_module_name(m)}.py": flat_source(m) for m in pipeline_code_modules()}
+    from transformers.dynamic_module_utils import get_relative_import_files
+
+    files = [Path(__file__), *map(Path, get_relative_import_files(__file__))]
+    return {path.name: path.read_text() for path in files}
+
+
 def custom_pipelines_entry() -> dict:
     """What ``config.json``'s ``custom_pipelines`` holds for this task (the format `Pipeline.save_pretrained` writes)."""
     return {
@@ -202,9 +216,8 @@ def add_pipeline_code(folder: str | os.PathLike) -> list[str]:
     if not config_file.is_file():
         raise FileNotFoundError(f"{folder} has no config.json: save the model there first")
     written = []
-    for module in pipeline_code_modules():
-        name = f"{flat_module_name(module)}.py"
-        (folder / name).write_text(flat_source(module))
+    for name, source in pipeline_code_files().items():
+        (folder / name).write_text(source)
         written.append(name)
     config = json.loads(config_file.read_text())
     config["custom_pipelines"] = {**config.get("custom_pipelines", {}), **custom_pipelines_entry()}
@@ -240,13 +253,16 @@ def _is_stream(inputs) -> bool:
     """A generator, a `datasets.Dataset`, a torch ``Dataset`` such as `KeyPairDataset`: rows, not one pair."""
     if isinstance(inputs, (str, bytes, Mapping, tuple, list, _PairBatch)):
         return False
-    return isinstance(inputs, (types.GeneratorType, Iterator, torch.utils.data.Dataset)) or hasattr(
-        inputs, "column_names"
+    return isinstance(inputs, (types.GeneratorType, Iterator, torch.utils.data.Dataset)) or any(
+        hasattr(inputs, name) for name in ("column_names", "itertuples")
     )
 
 
 def _rows(inputs) -> Iterable:
-    """Rows of a stream; a map-style dataset (``__len__`` + ``__getitem__``, no ``__iter__``) by index."""
+    """Rows of a stream; a pandas frame as dicts; a map-style dataset (``__len__`` + ``__getitem__``, no
+    ``__iter__``) by index."""
+    if hasattr(inputs, "itertuples"):  # iterating a DataFrame would give its column names
+        return (row._asdict() for row in inputs.itertuples(index=False))
     if hasattr(inputs, "__iter__"):
         return inputs
     return (inputs[i] for i in range(len(inputs)))
@@ -444,6 +460,7 @@ __all__ = [
     "custom_pipelines_entry",
     "flat_module_name",
     "flat_source",
+    "pipeline_code_files",
     "pipeline_code_modules",
     "InvalidMoleculeError",
     "MoleculePairInteractionPipeline",

@@ -97,6 +97,9 @@ class PairsFile:
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
             raise ValueError(f"{self.path}: not a readable CSV file ({' '.join(str(err).split())})") from None
         self._check_record_count(num_rows)
+        if not schemas:  # a header and no rows: the columns are there, their types unknown
+            header = pd.read_csv(self.path, nrows=0)
+            schemas = [pa.schema([(str(name), pa.string()) for name in header.columns])]
         fields = {}
         for schema in schemas:
             for f in schema:
@@ -264,13 +267,24 @@ def screen_file(
         )
     pairs = input_path if isinstance(input_path, PairsFile) else PairsFile(input_path)
     input_path, output_path = pairs.path, Path(output_path)
-    if output_path.resolve() == input_path.resolve():
-        raise ValueError(f"output {output_path} is the input file; refusing to overwrite it")
+    for written in (output_path, rejects_path_for(output_path)):
+        if written.resolve() == input_path.resolve():
+            raise ValueError(f"output {written} is the input file; refusing to overwrite it")
     state = PartialState(cpu=next(model.parameters()).device.type == "cpu")  # CPU runs split with gloo
     num_rows = pairs.num_rows if limit is None else min(limit, pairs.num_rows)
     schema = output_schema(pairs.schema)
     parts = PartsFolder(output_path, state.num_processes)
-    options = {"input": str(input_path.resolve()), "rows": num_rows, "write_every": write_every}
+    stat = input_path.stat()  # a resumed run must read the same file, not one edited in between
+    options = {
+        "input": str(input_path.resolve()),
+        "input_size": stat.st_size,
+        "input_mtime_ns": stat.st_mtime_ns,
+    }
+    options |= {
+        "model": str(getattr(model, "name_or_path", "")),
+        "rows": num_rows,
+        "write_every": write_every,
+    }
     options |= {"task": task if isinstance(task, str) else task.name, "processes": state.num_processes}
     options |= {k: repr(v) for k, v in sorted(predict_kwargs.items())}
     if state.is_main_process:

@@ -113,6 +113,9 @@ def check_model_folder(source: str | os.PathLike) -> None:
         json.loads(config.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ValueError(f"--model {folder}: config.json is not valid JSON ({err})") from None
+    if (folder / "tokenizer_config.json").is_file() and not (folder / "tokenizer.json").is_file():
+        # transformers would say "install sentencepiece or tiktoken", which is not the problem
+        raise ValueError(f"--model {folder}: tokenizer.json is missing (the processor's tokenizer)")
     if not any((folder / name).is_file() for name in WEIGHT_FILES):
         pickled = [name for name in PICKLE_WEIGHT_FILES if (folder / name).is_file()]
         if pickled:

@@ -256,7 +256,8 @@ def task_metrics(spec: TaskSpec, predictions: pd.DataFrame, num_classes: int = 0
 
 
 def _order_consistency(model, processor, frame, spec, predictions, progress, kwargs) -> dict:
-    """Answer every pair as (B, A) too; the fraction of pairs whose answers agree (and p(1) drift)."""
+    """Answer every pair as (B, A) too: how often the answers agree, how far p drifts, and the metrics of
+    the symmetric readout (both orders' probabilities averaged)."""
     prompts = [
         swapped_prompt(p, a, b) for p, a, b in zip(frame["prompt"], frame["smiles_a"], frame["smiles_b"])
     ]
@@ -293,6 +294,12 @@ def _order_consistency(model, processor, frame, spec, predictions, progress, kwa
         first = np.stack(joined["class_probabilities"].to_list())
         second = np.stack(joined["class_probabilities_swapped"].to_list())
         result["mean_abs_probability_difference"] = float(np.abs(first - second).max(1).mean())
+        # A symmetric readout: the mean of the (A, B) and (B, A) probabilities agrees with itself by
+        # construction; its metrics say what answering both orders is worth.
+        mean = (first + second) / 2
+        result["symmetric_readout"] = M.classification_metrics(
+            joined["y_true"].to_numpy(int), mean.argmax(1), mean.max(1), mean
+        )
     return result
 
 

@@ -112,7 +112,11 @@ def format_report(report: dict) -> str:
     ]
     entries = [(k, v) for k, v in report["metrics"].items()]
     if report.get("order_consistency"):
-        entries += [(f"order_consistency.{k}", v) for k, v in report["order_consistency"].items()]
+        for key, value in report["order_consistency"].items():
+            if isinstance(value, dict):  # the symmetric readout's own metrics
+                entries += [(f"order_consistency.{key}.{k}", v) for k, v in value.items()]
+            else:
+                entries.append((f"order_consistency.{key}", value))
     if report.get("calibration"):
         entries += [(f"calibrated.{k}", v) for k, v in report["calibration"].items()]
     for name, values in report.get("references", {}).items():
