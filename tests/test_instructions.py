@@ -29,6 +29,7 @@ COLUMNS = [
     "smiles_b",
     "prompt",
     "target",
+    "completion",
     "label",
     "split",
     "source",

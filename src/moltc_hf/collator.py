@@ -1,6 +1,8 @@
 """MolTCDataCollator: MoT-instruction rows -> SFT batches for TRL's `SFTTrainer` (or any loop).
 
-Per row it tokenizes ``prompt`` (``<mol>`` expanded) and ``target`` + the answer-end token, masks the
+Per row it tokenizes ``prompt`` (``<mol>`` expanded) and ``target`` + the answer-end token (with
+`MolTCProcessor.encode_answer`: a ``</s>`` separator in a target is text, never the eos id, so a model
+trained on it does not stop there whatever eos Trainer writes into the generation config), masks the
 prompt and the padding with -100 in ``labels`` (loss only on the answer, as in MolTC), truncates to
 ``max_length`` without ever cutting into a run of ``<mol>`` placeholders, and batches both molecules'
 graphs. Projector routing: every molecule carries its role in ``mol_roles`` (0 = molecule A,
@@ -50,7 +52,7 @@ def decision_spans(candidates: Sequence[Sequence[int]]) -> list[tuple[int, int]]
 
 @dataclass
 class MolTCDataCollator:
-    """Collate rows with ``prompt``, ``target``, ``smiles_a``, ``smiles_b`` into model inputs.
+    """Collate rows with ``prompt``, ``completion`` (or ``target``), ``smiles_a``, ``smiles_b`` into model inputs.
 
     Args:
         processor: the model's `MolTCProcessor`.
@@ -60,6 +62,9 @@ class MolTCDataCollator:
         decision_weight: loss weight of a classification answer's decision tokens (1: the paper's plain mean).
         candidates: task name -> class sentences, for tasks whose classes are data (DrugBank types); tasks
             with fixed candidates (binary DDI) are read from the task registry.
+        target_column: the answer column; by default ``completion`` (TRL's prompt-completion name, which
+            the MoT-instructions build writes) when the rows have it, else ``target`` (older builds, and
+            the column the rest of moltc_hf reads).
     """
 
     processor: MolTCProcessor
@@ -67,7 +72,7 @@ class MolTCDataCollator:
     padding_side: str = "right"
     include_target: bool = True
     prompt_column: str = "prompt"
-    target_column: str = "target"
+    target_column: str | None = None
     smiles_columns: Sequence[str] = MOLECULE_FIELDS
     decision_weight: float = 1.0
     candidates: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -80,7 +85,7 @@ class MolTCDataCollator:
         """Where the row's decision tokens sit in ``target_ids`` (its class sentence ends the target)."""
         if task not in self._spans:
             sentences = self.candidates.get(task) or (TASKS[task].candidates if task in TASKS else ())
-            encoded = [tuple(self.processor.encode_text(s) + self._answer_end) for s in sentences]
+            encoded = [tuple(self.processor.encode_answer(s) + self._answer_end) for s in sentences]
             self._spans[task] = dict(zip(encoded, decision_spans(encoded))) if len(encoded) > 1 else {}
         for tokens, (start, stop) in self._spans[task].items():
             if tuple(target_ids[len(target_ids) - len(tokens) :]) == tokens:
@@ -88,10 +93,16 @@ class MolTCDataCollator:
                 return offset + start, offset + stop
         return None
 
+    def _target_column(self, row: Mapping) -> str:
+        if self.target_column is not None:
+            return self.target_column
+        return "completion" if "completion" in row else "target"
+
     def __call__(self, rows: list[dict]) -> dict:
         missing = [c for c in (self.prompt_column, *self.smiles_columns) if c not in rows[0]]
-        if self.include_target and self.target_column not in rows[0]:
-            missing.append(self.target_column)
+        target_column = self._target_column(rows[0])
+        if self.include_target and target_column not in rows[0]:
+            missing.append(target_column)
         if missing:
             raise KeyError(f"MolTCDataCollator: rows lack column(s) {missing}; got {sorted(rows[0])}")
         sequences, label_sequences, weight_sequences = [], [], []
@@ -99,7 +110,7 @@ class MolTCDataCollator:
         for row in rows:
             prompt_ids = self.processor.encode_prompt(row[self.prompt_column])
             target_ids = (
-                self.processor.encode_text(row[self.target_column]) + self._answer_end
+                self.processor.encode_answer(row[target_column]) + self._answer_end
                 if self.include_target
                 else []
             )

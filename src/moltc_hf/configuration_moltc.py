@@ -118,6 +118,9 @@ class MolTCConfig(PreTrainedConfig):
         num_molecule_roles: how many roles exist when untied (2: molecule A / molecule B).
         mol_token: the placeholder string that the processor expands into ``num_query_tokens`` tokens.
         mol_token_id: its id in the tokenizer (set by `build_model` / the processor).
+        answer_end_token_id: the token every answer ends with (the processor's ``ANSWER_END``; set by
+            `moltc_hf.factory.configure_generation`). Generation stops on it, not on the tokenizer's eos:
+            `save_pretrained` writes it back into the generation config whatever a Trainer put there.
     """
 
     model_type = "moltc"
@@ -135,6 +138,7 @@ class MolTCConfig(PreTrainedConfig):
     num_molecule_roles: int = 2
     mol_token: str = MOL_TOKEN
     mol_token_id: int | None = None
+    answer_end_token_id: int | None = None
     initializer_range: float = 0.02
     tie_word_embeddings: bool = True
 
@@ -147,6 +151,8 @@ class MolTCConfig(PreTrainedConfig):
             raise TypeError(f"MolTCConfig.mol_token must be a non-empty string, got {self.mol_token!r}")
         if self.mol_token_id is not None:
             check_int("MolTCConfig", "mol_token_id", self.mol_token_id, 0)
+        if self.answer_end_token_id is not None:
+            check_int("MolTCConfig", "answer_end_token_id", self.answer_end_token_id, 0)
         check_float("MolTCConfig", "initializer_range", self.initializer_range, 0.0)
         super().__post_init__(**kwargs)
         # The Q-Former cross-attends to GIN node embeddings, so its key/value width is the GIN width.

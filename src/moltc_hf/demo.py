@@ -130,7 +130,8 @@ def _task(task: str) -> DemoTask:
     raise gr.Error(f"Unknown task {task!r}; choose one of {[t.name for t in TASKS]}")
 
 
-def _check_smiles(task: DemoTask, smiles_a: str, smiles_b: str) -> None:
+def _smiles_problems(task: DemoTask, smiles_a: str, smiles_b: str) -> list[str]:
+    """One line per molecule that does not parse, naming its role in ``task`` (empty when both parse)."""
     problems = []
     for which, smiles in (("A", smiles_a), ("B", smiles_b)):
         try:
@@ -139,6 +140,11 @@ def _check_smiles(task: DemoTask, smiles_a: str, smiles_b: str) -> None:
             problems.append(
                 f"Molecule {which} ({task.roles['AB'.index(which)]}): {error.reason}. Got {smiles!r}."
             )
+    return problems
+
+
+def _check_smiles(task: DemoTask, smiles_a: str, smiles_b: str) -> None:
+    problems = _smiles_problems(task, smiles_a, smiles_b)
     if problems:
         raise gr.Error("Invalid SMILES. " + " ".join(problems), title="Invalid SMILES")
 
@@ -224,14 +230,7 @@ def predict(predictor: Predictor | None, smiles_a: str, smiles_b: str, task_labe
     """Page callback -> (status markdown, answer, reasoning, confidence, depiction A, depiction B)."""
     task = TASK_BY_LABEL.get(task_label, TASKS[0])
     smiles_a, smiles_b = (smiles_a or "").strip(), (smiles_b or "").strip()
-    problems = []
-    for which, smiles in (("A", smiles_a), ("B", smiles_b)):
-        try:
-            parse_molecule(smiles, field=f"molecule {which}")
-        except InvalidMoleculeError as error:
-            problems.append(
-                f"Molecule {which} ({task.roles['AB'.index(which)]}): {error.reason}. Got {smiles!r}."
-            )
+    problems = _smiles_problems(task, smiles_a, smiles_b)
     if problems:
         message = "**Invalid SMILES.** " + " ".join(html.escape(p) for p in problems)
         return message, "", "", "", None, None

@@ -120,8 +120,13 @@ def build_model(
 
 
 def configure_generation(model: MolTCForConditionalGeneration, processor: MolTCProcessor) -> None:
-    """Stop on the answer-end token (``\\n``), not on ``</s>``: MolTC answers use ``</s>`` as a separator."""
+    """Stop on the answer-end token (``\\n``), not on ``</s>``: MolTC answers use ``</s>`` as a separator.
+
+    The id is recorded in ``config.answer_end_token_id`` too, so the model's `save_pretrained` can restore it
+    after a `transformers.Trainer` / TRL ``SFTTrainer`` aligned the generation config's eos to the tokenizer's.
+    """
     tokenizer = processor.tokenizer
+    model.config.answer_end_token_id = processor.answer_end_token_id
     model.generation_config.eos_token_id = processor.answer_end_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.bos_token_id = model.config.text_config.bos_token_id

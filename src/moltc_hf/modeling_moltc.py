@@ -344,6 +344,18 @@ class MolTCForConditionalGeneration(MolTCPreTrainedModel, GenerationMixin):
     def get_molecule_features(self, graphs: Batch, mol_roles: torch.Tensor | None = None) -> torch.Tensor:
         return self.model.get_molecule_features(graphs, mol_roles)
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        """`PreTrainedModel.save_pretrained`, with generation stopping on the answer end.
+
+        `transformers.Trainer` (and TRL's ``SFTTrainer``) align the generation config's eos with the tokenizer's
+        (``</s>``), so a plain training run would save ``eos_token_id=[2, <answer end>]``; MolTC answers end
+        with ``config.answer_end_token_id`` (the processor's answer end) and that alone is written back.
+        """
+        answer_end = getattr(self.config, "answer_end_token_id", None)
+        if answer_end is not None and self.generation_config is not None:
+            self.generation_config.eos_token_id = answer_end
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     def untie_projectors(self) -> None:
         """Switch from pretraining (one shared projector) to role-specific projectors, copying the weights.
 

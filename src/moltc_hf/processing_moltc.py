@@ -121,6 +121,14 @@ class MolTCProcessor(ProcessorMixin):
     def answer_end_token_id(self) -> int:
         return self.encode_text(ANSWER_END)[-1]
 
+    @property
+    def control_tokens(self) -> tuple[str, ...]:
+        """The tokenizer's bos/eos/pad strings: ids that mean "start", "stop" or "nothing" to Trainer and
+        `generate`, so an answer must never hold them as tokens (`encode_answer`)."""
+        tokenizer = self.tokenizer
+        names = (tokenizer.bos_token, tokenizer.eos_token, tokenizer.pad_token)
+        return tuple(dict.fromkeys(t for t in names if t))
+
     # -- text --
     def encode_text(self, text: str) -> list[int]:
         """Tokenize plain text (no special-token wrapping), SMILES spans one character per token."""
@@ -132,6 +140,34 @@ class MolTCProcessor(ProcessorMixin):
                 ids += self._encode_plain(char)
             position = match.end() - len(END_SMILES)
         ids += self._encode_plain(text[position:])
+        return ids
+
+    def encode_answer(self, text: str) -> list[int]:
+        """Tokenize an answer (a training target, a scored candidate): `encode_text`, except that the
+        tokenizer's bos/eos/pad strings are spelled as plain text.
+
+        MolTC's description targets separate sentences with the literal ``</s>``. As the eos *id*, a model
+        trained on it stops after the first separator wherever the generation config holds the tokenizer's
+        eos -- which `transformers.Trainer` and TRL write into it. Spelled as text, the separator is just
+        characters, and the only stop token an answer holds is its answer end (``ANSWER_END``). Prompts keep
+        `encode_text` (the original model reads ``</s>`` there as the token). Text without those strings
+        tokenizes exactly as with `encode_text`.
+        """
+        controls = self.control_tokens
+        if not any(token in text for token in controls):
+            return self.encode_text(text)
+        pattern = re.compile("(" + "|".join(re.escape(t) for t in sorted(controls, key=len, reverse=True)) + ")")
+        ids: list[int] = []
+        for index, piece in enumerate(pattern.split(text)):
+            if index % 2:  # a control string: its characters, not its id (memoised under a key no text has)
+                key = "\0" + piece
+                if key not in self._segment_ids:
+                    self._segment_ids[key] = self.tokenizer(
+                        piece, add_special_tokens=False, split_special_tokens=True
+                    )["input_ids"]
+                ids += self._segment_ids[key]
+            elif piece:
+                ids += self.encode_text(piece)
         return ids
 
     def encode_prompt(self, text: str) -> list[int]:

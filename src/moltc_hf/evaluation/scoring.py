@@ -45,7 +45,8 @@ def tokenize_candidates(
 ) -> tuple[list[int], list[list[int]]]:
     """``(context ids, one continuation per candidate)``; context = prompt + prefix + shared answer tokens."""
     end = [processor.answer_end_token_id]
-    full = [processor.encode_text(prefix + candidate) + end for candidate in candidates]
+    # `encode_answer`, as the collator tokenizes training targets: a ``</s>`` in a CoT prefix is text there too.
+    full = [processor.encode_answer(prefix + candidate) + end for candidate in candidates]
     shared = _common_prefix_length(full)
     if any(len(f) == shared for f in full):
         raise ValueError("Two candidate answers tokenize identically; each class needs a distinct sentence.")

@@ -42,6 +42,7 @@ SCHEMA = pa.schema(
         ("smiles_b", pa.string()),
         ("prompt", pa.string()),
         ("target", pa.string()),
+        ("completion", pa.string()),  # = target, under TRL's prompt-completion name (a plain SFTTrainer reads it)
         ("label", pa.float64()),
         ("split", pa.string()),
         ("source", pa.string()),
@@ -257,6 +258,7 @@ def build_source(
         order = np.lexsort((position, np.concatenate([split_id, np.zeros(len(extra), dtype=split_id.dtype)])))
     columns = _take(columns, order)
     columns["prompt"], columns["target"] = _render(columns, cache, cot)
+    columns["completion"] = columns["target"]
     columns["source"] = [source] * len(order)
     table = pa.table({name: pa.array(columns[name], type=SCHEMA.field(name).type) for name in SCHEMA.names})
     report.kept = n

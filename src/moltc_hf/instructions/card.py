@@ -32,6 +32,7 @@ COLUMNS = """\
 | `smiles_b` | string | molecule B (solvation: the solute; DDI: drug 2; chromophore: the solvent) |
 | `prompt` | string | MolTC prompt with exactly one `<mol>` slot per molecule (`[START_I_SMILES]...[END_I_SMILES]<mol>.`) |
 | `target` | string | the answer the model is trained to generate (MoT chain of thought, see below) |
+| `completion` | string | the same text as `target`, under TRL's prompt-completion name (`prompt` + `completion`), so `SFTTrainer` with `MolTCDataCollator` reads it as is |
 | `label` | float | class id (`ddi_binary` 0/1, `ddi_type` 0-85) or value (kcal/mol, nm); NaN for `pretrain` |
 | `split` | string | `train`, `validation` or `test` (same as the file it is in) |
 | `source` | string | the config / source name |

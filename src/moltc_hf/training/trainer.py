@@ -99,6 +99,46 @@ def device_settings(recipe: Recipe) -> dict[str, Any]:
     }
 
 
+# What a plain `SFTTrainer` needs to train MolTC with `MolTCDataCollator`: the raw rows (SMILES, prompt,
+# completion) reach the collator, which tokenizes, truncates and featurizes itself (TRL's VLM recipe).
+REQUIRED_SFT_FLAGS: dict[str, Any] = {
+    "remove_unused_columns": False,
+    "dataset_kwargs": {"skip_prepare_dataset": True},
+    "max_length": None,
+}
+
+
+def sft_config_for_moltc(output_dir: str | Path = "moltc-sft", **kwargs) -> SFTConfig:
+    """An `SFTConfig` for a plain TRL ``SFTTrainer`` on MolTC: ``SFTConfig(**kwargs)`` plus what MolTC needs.
+
+    TRL's defaults break a MolTC run in three ways: it drops the columns the collator reads
+    (``remove_unused_columns``), tokenizes the dataset itself (``skip_prepare_dataset``; our rows hold SMILES
+    and ``<mol>`` slots only the processor can expand) and turns on bf16 and activation checkpointing even on
+    CPU, where bf16 raises. This sets the first two (a contradicting value is refused), and bf16, activation
+    checkpointing and ``use_cpu`` from the device unless given::
+
+        trainer = SFTTrainer(model, args=sft_config_for_moltc("out", max_steps=100),
+                             train_dataset=load_dataset(folder, "freesolv")["train"],
+                             data_collator=MolTCDataCollator(processor))
+    """
+    for name, value in REQUIRED_SFT_FLAGS.items():
+        if name in kwargs and kwargs[name] != value:
+            raise ValueError(f"sft_config_for_moltc: MolTC needs {name}={value!r} (got {kwargs[name]!r})")
+    cuda = torch.cuda.is_available() and not kwargs.get("use_cpu", False)
+    device = {
+        "bf16": cuda and torch.cuda.is_bf16_supported(),
+        "fp16": False,
+        "activation_checkpointing": cuda,
+        "gradient_checkpointing": cuda,
+        "use_cpu": not cuda,
+    }
+    if "gradient_checkpointing" in kwargs:  # one switch, two names (transformers 5.x: activation_checkpointing)
+        device["activation_checkpointing"] = kwargs["gradient_checkpointing"]
+    if "activation_checkpointing" in kwargs:
+        device["gradient_checkpointing"] = kwargs["activation_checkpointing"]
+    return SFTConfig(**{**device, **kwargs, **REQUIRED_SFT_FLAGS, "output_dir": str(output_dir)})
+
+
 def build_sft_config(recipe: Recipe, output_dir: Path, max_steps: int | None = None) -> SFTConfig:
     values = {**PAPER_TRAINING_DEFAULTS, **recipe.training, **device_settings(recipe)}
     if max_steps is not None:
@@ -118,7 +158,17 @@ class MolTCSFTTrainer(SFTTrainer):
 
     With weights the loss is the weighted mean of the answer tokens' cross-entropies, computed from the
     model's own logits (TRL's fused-head path has no per-token weights).
+
+    Trainer aligns the generation config's eos with the tokenizer's ``</s>`` when it starts; this trainer
+    puts MolTC's answer-end stop back right after, so evaluation-time generation and every checkpoint stop
+    where answers end (the model's `save_pretrained` does the same for a plain Trainer).
     """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        if isinstance(self.processing_class, MolTCProcessor) and hasattr(model, "generation_config"):
+            configure_generation(model, self.processing_class)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         weights = inputs.pop("loss_weights", None)
@@ -161,14 +211,16 @@ def build_trainer(
         decision_weight=recipe.decision_weight,
         candidates=candidates or {},
     )
+    peft_config = moltc_lora_config(**recipe.lora) if recipe.lora is not None else None
+    # SFTTrainer's leading parameters: model, args, data_collator, train_dataset, eval_dataset, processing_class
     return MolTCSFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_dataset,
-        eval_dataset=eval_dataset,
-        data_collator=collator,
-        processing_class=processor,
-        peft_config=moltc_lora_config(**recipe.lora) if recipe.lora is not None else None,
+        model,
+        args,
+        collator,
+        train_dataset,
+        eval_dataset,
+        processor,
+        peft_config=peft_config,
         callbacks=callbacks,
     )
 
@@ -197,7 +249,9 @@ def save_final(
 
 
 __all__ = [
+    "REQUIRED_SFT_FLAGS",
     "build_sft_config",
+    "sft_config_for_moltc",
     "MolTCSFTTrainer",
     "build_trainer",
     "device_settings",
