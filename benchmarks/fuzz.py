@@ -32,6 +32,11 @@ VALID = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CN1C=NC2=C1C(=O)N(C(=O)N2
 ALPHABET = list("CNOSPFIBrcnos()[]=#@+-\\/%.:*0123456789Hl") + ["Cl", "Br", "[nH]", "[C@@H]", "%10", "%99"]
 
 
+def predict_args(model, source, output) -> list[str]:
+    """``moltc predict`` arguments for one input file."""
+    return ["predict", "--model", str(model), "--input", str(source), "--output", str(output)]
+
+
 def ring_explosions(rng: random.Random) -> list[str]:
     """Fused ring systems whose ring perception RDKit cannot finish (and their near misses)."""
     out = []
@@ -178,13 +183,7 @@ def check_predict(model: Path, smiles: list[str], root: Path, suffix: str, timeo
     try:
         done = moltc(
             [
-                "predict",
-                "--model",
-                str(model),
-                "--input",
-                str(source),
-                "--output",
-                str(output),
+                *predict_args(model, source, str(output)),
                 "--device",
                 "cpu",
             ],
@@ -363,13 +362,7 @@ def check_memory(model: Path, root: Path, sizes: list[int]) -> list[dict]:
             "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)"
         )
         args = [
-            "predict",
-            "--model",
-            str(model),
-            "--input",
-            str(source),
-            "--output",
-            str(root / f"mem-{size}.parquet"),
+            *predict_args(model, source, str(root / f"mem-{size}.parquet")),
         ]
         start = time.perf_counter()
         done = subprocess.run(

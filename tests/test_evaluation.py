@@ -57,8 +57,8 @@ def test_candidates_tokenize_like_training_targets(model_and_processor):
     prefix = templates.description_pair_target("first.", "second.", "")
     context, continuations = tokenize_candidates(processor, prompt, CANDIDATES, prefix)
     for candidate, continuation in zip(CANDIDATES, continuations):
-        # exactly the collator's ids: prompt + encode_text(target) + answer end
-        expected = processor.encode_prompt(prompt) + processor.encode_text(prefix + candidate)
+        # exactly the collator's ids: prompt + encode_answer(target) + answer end
+        expected = processor.encode_prompt(prompt) + processor.encode_answer(prefix + candidate)
         assert context + continuation == expected + [processor.answer_end_token_id]
 
 

@@ -323,6 +323,25 @@ def test_resume_skips_incomplete_checkpoints_and_says_which(tiny, tmp_path, capl
     assert "checkpoint-4 (trainer_state.json is truncated)" in caplog.text
 
 
+def test_a_kill_after_the_last_checkpoint_resumes_to_the_same_model(dataset_dir, tmp_path):
+    """Killed after checkpoint-N (N = max_steps) but before final/: the rerun must not train step N+1."""
+    import dataclasses
+
+    from moltc_hf.training import load_recipe, train
+
+    recipe = load_recipe("tiny-finetune")
+    recipe = dataclasses.replace(
+        recipe, training={**recipe.training, "disable_tqdm": True, "logging_steps": 1, "save_steps": 2}
+    )
+    full = train(recipe, dataset_dir=dataset_dir, output_dir=tmp_path / "run", max_steps=4)
+    weights = (full.final_dir / "model.safetensors").read_bytes()
+    shutil.rmtree(full.final_dir)
+    (tmp_path / "run" / "train_result.json").unlink()
+    resumed = train(recipe, dataset_dir=dataset_dir, output_dir=tmp_path / "run", max_steps=4, resume=True)
+    assert resumed.global_step == 4  # before: 5
+    assert (resumed.final_dir / "model.safetensors").read_bytes() == weights
+
+
 def test_the_final_model_is_swapped_in_whole(tmp_path):
     from moltc_hf.training.run import write_folder_atomically
 

@@ -337,6 +337,8 @@ def convert_original_checkpoint(
     if report.merged_lora:
         report.notes.append(f"in-checkpoint LoRA merged with scale alpha/r = {scaling:g} ({origin})")
     model, processor = build_model(model_config, tokenizer=tokenizer, seed=0)
+    # The original trained on targets whose `</s>` separators Galactica tokenized as eos: score them that way.
+    processor.answer_control_tokens_as_text = False
     _use_original_self_loops(model.model.graph_encoder)
     if base_model is not None:
         _load_base_language_model(model, base_model, report)

@@ -82,6 +82,10 @@ class MolTCProcessor(ProcessorMixin):
         num_query_tokens: placeholders per molecule; must equal the model's ``config.num_query_tokens``.
         mol_token: the placeholder written once per molecule in prompts.
         keep_largest_fragment: featurize only the largest fragment of salts/mixtures.
+        answer_control_tokens_as_text: `encode_answer` spells the tokenizer's bos/eos/pad strings in answers
+            as text (default). ``False`` keeps them as their ids, as the original MolTC was trained (Galactica
+            read the ``</s>`` separators of its targets as eos): converted original checkpoints set it, so their
+            CoT prefixes are scored the way they learnt them.
     """
 
     def __init__(
@@ -91,9 +95,11 @@ class MolTCProcessor(ProcessorMixin):
         mol_token: str = MOL_TOKEN,
         keep_largest_fragment: bool = False,
         chat_template=None,
+        answer_control_tokens_as_text: bool = True,
         **kwargs,
     ):
         self.num_query_tokens = num_query_tokens
+        self.answer_control_tokens_as_text = bool(answer_control_tokens_as_text)
         self.mol_token = mol_token
         self.keep_largest_fragment = keep_largest_fragment
         tokenizer = self.prepare_tokenizer(tokenizer, mol_token)
@@ -154,9 +160,11 @@ class MolTCProcessor(ProcessorMixin):
         tokenizes exactly as with `encode_text`.
         """
         controls = self.control_tokens
-        if not any(token in text for token in controls):
+        if not self.answer_control_tokens_as_text or not any(token in text for token in controls):
             return self.encode_text(text)
-        pattern = re.compile("(" + "|".join(re.escape(t) for t in sorted(controls, key=len, reverse=True)) + ")")
+        pattern = re.compile(
+            "(" + "|".join(re.escape(t) for t in sorted(controls, key=len, reverse=True)) + ")"
+        )
         ids: list[int] = []
         for index, piece in enumerate(pattern.split(text)):
             if index % 2:  # a control string: its characters, not its id (memoised under a key no text has)

@@ -20,8 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
+from ._progress import progress_bar
 from .evaluation.inference import MoleculeFeatureCache, Prediction, iter_predictions
 from .featurization import Reject
 from .instructions.tasks import TaskSpec
@@ -293,7 +293,7 @@ def screen_file(
     start, stop = _share(num_rows, state.num_processes, state.process_index)
     feature_cache = MoleculeFeatureCache(model, processor) if cache else False
     encoded = 0
-    bar = tqdm(
+    bar = progress_bar(  # (off a terminal: a plain line a minute, not a redraw per chunk)
         total=stop - start, desc=f"screening [{state.process_index}]", disable=not progress, unit="pair"
     )
     with bar:

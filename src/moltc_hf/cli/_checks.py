@@ -63,13 +63,7 @@ def output_file(path: str | os.PathLike, *inputs: str | os.PathLike, option: str
     path = Path(path)
     if path.is_dir():
         raise ValueError(f"{option} {path}: is a directory, expected a file path")
-    for parent in path.absolute().parents:
-        if parent.exists() and not parent.is_dir():
-            raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
-    for other in inputs:
-        if _same_path(path, other):
-            raise ValueError(f"{option} {path}: is the input file; refusing to overwrite it")
-    return path
+    return _writable(path, inputs, option, "is the input file")
 
 
 def output_folder(path: str | os.PathLike, *inputs: str | os.PathLike, option: str = "--out") -> Path:
@@ -77,12 +71,17 @@ def output_folder(path: str | os.PathLike, *inputs: str | os.PathLike, option: s
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise ValueError(f"{option} {path}: is a file, expected a folder")
+    return _writable(path, inputs, option, "is also an input")
+
+
+def _writable(path: Path, inputs, option: str, clash: str) -> Path:
+    """``path`` unless a parent is a file or it is one of the ``inputs`` (then a one-line error)."""
     for parent in path.absolute().parents:
         if parent.exists() and not parent.is_dir():
             raise ValueError(f"{option} {path}: {parent} is a file, not a folder")
     for other in inputs:
         if _same_path(path, other):
-            raise ValueError(f"{option} {path}: is also an input; refusing to overwrite it")
+            raise ValueError(f"{option} {path}: {clash}; refusing to overwrite it")
     return path
 
 

@@ -2,6 +2,12 @@
 
     moltc train --recipe hub_configs/recipes/tiny-finetune.yaml --dataset data/mot --output-dir runs/tiny
     moltc train --recipe galactica-1.3b-finetune --dataset data/mot --config drugbank --model runs/pre/final
+    moltc train --recipe tiny-finetune ... --learning_rate 1e-4 --per_device_train_batch_size 8 \
+        --push-to-hub --hub-model-id me/moltc-tiny     # any SFTConfig field over the recipe; upload final/
+
+Recipe overrides are `SFTConfig` fields in `transformers.HfArgumentParser` spelling (`moltc_hf.cli._overrides`);
+an option that is neither ours nor a field is refused by name. Two CPU processes: ``torchrun --nproc_per_node 2
+-m moltc_hf.cli train ...`` (gloo data parallelism; rank 0 writes ``final/`` and pushes it).
 
 Multi-GPU / multi-node: ``accelerate launch --config_file hub_configs/accelerate/<file>.yaml $(which moltc) train
 ...``. The final model (LoRA merged, ``AutoModel``-loadable, processor beside it) is written to
@@ -11,8 +17,10 @@ Multi-GPU / multi-node: ``accelerate launch --config_file hub_configs/accelerate
 from __future__ import annotations
 
 import argparse
+import os
 
 from ._checks import check_model_folder, positive_int
+from ._overrides import keep_unknown_options, parse_overrides, with_training_overrides
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,12 +39,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--resume", action="store_true", help="continue from the last checkpoint in --output-dir"
     )
+    parser.add_argument(
+        "--push-to-hub",
+        "--push_to_hub",
+        action="store_true",
+        help="upload <output-dir>/final (the merged model) with `moltc_hf.hub.push_folder` when training ends",
+    )
+    parser.add_argument(
+        "--hub-model-id", "--hub_model_id", default=None, help="user-or-org/name to push final/ to"
+    )
+    parser.add_argument("--hub-private", action="store_true", help="create the hub repository as private")
+    parser.add_argument(
+        "--hub-dry-run", action="store_true", help="with --push-to-hub: list what would be pushed; no network"
+    )
+    parser.epilog = (
+        "Any SFTConfig field overrides the recipe's `training:` block (every stage of a pipeline), "
+        "HfArgumentParser style: --learning_rate 1e-4 --per_device_train_batch_size 8 --bf16 false."
+    )
+    # Those overrides are not declared here (parsing them imports TRL): `run` checks them against SFTConfig.
+    keep_unknown_options(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from moltc_hf.training import train
 
     recipe = checked_recipe(args.recipe, args.model)
+    recipe = with_training_overrides(recipe, parse_overrides(getattr(args, "training_overrides", [])))
+    if args.push_to_hub and not args.hub_model_id:
+        raise ValueError("--push-to-hub needs --hub-model-id user-or-org/name")
+    if args.hub_model_id and not args.push_to_hub:
+        raise ValueError("--hub-model-id is where --push-to-hub uploads; pass --push-to-hub too")
     result = train(
         recipe,
         dataset_dir=args.dataset,
@@ -54,7 +86,21 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"skipped {result.num_rejects} row(s) with invalid molecules: {result.output_dir / 'rejects.parquet'}"
         )
+    # One upload, by the rank that wrote final/ (under torchrun every rank runs this command).
+    if args.push_to_hub and int(os.environ.get("RANK", "0")) == 0:
+        push_final(result.final_dir, args.hub_model_id, private=args.hub_private, dry_run=args.hub_dry_run)
     return 0
+
+
+def push_final(final_dir, repo_id: str, *, private: bool, dry_run: bool) -> None:
+    """Upload ``final/`` (card, pipeline code and all) as `moltc push` would, and say what went where."""
+    from moltc_hf.hub import push_folder
+
+    pushed = push_folder(final_dir, repo_id, private=private, dry_run=dry_run)
+    action = "would upload" if pushed.dry_run else "uploaded"
+    print(f"{action} {len(pushed.files)} files of {final_dir} to {pushed.repo_id}: {', '.join(pushed.files)}")
+    if pushed.url:
+        print(f"pushed: {pushed.url}")
 
 
 def checked_recipe(name: str, model: str | None):

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 from torch_geometric.data import Batch
-from tqdm.auto import tqdm
 from transformers import AutoModelForCausalLM, AutoProcessor
 
+from .._progress import progress_bar
 from ..featurization import InvalidMoleculeError, Reject, canonical_smiles
 from ..instructions.tasks import CLASSIFICATION, REGRESSION, TaskSpec, describe_pair, get_task
 from ..processing_moltc import MOLECULE_FIELDS
@@ -283,7 +283,8 @@ def iter_predictions(
     total = len(rows) if isinstance(rows, Sized) else None
     rows = iter(rows)
     ids = iter(row_ids) if row_ids is not None else itertools.count()
-    with tqdm(total=total, desc=progress, disable=progress is None, unit="pair") as bar:
+    # A live bar on a terminal; in a log file a plain line a minute, not one redraw per batch (`progress_bar`).
+    with progress_bar(total=total, desc=progress, disable=progress is None, unit="pair") as bar:
         while batch := list(itertools.islice(rows, batch_size)):
             batch_ids = list(itertools.islice(ids, len(batch)))
             keep, rejects = _validate(batch, batch_ids, processor.featurizer)

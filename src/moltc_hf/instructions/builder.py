@@ -42,7 +42,8 @@ SCHEMA = pa.schema(
         ("smiles_b", pa.string()),
         ("prompt", pa.string()),
         ("target", pa.string()),
-        ("completion", pa.string()),  # = target, under TRL's prompt-completion name (a plain SFTTrainer reads it)
+        # = target, under TRL's prompt-completion name: a plain SFTTrainer with our collator reads it as is.
+        ("completion", pa.string()),
         ("label", pa.float64()),
         ("split", pa.string()),
         ("source", pa.string()),

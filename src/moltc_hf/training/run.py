@@ -26,6 +26,7 @@ from .trainer import (
     merged_model,
     prepare_stage_model,
     save_final,
+    trained_tasks,
 )
 
 logger = logging.getLogger(__name__)
@@ -155,7 +156,8 @@ def _train_stage(
         if eval_dataset is not None:
             eval_dataset, eval_rejects = drop_invalid_rows(eval_dataset, processor, "validation")
             rejects += eval_rejects
-    if rejects:
+    # Every rank finds the same rejects (under torchrun each runs this); one writes them.
+    if rejects and int(os.environ.get("RANK", "0")) == 0:
         write_rejects(rejects, output_dir / "rejects.parquet", "train")
 
     trainer = build_trainer(
@@ -174,7 +176,10 @@ def _train_stage(
         logger.warning(
             "--resume: no checkpoint in %s; starting stage %r from step 0.", output_dir, recipe.name
         )
-    output = trainer.train(resume_from_checkpoint=checkpoint)
+    if checkpoint is not None and _reached_max_steps(checkpoint, trainer.args.max_steps):
+        output = _restore_finished(trainer, checkpoint)
+    else:
+        output = trainer.train(resume_from_checkpoint=checkpoint)
 
     adapter_dir = output_dir / "adapter" if recipe.save_adapter and recipe.lora is not None else None
     final_dir = output_dir / "final"
@@ -187,7 +192,10 @@ def _train_stage(
     if trainer.accelerator.is_main_process:
         if adapter_dir is not None:
             write_folder_atomically(adapter_dir, trainer.model.save_pretrained)
-        write_folder_atomically(final_dir, lambda d: save_final(merged_model(trainer), processor, d, recipe))
+        tasks = trained_tasks(train_dataset)  # recorded in final/'s config: what the Space offers
+        write_folder_atomically(
+            final_dir, lambda d: save_final(merged_model(trainer), processor, d, recipe, tasks=tasks)
+        )
 
     result = TrainResult(
         output_dir=output_dir,
@@ -220,6 +228,31 @@ def write_folder_atomically(folder: Path, write) -> None:
     os.replace(partial, folder)
     if old.exists():
         shutil.rmtree(old)
+
+
+def _reached_max_steps(checkpoint: str, max_steps: int) -> bool:
+    """The checkpoint is the run's last step (killed after it, before ``final/`` was written)."""
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    return max_steps > 0 and state.get("global_step", 0) >= max_steps
+
+
+def _restore_finished(trainer, checkpoint: str):
+    """Load the last checkpoint instead of training from it.
+
+    ``Trainer.train`` resumed at ``global_step == max_steps`` still runs one more optimizer step (it checks the
+    limit only after a step), so the rerun would end at step N+1 with other weights than the uninterrupted run.
+    """
+    from transformers import TrainerState
+    from transformers.trainer_utils import TrainOutput
+
+    trainer._load_from_checkpoint(checkpoint)
+    trainer.state = TrainerState.load_from_json(str(Path(checkpoint) / "trainer_state.json"))
+    losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    mean_loss = sum(losses) / len(losses) if losses else None
+    logger.warning(
+        "--resume: %s is the last step (%d); not training further.", checkpoint, trainer.state.global_step
+    )
+    return TrainOutput(trainer.state.global_step, mean_loss, {})
 
 
 def checkpoint_problem(folder: Path) -> str | None:

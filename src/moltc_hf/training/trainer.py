@@ -9,15 +9,19 @@ patches removed, MolTC's answer-end stop token restored in the generation config
 from __future__ import annotations
 
 import logging
+import os
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 import yaml
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoProcessor, TrainerCallback
+from transformers import AutoModelForCausalLM, AutoProcessor, PrinterCallback, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
+from .._progress import is_terminal
 from ..collator import IGNORE_INDEX, MolTCDataCollator
 from ..factory import available_model_configs, build_model, configure_generation
 from ..instructions.loading import load_split
@@ -132,15 +136,58 @@ def sft_config_for_moltc(output_dir: str | Path = "moltc-sft", **kwargs) -> SFTC
         "gradient_checkpointing": cuda,
         "use_cpu": not cuda,
     }
-    if "gradient_checkpointing" in kwargs:  # one switch, two names (transformers 5.x: activation_checkpointing)
+    # One switch, two names (transformers 5.x reads activation_checkpointing): a value given for either sets both.
+    if "gradient_checkpointing" in kwargs:
         device["activation_checkpointing"] = kwargs["gradient_checkpointing"]
     if "activation_checkpointing" in kwargs:
         device["gradient_checkpointing"] = kwargs["activation_checkpointing"]
     return SFTConfig(**{**device, **kwargs, **REQUIRED_SFT_FLAGS, "output_dir": str(output_dir)})
 
 
+class PlainProgressCallback(TrainerCallback):
+    """One plain line per logging step (step/max, loss, learning rate, ..., steps/s, ETA) on stderr.
+
+    What a log file gets instead of tqdm's bar, whose per-step carriage-return redraws pile up into one
+    enormous line there (`build_trainer` swaps it in when stderr is not a terminal). Main process only.
+    """
+
+    def __init__(self, stream=None):
+        self.stream = stream
+        self._start: tuple[float, int] | None = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self._start = (time.perf_counter(), state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        parts = [f"step {state.global_step}/{state.max_steps}"]
+        for key, value in logs.items():
+            if isinstance(value, float):
+                parts.append(f"{key} {value:.4g}")
+            elif isinstance(value, int) and not isinstance(value, bool):
+                parts.append(f"{key} {value}")
+        if self._start is not None:
+            seconds = time.perf_counter() - self._start[0]
+            steps = state.global_step - self._start[1]
+            if seconds > 0 and steps > 0:
+                rate = steps / seconds
+                parts.append(f"{rate:.3g} steps/s")
+                parts.append(f"eta {max(0, state.max_steps - state.global_step) / rate:.0f}s")
+        print(" | ".join(parts), file=self.stream if self.stream is not None else sys.stderr, flush=True)
+
+
 def build_sft_config(recipe: Recipe, output_dir: Path, max_steps: int | None = None) -> SFTConfig:
     values = {**PAPER_TRAINING_DEFAULTS, **recipe.training, **device_settings(recipe)}
+    # tqdm's bar only on a terminal; a log file gets `PlainProgressCallback` lines (see `build_trainer`).
+    values.setdefault("disable_tqdm", not is_terminal())
+    if not torch.cuda.is_available():
+        # Without `use_cpu` accelerate sees no device to distribute over: under `torchrun` every process would
+        # run the whole recipe alone (`NOT_PARALLEL`). With it, WORLD_SIZE > 1 is gloo data parallelism: each
+        # rank trains on its share of the batches, gradients are averaged, rank 0 writes the outputs.
+        values.setdefault("use_cpu", True)
+        if values["use_cpu"] and int(os.environ.get("WORLD_SIZE", "1")) > 1:
+            values.setdefault("ddp_backend", "gloo")  # (not MPI, even where torch has it)
     if max_steps is not None:
         values["max_steps"] = max_steps
     values.update(
@@ -213,7 +260,7 @@ def build_trainer(
     )
     peft_config = moltc_lora_config(**recipe.lora) if recipe.lora is not None else None
     # SFTTrainer's leading parameters: model, args, data_collator, train_dataset, eval_dataset, processing_class
-    return MolTCSFTTrainer(
+    trainer = MolTCSFTTrainer(
         model,
         args,
         collator,
@@ -223,6 +270,11 @@ def build_trainer(
         peft_config=peft_config,
         callbacks=callbacks,
     )
+    if args.disable_tqdm and "disable_tqdm" not in recipe.training:
+        # The bar is off because stderr is a log file: plain progress lines there, not Trainer's log dicts.
+        trainer.remove_callback(PrinterCallback)
+        trainer.add_callback(PlainProgressCallback())
+    return trainer
 
 
 def merged_model(trainer: SFTTrainer) -> MolTCForConditionalGeneration:
@@ -239,10 +291,32 @@ def merged_model(trainer: SFTTrainer) -> MolTCForConditionalGeneration:
     return model
 
 
+def trained_tasks(dataset: Dataset) -> list[str]:
+    """The question tasks in a training split (its ``task`` column; pair pretraining asks no question)."""
+    if "task" not in dataset.column_names or not len(dataset):
+        return []
+    return sorted(task for task in dataset.unique("task") if task != "pretrain")
+
+
 def save_final(
-    model: MolTCForConditionalGeneration, processor: MolTCProcessor, final_dir: Path, recipe: Recipe
+    model: MolTCForConditionalGeneration,
+    processor: MolTCProcessor,
+    final_dir: Path,
+    recipe: Recipe,
+    tasks: list[str] | None = None,
 ) -> None:
-    """``final/``: safetensors weights + config + code (auto_map), processor, and the recipe that made it."""
+    """``final/``: safetensors weights + config + code (auto_map), processor, and the recipe that made it.
+
+    ``tasks`` (`trained_tasks` of the training split) are recorded in the config (`set_task_defaults`, added to
+    any an earlier stage recorded), so the Space and the pipeline offer only what the model was trained on;
+    a model trained on one task gets it as the pipeline's default task too.
+    """
+    if tasks:
+        from ..pipeline import set_task_defaults, task_defaults
+
+        set_task_defaults(model.config, tasks=tasks)
+        if "task" not in task_defaults(model.config) and len(task_defaults(model.config)["tasks"]) == 1:
+            set_task_defaults(model.config, task=tasks[0])
     model.save_pretrained(final_dir)
     processor.save_pretrained(final_dir)
     (final_dir / "training_recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
@@ -253,6 +327,7 @@ __all__ = [
     "build_sft_config",
     "sft_config_for_moltc",
     "MolTCSFTTrainer",
+    "PlainProgressCallback",
     "build_trainer",
     "device_settings",
     "drop_invalid_rows",
@@ -261,4 +336,5 @@ __all__ = [
     "merged_model",
     "prepare_stage_model",
     "save_final",
+    "trained_tasks",
 ]
