@@ -118,6 +118,9 @@ class MolTCConfig(PreTrainedConfig):
         num_molecule_roles: how many roles exist when untied (2: molecule A / molecule B).
         mol_token: the placeholder string that the processor expands into ``num_query_tokens`` tokens.
         mol_token_id: its id in the tokenizer (set by `build_model` / the processor).
+        graph_batch_per_role: in training, run molecule-A graphs and molecule-B graphs through the GIN as two
+            batches, so BatchNorm statistics are per side as in the original code (on for converted checkpoints;
+            off by default: one batch is faster). Eval mode is identical either way (running statistics).
         answer_end_token_id: the token every answer ends with (the processor's ``ANSWER_END``; set by
             `moltc_hf.factory.configure_generation`). Generation stops on it, not on the tokenizer's eos:
             `save_pretrained` writes it back into the generation config whatever a Trainer put there.
@@ -139,6 +142,7 @@ class MolTCConfig(PreTrainedConfig):
     mol_token: str = MOL_TOKEN
     mol_token_id: int | None = None
     answer_end_token_id: int | None = None
+    graph_batch_per_role: bool = False
     initializer_range: float = 0.02
     tie_word_embeddings: bool = True
 
@@ -154,6 +158,10 @@ class MolTCConfig(PreTrainedConfig):
         if self.answer_end_token_id is not None:
             check_int("MolTCConfig", "answer_end_token_id", self.answer_end_token_id, 0)
         check_float("MolTCConfig", "initializer_range", self.initializer_range, 0.0)
+        if not isinstance(self.graph_batch_per_role, bool):
+            raise TypeError(
+                f"MolTCConfig.graph_batch_per_role must be a bool, got {self.graph_batch_per_role!r}"
+            )
         super().__post_init__(**kwargs)
         # The Q-Former cross-attends to GIN node embeddings, so its key/value width is the GIN width.
         self.qformer_config.encoder_hidden_size = self.graph_config.hidden_size

@@ -340,6 +340,7 @@ def convert_original_checkpoint(
     # The original trained on targets whose `</s>` separators Galactica tokenized as eos: score them that way.
     processor.answer_control_tokens_as_text = False
     _use_original_self_loops(model.model.graph_encoder)
+    model.config.graph_batch_per_role = True  # the original's BatchNorm behaviour when fine-tuned further
     if base_model is not None:
         _load_base_language_model(model, base_model, report)
     if peft_dir is not None:

@@ -221,8 +221,22 @@ class MolTCModel(MolTCPreTrainedModel):
         """Graphs -> ``[num_mols, num_query_tokens, embed_dim]`` soft tokens, in the order of ``graphs``."""
         device = self.graph_encoder.x_embedding1.weight.device
         graphs = graphs.to(device)
+        if self.config.graph_batch_per_role and self.training and mol_roles is not None and len(mol_roles):
+            return self._molecule_features_per_role(graphs, mol_roles.to(device))
         node_tokens, node_mask = self.graph_encoder(graphs)
         return self.mol_connector(node_tokens, node_mask, mol_roles)
+
+    def _molecule_features_per_role(self, graphs: Batch, mol_roles: torch.Tensor) -> torch.Tensor:
+        """The original's training-mode batching: one GIN batch per molecule role (BatchNorm statistics per side)."""
+        parts = []
+        for role in torch.unique(mol_roles):
+            index = torch.nonzero(mol_roles == role).flatten()
+            node_tokens, node_mask = self.graph_encoder(Batch.from_data_list(graphs.index_select(index)))
+            parts.append((index, self.mol_connector(node_tokens, node_mask, mol_roles[index])))
+        features = parts[0][1].new_empty((len(mol_roles), *parts[0][1].shape[1:]))
+        for index, values in parts:
+            features[index] = values
+        return features
 
     def get_placeholder_mask(
         self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor, molecule_features: torch.Tensor
