@@ -22,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ._progress import progress_bar
-from .evaluation.inference import MoleculeFeatureCache, Prediction, iter_predictions
+from .evaluation.inference import MoleculeFeatureCache, Prediction, predict_frame
 from .featurization import Reject
 from .instructions.tasks import TaskSpec
 from .processing_moltc import MOLECULE_FIELDS
@@ -301,8 +301,9 @@ def screen_file(
             if parts.done(state.process_index, index):
                 bar.update(len(frame))
                 continue
-            results, rejects = _predict_frame(
-                model, processor, frame, task, batch_size, feature_cache, predict_kwargs
+            # (every row of the part ends in the predictions or the rejects)
+            results, rejects = predict_frame(
+                model, processor, frame, task, batch_size=batch_size, cache=feature_cache, **predict_kwargs
             )
             parts.write(
                 state.process_index,
@@ -323,25 +324,6 @@ def _share(num_rows: int, processes: int, index: int) -> tuple[int, int]:
     base, extra = divmod(num_rows, processes)
     start = index * base + min(index, extra)
     return start, start + base + (index < extra)
-
-
-def _predict_frame(model, processor, frame: pd.DataFrame, task, batch_size, cache, predict_kwargs):
-    """One part's predictions and rejects (every row ends in one of the two)."""
-    results, rejects = [], []
-    for batch_results, batch_rejects in iter_predictions(
-        model,
-        processor,
-        frame.to_dict("records"),
-        task,
-        batch_size=batch_size,
-        cache=cache,
-        row_ids=frame.index.tolist(),
-        progress=None,
-        **predict_kwargs,
-    ):
-        results += batch_results
-        rejects += batch_rejects
-    return results, rejects
 
 
 class PartsFolder:

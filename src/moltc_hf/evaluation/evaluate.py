@@ -27,7 +27,7 @@ from ..instructions.tasks import (
 )
 from . import metrics as M
 from .calibration import calibrate
-from .inference import MoleculeFeatureCache, iter_predictions
+from .inference import MoleculeFeatureCache, predict_frame
 
 
 def infer_task(frame: pd.DataFrame) -> str:
@@ -52,21 +52,11 @@ def _answer_prefixes(frame: pd.DataFrame, candidates: Sequence[str]) -> list[str
 
 
 def _run(model, processor, frame: pd.DataFrame, task: TaskSpec, progress: bool, desc: str, **kwargs):
-
-    results, rejects = [], []
-    for batch_results, batch_rejects in iter_predictions(
-        model,
-        processor,
-        frame.to_dict("records"),
-        task,
-        use_dataset_prompts=True,
-        row_ids=frame.index.tolist(),
-        progress=desc if progress else None,
-        **kwargs,
-    ):
-        results += batch_results
-        rejects += batch_rejects
-    return results, rejects
+    """Answer a split's rows with their own (dataset) prompts."""
+    progress_label = desc if progress else None
+    return predict_frame(
+        model, processor, frame, task, use_dataset_prompts=True, progress=progress_label, **kwargs
+    )
 
 
 def evaluate_model(

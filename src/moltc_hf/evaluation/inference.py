@@ -294,6 +294,17 @@ def iter_predictions(
             yield results, rejects
 
 
+def predict_frame(model, processor, frame, task: TaskSpec | str, **kwargs) -> tuple[list, list[Reject]]:
+    """All of `iter_predictions` over a DataFrame's rows, row ids = the frame's index: ``(results, rejects)``."""
+    results, rejects = [], []
+    for batch_results, batch_rejects in iter_predictions(
+        model, processor, frame.to_dict("records"), task, row_ids=frame.index.tolist(), **kwargs
+    ):
+        results += batch_results
+        rejects += batch_rejects
+    return results, rejects
+
+
 def load_for_inference(source: str | Path, device: str | None = None, dtype: torch.dtype | None = None):
     """A saved model folder (or hub id) + its processor, in eval mode on ``device`` (CUDA when available)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -309,5 +320,6 @@ __all__ = [
     "iter_predictions",
     "load_for_inference",
     "predict_batch",
+    "predict_frame",
     "uncached_features",
 ]

@@ -105,8 +105,12 @@ def _token_weights(tokenized, mask: torch.Tensor, reduction: str) -> torch.Tenso
         return mask / mask.sum(1, keepdim=True).clamp(min=1)
     weights = torch.zeros_like(mask)
     row = 0
+    spans_of: dict[tuple, list[tuple[int, int]]] = {}  # pairs usually share their continuations: spans once
     for _, continuations in tokenized:
-        for start, stop in decision_spans(continuations):
+        key = tuple(map(tuple, continuations))
+        if key not in spans_of:
+            spans_of[key] = decision_spans(continuations)
+        for start, stop in spans_of[key]:
             weights[row, start:stop] = 1.0
             row += 1
     return weights

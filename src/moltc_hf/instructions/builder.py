@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from ..featurization import InvalidMoleculeError, canonical_smiles
-from ..rejects import rejects_table, write_rejects
+from ..rejects import write_rejects
 from .card import write_dataset_card
 from .layout import CLASSES_FILE, RAW_DIR_ENV, REJECTS_FILE, data_file
 from .properties import describe_molecule
@@ -349,7 +349,7 @@ def build_dataset(
             elif path.exists():
                 path.unlink()
             offset += size
-    write_rejects(rejects_table(rejects, "build-dataset"), out_dir / REJECTS_FILE, "build-dataset")
+    write_rejects(rejects, out_dir / REJECTS_FILE, "build-dataset")
     _write_classes(out_dir, classes)
     options = {
         "sources": names,
