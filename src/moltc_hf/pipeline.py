@@ -43,10 +43,10 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 from .evaluation.inference import MoleculeFeatureCache, predict_batch
 from .featurization import InvalidMoleculeError
-from .instructions.tasks import TaskSpec, describe_pair, get_task
+from .instructions.tasks import MODEL_TASKS_KEY, TaskSpec, describe_pair, get_task, register_model_tasks
 from .processing_moltc import MOLECULE_FIELDS
 
-TASK_NAME = "molecule-pair-interaction"
+TASK_NAME = MODEL_TASKS_KEY  # "molecule-pair-interaction"
 
 
 def set_task_defaults(
@@ -55,9 +55,11 @@ def set_task_defaults(
     task: str | None = None,
     candidates: Mapping[str, Sequence[str]] | None = None,
     tasks: Sequence[str] | None = None,
+    definitions: Mapping[str, Mapping] | None = None,
 ) -> None:
     """Record the default task, class sentences and the tasks the model was trained on (``tasks``: what a demo
-    offers) in ``config.task_specific_params`` (saved with the model)."""
+    offers) in ``config.task_specific_params`` (saved with the model). ``definitions``: user tasks'
+    `task_definition`s, so a process that loads the model knows them (`register_model_tasks`)."""
     params = dict(getattr(config, "task_specific_params", None) or {})
     entry = dict(params.get(TASK_NAME, {}))
     if task is not None:
@@ -66,6 +68,8 @@ def set_task_defaults(
         entry["tasks"] = sorted(set(entry.get("tasks", [])) | set(tasks))
     if candidates:
         entry["candidates"] = {**entry.get("candidates", {}), **{k: list(v) for k, v in candidates.items()}}
+    if definitions:
+        entry["definitions"] = {**entry.get("definitions", {}), **{k: dict(v) for k, v in definitions.items()}}
     params[TASK_NAME] = entry
     config.task_specific_params = params
 
@@ -310,6 +314,7 @@ class MoleculePairInteractionPipeline(Pipeline):
             processor = AutoProcessor.from_pretrained(model.name_or_path)
         super().__init__(model, *args, processor=processor, device=device, **kwargs)
         self.model.eval()
+        register_model_tasks(self.model.config)
         self.molecule_cache = MoleculeFeatureCache(self.model, self.processor)
 
     def _sanitize_parameters(
@@ -462,6 +467,7 @@ __all__ = [
     "flat_source",
     "pipeline_code_files",
     "pipeline_code_modules",
+    "register_model_tasks",
     "InvalidMoleculeError",
     "MoleculePairInteractionPipeline",
     "set_task_defaults",

@@ -28,7 +28,14 @@ from transformers import AutoModelForCausalLM, AutoProcessor
 
 from .._progress import progress_bar
 from ..featurization import InvalidMoleculeError, Reject, canonical_smiles
-from ..instructions.tasks import CLASSIFICATION, REGRESSION, TaskSpec, describe_pair, get_task
+from ..instructions.tasks import (
+    CLASSIFICATION,
+    REGRESSION,
+    TaskSpec,
+    describe_pair,
+    get_task,
+    register_model_tasks,
+)
 from ..processing_moltc import MOLECULE_FIELDS
 from .parsing import parse_classification_answer, parse_regression_answer
 from .scoring import generate_answers, score_candidates
@@ -309,6 +316,7 @@ def load_for_inference(source: str | Path, device: str | None = None, dtype: tor
     """A saved model folder (or hub id) + its processor, in eval mode on ``device`` (CUDA when available)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype or torch.float32).to(device).eval()
+    register_model_tasks(model.config)  # a user task the model was trained on is known from here on
     return model, AutoProcessor.from_pretrained(source)
 
 

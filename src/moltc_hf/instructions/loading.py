@@ -17,11 +17,18 @@ from datasets import Dataset, load_dataset
 from datasets.table import InMemoryTable
 
 from .layout import data_file
+from .tasks import register_dataset_tasks
 
 
 def load_split(dataset_dir: str | os.PathLike, config_name: str, split: str) -> Dataset | None:
-    """One split of a dataset folder's config, or ``None`` when the config has no such split."""
+    """One split of a dataset folder's config, or ``None`` when the config has no such split.
+
+    A user config's task (``data/<config>/task.json``) is registered first, so its rows train and evaluate
+    through the same `TaskSpec` in a process that did not build the folder.
+    """
     folder = Path(dataset_dir)
+    if folder.is_dir():
+        register_dataset_tasks(folder, config_name)
     path = folder / data_file(config_name, split)
     if path.is_file():
         return Dataset(InMemoryTable(pq.read_table(path)))

@@ -55,6 +55,11 @@ def _read_csv(path: Path, columns: list[str], limit: int | None, **kwargs) -> pd
     if missing:
         raise ValueError(f"{path}: expected columns {missing} not in header {header}")
     frame = pd.read_csv(path, usecols=columns, dtype=str, keep_default_na=False, **kwargs)[columns]
+    return spread_rows(frame, limit)
+
+
+def spread_rows(frame: pd.DataFrame, limit: int | None) -> pd.DataFrame:
+    """At most ``limit`` rows spread evenly over ``frame`` (the index keeps each row's position)."""
     if limit is not None and len(frame) > limit:
         frame = frame.iloc[np.unique(np.linspace(0, len(frame) - 1, num=max(limit, 0)).round().astype(int))]
     return frame
@@ -351,4 +356,5 @@ __all__ = [
     "read_freesolv",
     "read_freesolv_embedded",
     "read_pretrain",
+    "spread_rows",
 ]

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import templates
-from .layout import CLASSES_FILE
+from .layout import CLASSES_FILE, task_file
 from .properties import describe_molecule
 
 CLASSIFICATION = "classification"
@@ -56,6 +56,10 @@ class TaskSpec:
         pretraining: prompts carry no question (`templates.pretrain_prompt`).
         title: what a page or a report calls the task (default: the name).
         unit: the unit of a regression target (reports, the demo).
+        interval: the width of a regression target's interval chain of thought (0.5 kcal/mol for solvation;
+            user tasks: from the training targets' spread, `interval_width`). ``None``: the task's own template.
+        quantity: what a user task's answer sentence calls the target (``"The dG_exp of these two molecules
+            ..."``); empty for the built-in tasks, whose sentences are the paper's.
     """
 
     name: str
@@ -70,6 +74,8 @@ class TaskSpec:
     pretraining: bool = False
     title: str = ""
     unit: str = ""
+    interval: float | None = None
+    quantity: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -115,6 +121,7 @@ def _wavelength_answer(quantity: str) -> Callable[[float | None, str | None], st
 
 
 TASKS: dict[str, TaskSpec] = {}
+BUILTIN_TASKS: frozenset[str] = frozenset()  # set below, after the built-in registrations
 
 
 def register_task(spec: TaskSpec, *, overwrite: bool = False) -> TaskSpec:
@@ -173,6 +180,7 @@ for _spec in (
     TaskSpec("pretrain", GENERATION, "", cot=True, answer=_no_answer, pretraining=True),
 ):
     register_task(_spec)
+BUILTIN_TASKS = frozenset(TASKS)
 
 
 def get_task(name: str | TaskSpec) -> TaskSpec:
@@ -182,6 +190,209 @@ def get_task(name: str | TaskSpec) -> TaskSpec:
         return TASKS[name]
     except KeyError:
         raise ValueError(f"Unknown task {name!r}; expected one of {sorted(TASKS)}") from None
+
+
+# -- user tasks: one definition format, serialised with the data and with the model --
+DEFINITION_FORMAT = 1
+USER_KINDS = ("regression", "binary", "multiclass")  # what `moltc build-dataset --task` offers
+INTERVAL_FRACTION = 1 / 8  # of the training targets' std: 0.5 kcal/mol for FreeSolv (std 3.9), 10 nm for Deep4Chem
+_NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
+
+
+def interval_width(values: Iterable[float]) -> float:
+    """The interval width of a user regression task: 1/8 of the training targets' standard deviation, rounded
+    to the nearest 1, 2, 2.5 or 5 times a power of ten (on a log scale).
+
+    Why the std: the interval sentence is a coarse first answer that the value then refines, so its width must
+    scale with the spread of the targets. The paper's own widths are this rule on its data: FreeSolv ΔG has a
+    std of 3.85 kcal/mol (-> 0.48 -> 0.5, the solvation template) and Deep4Chem absorption maxima one of
+    ~70-80 nm (-> ~9 -> 10 nm, the chromophore template). A constant (targets all equal) gets width 1.
+    """
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    if len(finite) < 2:
+        return 1.0
+    mean = sum(finite) / len(finite)
+    std = math.sqrt(sum((v - mean) ** 2 for v in finite) / (len(finite) - 1))
+    if not std > 0:
+        return 1.0
+    raw = std * INTERVAL_FRACTION
+    exponent = math.floor(math.log10(raw))
+    options = [step * 10.0**e for e in (exponent - 1, exponent, exponent + 1) for step in _NICE_STEPS]
+    best = min(options, key=lambda width: abs(math.log(width / raw)))
+    return float(f"{best:.12g}")
+
+
+def _number(value: float) -> str:
+    """A bound as the interval sentence writes it (``-5.0``, ``2.5``): the float's repr without float noise."""
+    return repr(float(f"{value:.10g}"))
+
+
+@dataclass(frozen=True)
+class _IntervalAnswer:
+    """``The <quantity> of these two molecules is above lo and below lo+width, so the accurate value is v;``
+    (the solvation / chromophore template with the task's own quantity and width)."""
+
+    quantity: str
+    width: float
+
+    def __call__(self, label: float | None, answer: str | None) -> str:
+        low = math.floor(label / self.width) * self.width
+        return (
+            f"The {self.quantity} of these two molecules is above {_number(low)} and below "
+            f"{_number(low + self.width)}, so the accurate value is {label:.2f};"
+        )
+
+
+@dataclass(frozen=True)
+class _ClassSentence:
+    """Class id -> its candidate sentence (a user classification task's fixed answers)."""
+
+    candidates: tuple[str, ...]
+
+    def __call__(self, label: float | None, answer: str | None) -> str:
+        return self.candidates[int(label)]
+
+
+def class_sentence(quantity: str, class_name: str) -> str:
+    """The answer sentence of one class of a user classification task."""
+    return f"The {quantity} of these two molecules is {class_name}."
+
+
+def user_task(
+    name: str,
+    kind: str,
+    *,
+    quantity: str,
+    question: str | None = None,
+    unit: str = "",
+    interval: float | None = None,
+    class_names: Sequence[str] = (),
+    roles: Sequence[str] = ("molecule A", "molecule B"),
+    symmetric: bool = False,
+    title: str = "",
+) -> TaskSpec:
+    """The `TaskSpec` of a user's own task (``kind``: ``regression``, ``binary`` or ``multiclass``).
+
+    Prompts use the MolTC pair template with ``question`` (default ``"What is the <quantity> of this pair of
+    molecules?"``); a regression target is the interval-then-value sentence of width ``interval``, a class
+    target ``"The <quantity> of these two molecules is <class name>."``, so the same parsers read them back.
+    """
+    if kind not in USER_KINDS:
+        raise ValueError(f"Task {name!r}: kind must be one of {USER_KINDS}, got {kind!r}")
+    if not name or name in BUILTIN_TASKS:
+        raise ValueError(f"Task name {name!r} is empty or a built-in task; pass the built-in task instead")
+    question = question or f"What is the {quantity} of this pair of molecules?"
+    roles = tuple(roles)
+    if len(roles) != 2:
+        raise ValueError(f"Task {name!r}: roles must name two molecules, got {roles}")
+    common = dict(symmetric=bool(symmetric), roles=roles, title=title or name, unit=unit, quantity=quantity)
+    if kind == "regression":
+        if interval is None or not interval > 0 or not math.isfinite(interval):
+            raise ValueError(f"Task {name!r}: a regression task needs an interval width > 0, got {interval}")
+        return TaskSpec(
+            name, REGRESSION, question, answer=_IntervalAnswer(quantity, float(interval)), interval=float(interval),
+            **common,
+        )
+    names = tuple(str(c) for c in class_names) or (("no", "yes") if kind == "binary" else ())
+    if kind == "binary" and len(names) != 2:
+        raise ValueError(f"Task {name!r}: a binary task has two class names (0, 1), got {list(names)}")
+    if len(names) < 2 or len(set(names)) != len(names):
+        raise ValueError(f"Task {name!r}: needs at least two distinct class names, got {list(names)}")
+    candidates = tuple(class_sentence(quantity, c) for c in names)
+    return TaskSpec(
+        name, CLASSIFICATION, question, candidates=candidates, class_names=names,
+        answer=_ClassSentence(candidates), **common,
+    )
+
+
+def task_definition(task: TaskSpec | str) -> dict | None:
+    """A user task as JSON-ready data (what `register_definition` rebuilds it from); ``None`` for built-ins.
+
+    Stored next to a user config's parquet files (``data/<config>/task.json``) and in a trained model's config
+    (``task_specific_params["molecule-pair-interaction"]["definitions"]``), so a fresh process that reads the
+    data or loads the model knows the task again.
+    """
+    spec = get_task(task)
+    if spec.name in BUILTIN_TASKS:
+        return None
+    kind = "regression" if spec.kind == REGRESSION else ("binary" if len(spec.class_names) == 2 else "multiclass")
+    return {
+        "format": DEFINITION_FORMAT,
+        "name": spec.name,
+        "kind": kind,
+        "question": spec.question,
+        "quantity": spec.quantity,
+        "unit": spec.unit,
+        "interval": spec.interval,
+        "class_names": list(spec.class_names),
+        "roles": list(spec.roles),
+        "symmetric": spec.symmetric,
+        "title": spec.title,
+    }
+
+
+def register_definition(definition: Mapping) -> TaskSpec:
+    """Register the user task a `task_definition` describes (again: a same definition is a no-op; a different
+    one under a registered name is refused, so a model and a dataset cannot silently disagree on a task)."""
+    definition = dict(definition)
+    if definition.get("format") != DEFINITION_FORMAT:
+        raise ValueError(f"Task definition {definition.get('name')!r}: unknown format {definition.get('format')!r}")
+    spec = user_task(
+        definition["name"],
+        definition["kind"],
+        quantity=definition["quantity"],
+        question=definition["question"],
+        unit=definition.get("unit", ""),
+        interval=definition.get("interval"),
+        class_names=definition.get("class_names", ()),
+        roles=definition.get("roles", ("molecule A", "molecule B")),
+        symmetric=definition.get("symmetric", False),
+        title=definition.get("title", ""),
+    )
+    return register_task(spec)
+
+
+def register_definitions(definitions: Mapping[str, Mapping] | Iterable[Mapping] | None) -> list[TaskSpec]:
+    """`register_definition` for each (a mapping name -> definition, or a list)."""
+    if not definitions:
+        return []
+    values = definitions.values() if isinstance(definitions, Mapping) else definitions
+    return [register_definition(d) for d in values]
+
+
+MODEL_TASKS_KEY = "molecule-pair-interaction"  # the pipeline task; its `task_specific_params` entry
+
+
+def register_model_tasks(config) -> list[str]:
+    """Register the user tasks a model was trained on: their definitions travel in its config
+    (``task_specific_params["molecule-pair-interaction"]["definitions"]``, `pipeline.set_task_defaults`)."""
+    entry = (getattr(config, "task_specific_params", None) or {}).get(MODEL_TASKS_KEY, {})
+    return [spec.name for spec in register_definitions(entry.get("definitions"))]
+
+
+def read_task_file(dataset_dir: str | Path, config: str) -> dict | None:
+    """A user config's ``data/<config>/task.json`` (task definition + provenance), or ``None``."""
+    path = Path(dataset_dir) / task_file(config)
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def register_dataset_tasks(dataset_dir: str | Path, configs: str | Sequence[str] | None = None) -> list[str]:
+    """Register the user tasks a dataset folder defines (all configs, or ``configs``); returns their names.
+
+    `moltc_hf.instructions.load_split` does this itself; call it before ``load_dataset(folder, config)`` rows
+    reach evaluation or training in a process that did not build the folder.
+    """
+    folder = Path(dataset_dir)
+    if configs is None:
+        names = sorted(p.parent.name for p in folder.glob(task_file("*")))
+    else:
+        names = [configs] if isinstance(configs, str) else list(configs)
+    registered = []
+    for config in names:
+        stored = read_task_file(folder, config)
+        if stored is not None:
+            registered.append(register_definition(stored["task"]).name)
+    return registered
 
 
 # -- answers: reading back what `TaskSpec.target` wrote --
@@ -280,7 +491,21 @@ def read_classes(dataset_dir: str | Path, config: str) -> list[str] | None:
 
 
 __all__ = [
+    "BUILTIN_TASKS",
     "CLASSIFICATION",
+    "DEFINITION_FORMAT",
+    "INTERVAL_FRACTION",
+    "MODEL_TASKS_KEY",
+    "register_model_tasks",
+    "USER_KINDS",
+    "class_sentence",
+    "interval_width",
+    "read_task_file",
+    "register_dataset_tasks",
+    "register_definition",
+    "register_definitions",
+    "task_definition",
+    "user_task",
     "GENERATION",
     "KINDS",
     "REGRESSION",

@@ -59,6 +59,9 @@ class Recipe:
         save_adapter: also write the PEFT adapter to ``output_dir/adapter``.
         decision_weight: loss weight of the tokens that decide a classification answer (1 = the paper's plain
             token mean; see `moltc_hf.collator`).
+        mixture_temperature: joint training (``dataset_config: a,b,...``): config ``i`` is drawn with probability
+            ``∝ n_i ** (1 / T)`` (`moltc_hf.training.mixture`); 1 = by size, larger = flatter.
+        stopping_strategy: `datasets.interleave_datasets`'s; ``all_exhausted`` sees every row at least once.
         training: `SFTConfig` fields over `PAPER_TRAINING_DEFAULTS`.
         stages: for ``pipeline``: stage recipes (file names relative to this file, or inline mappings).
     """
@@ -75,6 +78,8 @@ class Recipe:
     gradient_checkpointing: bool | str = "auto"
     save_adapter: bool = False
     decision_weight: float = 1.0
+    mixture_temperature: float = 1.0
+    stopping_strategy: str = "all_exhausted"
     training: dict[str, Any] = field(default_factory=dict)
     stages: list[Recipe] = field(default_factory=list)
     source: str | None = None
@@ -181,6 +186,11 @@ _FIELD_CHECKS: dict[str, tuple[Any, str]] = {
     "gradient_checkpointing": (lambda v: isinstance(v, bool) or v == "auto", "true, false or auto"),
     "save_adapter": (lambda v: isinstance(v, bool), "true or false"),
     "decision_weight": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "mixture_temperature": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "stopping_strategy": (
+        lambda v: v in ("all_exhausted", "first_exhausted", "all_exhausted_without_replacement"),
+        "all_exhausted, first_exhausted or all_exhausted_without_replacement",
+    ),
     "training": (lambda v: v is None or isinstance(v, dict), "a mapping of SFTConfig fields"),
     "stages": (lambda v: v is None or isinstance(v, list), "a list of recipe files or mappings"),
 }

@@ -17,6 +17,7 @@ from ..instructions.tasks import read_classes
 from ..modeling_moltc import MolTCForConditionalGeneration
 from ..processing_moltc import MolTCProcessor
 from ..rejects import write_rejects
+from .mixture import mix_datasets, split_configs
 from .recipe import PAPER_TRAINING_DEFAULTS, Recipe, load_recipe
 from .trainer import (
     build_trainer,
@@ -44,6 +45,7 @@ class TrainResult:
     adapter_dir: Path | None = None
     num_rejects: int = 0
     stages: list[TrainResult] = field(default_factory=list)
+    mixture: dict[str, dict] = field(default_factory=dict)  # joint training: config -> train rows, probability
 
     def losses(self) -> list[float]:
         """Per-logging-step training losses, in order."""
@@ -66,7 +68,9 @@ def train(
     Args:
         recipe: a `Recipe`, a YAML path or a recipe name in ``hub_configs/recipes``.
         dataset_dir: folder read with ``datasets.load_dataset(dataset_dir, config)``.
-        config_name: dataset config for fine-tuning stages (default: the recipe's ``dataset_config``).
+        config_name: dataset config for fine-tuning stages (default: the recipe's ``dataset_config``);
+            ``"a,b,..."`` trains one model on a mixture of several configs (`moltc_hf.training.mixture`),
+            with the validation loss reported per config (``eval_<config>_loss``).
         model: start from this instead of the recipe's ``model``: a saved MolTC folder / hub id / config name,
             or an in-memory ``(model, processor)``.
         max_steps: cap every stage at this many optimizer steps (smoke runs).
@@ -145,17 +149,36 @@ def _train_stage(
         model, processor = load_model(model if model is not None else recipe.model, seed=seed)
     prepare_stage_model(model, recipe)
 
-    config_name = config_name or recipe.dataset_config
-    train_split = load_split(dataset_dir, config_name, "train")
-    if train_split is None:
-        raise ValueError(f"Dataset {dataset_dir} has no 'train' split in config {config_name!r}")
-    train_dataset, rejects = drop_invalid_rows(train_split, processor, "train")
-    eval_dataset = None
-    if recipe.training.get("eval_strategy", PAPER_TRAINING_DEFAULTS["eval_strategy"]) != "no":
-        eval_dataset = load_split(dataset_dir, config_name, "validation")
-        if eval_dataset is not None:
-            eval_dataset, eval_rejects = drop_invalid_rows(eval_dataset, processor, "validation")
-            rejects += eval_rejects
+    configs = split_configs(config_name or recipe.dataset_config)
+    wants_eval = recipe.training.get("eval_strategy", PAPER_TRAINING_DEFAULTS["eval_strategy"]) != "no"
+    trains, evals, rejects, candidates = {}, {}, [], {}
+    for config in configs:
+        train_split = load_split(dataset_dir, config, "train")
+        if train_split is None:
+            raise ValueError(f"Dataset {dataset_dir} has no 'train' split in config {config!r}")
+        trains[config], config_rejects = drop_invalid_rows(train_split, processor, "train")
+        if wants_eval and (validation := load_split(dataset_dir, config, "validation")) is not None:
+            evals[config], eval_rejects = drop_invalid_rows(validation, processor, "validation")
+            config_rejects += eval_rejects
+        rejects += [entry | {"source": config} for entry in config_rejects]
+        candidates.update(_shipped_candidates(dataset_dir, config, trains[config]))
+    mixture: dict[str, dict] = {}
+    if len(configs) == 1:
+        train_dataset, eval_dataset = trains[configs[0]], evals.get(configs[0])
+    else:  # joint training: one seeded, size-tempered mixture; validation loss per config (eval_<config>_loss)
+        seed = int(recipe.training.get("seed", PAPER_TRAINING_DEFAULTS["seed"]))
+        train_dataset, probabilities = mix_datasets(
+            list(trains.values()),
+            temperature=recipe.mixture_temperature,
+            seed=seed,
+            stopping_strategy=recipe.stopping_strategy,
+        )
+        mixture = {
+            config: {"train_rows": len(trains[config]), "probability": p}
+            for config, p in zip(configs, probabilities)
+        }
+        logger.info("Joint training mixture (%d rows per epoch): %s", len(train_dataset), mixture)
+        eval_dataset = evals or None
     # Every rank finds the same rejects (under torchrun each runs this); one writes them.
     if rejects and int(os.environ.get("RANK", "0")) == 0:
         write_rejects(rejects, output_dir / "rejects.parquet", "train")
@@ -169,7 +192,7 @@ def _train_stage(
         eval_dataset=eval_dataset,
         max_steps=max_steps,
         callbacks=callbacks,
-        candidates=_shipped_candidates(dataset_dir, config_name, train_dataset),
+        candidates=candidates,
     )
     checkpoint = newest_complete_checkpoint(output_dir) if resume and output_dir.is_dir() else None
     if resume and checkpoint is None:
@@ -204,7 +227,8 @@ def _train_stage(
         training_loss=output.training_loss,
         log_history=list(trainer.state.log_history),
         adapter_dir=adapter_dir,
-        num_rejects=len({(r["split"], r["row"]) for r in rejects}),
+        num_rejects=len({(r["source"], r["split"], r["row"]) for r in rejects}),
+        mixture=mixture,
     )
     if trainer.accelerator.is_main_process:
         _write_result(result)
@@ -310,6 +334,7 @@ def _write_result(result: TrainResult) -> None:
         "global_step": result.global_step,
         "training_loss": result.training_loss,
         "num_rejects": result.num_rejects,
+        "mixture": result.mixture,
         "log_history": result.log_history,
     }
     path = result.output_dir / "train_result.json"  # a pipeline's --resume trusts it: never half written
@@ -328,6 +353,7 @@ def _read_result(output_dir: Path) -> TrainResult:
         log_history=data["log_history"],
         adapter_dir=Path(data["adapter_dir"]) if data["adapter_dir"] else None,
         num_rejects=data["num_rejects"],
+        mixture=data.get("mixture", {}),
     )
 
 

@@ -25,6 +25,7 @@ from .._progress import is_terminal
 from ..collator import IGNORE_INDEX, MolTCDataCollator
 from ..factory import available_model_configs, build_model, configure_generation
 from ..instructions.loading import load_split
+from ..instructions.tasks import register_model_tasks, task_definition
 from ..lora import moltc_lora_config
 from ..modeling_moltc import MolTCForConditionalGeneration
 from ..processing_moltc import MOLECULE_FIELDS, MolTCProcessor
@@ -44,6 +45,7 @@ def load_model(source: str | Path, seed: int = 0) -> tuple[MolTCForConditionalGe
         return build_model(source, seed=seed)
     # fp32 master weights: bf16 is applied by autocast during training, not by the stored dtype.
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
+    register_model_tasks(model.config)  # user tasks an earlier stage was trained on
     processor = AutoProcessor.from_pretrained(source)
     return model, processor
 
@@ -314,7 +316,8 @@ def save_final(
     if tasks:
         from ..pipeline import set_task_defaults, task_defaults
 
-        set_task_defaults(model.config, tasks=tasks)
+        definitions = {t: task_definition(t) for t in tasks if task_definition(t) is not None}
+        set_task_defaults(model.config, tasks=tasks, definitions=definitions)
         if "task" not in task_defaults(model.config) and len(task_defaults(model.config)["tasks"]) == 1:
             set_task_defaults(model.config, task=tasks[0])
     model.save_pretrained(final_dir)
