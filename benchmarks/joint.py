@@ -89,8 +89,11 @@ def main(argv=None) -> int:
     build_dataset(",".join(CONFIGS), dataset, limit=args.limit, raw_dir=args.raw_dir, progress=False)
     rows = {config: test_rows(dataset, config, args.max_test) for config in CONFIGS}
     sizes = {config: len(load_split(dataset, config, "train")) for config in CONFIGS}
-    print(f"train rows {sizes}; test rows {({c: len(r) for c, r in rows.items()})}", flush=True)
-    results: dict[str, dict[str, list[dict]]] = {"single": {c: [] for c in CONFIGS}, "joint": {c: [] for c in CONFIGS}}
+    print(f"train rows {sizes}; test rows { ({c: len(r) for c, r in rows.items()}) }", flush=True)
+    results: dict[str, dict[str, list[dict]]] = {
+        "single": {c: [] for c in CONFIGS},
+        "joint": {c: [] for c in CONFIGS},
+    }
     for seed in args.seeds:
         for config in CONFIGS:
             work = args.workdir / f"single-{config}-seed{seed}"
@@ -121,12 +124,18 @@ def main(argv=None) -> int:
                 cell += f" ({rate:.0%} unparseable)"
             cells.append(cell)
         ref = refs[config]
-        lines.append(f"| {config} | {key} | {cells[0]} | {cells[1]} | {ref['metrics'][key]:.3f} ({ref['name']}) |")
+        lines.append(
+            f"| {config} | {key} | {cells[0]} | {cells[1]} | {ref['metrics'][key]:.3f} ({ref['name']}) |"
+        )
     table = "\n".join(lines)
     print(table)
-    print(f"seeds {args.seeds}, train rows {sizes}, T={args.temperature}, {time.perf_counter() - started:.0f} s")
+    print(
+        f"seeds {args.seeds}, train rows {sizes}, T={args.temperature}, {time.perf_counter() - started:.0f} s"
+    )
     out = args.workdir / "joint.json"
-    out.write_text(json.dumps({"results": results, "references": refs, "sizes": sizes, "table": table}, indent=1))
+    out.write_text(
+        json.dumps({"results": results, "references": refs, "sizes": sizes, "table": table}, indent=1)
+    )
     return 0
 
 

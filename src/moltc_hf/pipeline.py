@@ -69,7 +69,10 @@ def set_task_defaults(
     if candidates:
         entry["candidates"] = {**entry.get("candidates", {}), **{k: list(v) for k, v in candidates.items()}}
     if definitions:
-        entry["definitions"] = {**entry.get("definitions", {}), **{k: dict(v) for k, v in definitions.items()}}
+        entry["definitions"] = {
+            **entry.get("definitions", {}),
+            **{k: dict(v) for k, v in definitions.items()},
+        }
     params[TASK_NAME] = entry
     config.task_specific_params = params
 

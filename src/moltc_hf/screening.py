@@ -10,6 +10,7 @@ With several processes (``torchrun`` or ``accelerate launch``), `screen_file` sp
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -61,18 +62,41 @@ class PairsFile:
     not be the file's rows, so the file is refused with the reason.
     """
 
-    def __init__(self, path: str | Path, chunk_rows: int = 65_536):
+    def __init__(
+        self, path: str | Path, chunk_rows: int = 65_536, smiles_columns: Sequence[str] = MOLECULE_FIELDS
+    ):
         self.path = Path(path)
         self.chunk_rows = chunk_rows
+        if len(smiles_columns) != 2:
+            raise ValueError(f"smiles_columns: two column names (A, B), got {list(smiles_columns)}")
+        # molecule A / B are read from these columns (``--smiles-columns solvent solute``); every frame
+        # also carries them as ``smiles_a`` / ``smiles_b``, which the inference loop reads.
+        self.smiles_columns = tuple(smiles_columns)
         self.is_parquet = self.path.suffix in (".parquet", ".pq")
         self.string_columns: list[str] = []
         if self.is_parquet:
             self.schema, self.num_rows = self._parquet_schema()
         else:
             self.schema, self.num_rows = self._csv_schema()
-        missing = [c for c in MOLECULE_FIELDS if c not in self.schema.names]
+        missing = [c for c in self.smiles_columns if c not in self.schema.names]
         if missing:
-            raise ValueError(f"{self.path}: missing column(s) {missing}; found {self.schema.names}")
+            hint = "" if self.smiles_columns != MOLECULE_FIELDS else " (name yours with --smiles-columns A B)"
+            raise ValueError(f"{self.path}: missing column(s) {missing}; found {self.schema.names}{hint}")
+        for field, column in zip(MOLECULE_FIELDS, self.smiles_columns):
+            if field != column and field in self.schema.names and field not in self.smiles_columns:
+                raise ValueError(
+                    f"{self.path}: the file has a column {field!r} but --smiles-columns reads molecule "
+                    f"{'AB'[MOLECULE_FIELDS.index(field)]} from {column!r}; rename one of them"
+                )
+
+    def _as_pairs(self, frame: pd.DataFrame) -> pd.DataFrame:
+        if self.smiles_columns == MOLECULE_FIELDS:
+            return frame
+        return frame.assign(**{f: frame[c] for f, c in zip(MOLECULE_FIELDS, self.smiles_columns)})
+
+    def field_name(self, field: str | None) -> str | None:
+        """The file's own column for a reject's ``smiles_a`` / ``smiles_b`` field."""
+        return dict(zip(MOLECULE_FIELDS, self.smiles_columns)).get(field, field)
 
     def _parquet_schema(self) -> tuple[pa.Schema, int]:
         try:
@@ -147,13 +171,13 @@ class PairsFile:
                 frame = batch.to_pandas()
                 frame.index = range(offset, offset + len(frame))
                 offset += len(frame)
-                yield frame
+                yield self._as_pairs(frame)
             return
         dtype = dict.fromkeys(self.string_columns, str)
         for frame in self._csv_reader(dtype=dtype or None):
             frame.index = range(offset, offset + len(frame))
             offset += len(frame)
-            yield frame
+            yield self._as_pairs(frame)
 
     def rows(self, start: int, stop: int, chunk_rows: int) -> Iterator[pd.DataFrame]:
         """Rows ``[start, stop)`` re-cut into frames of exactly ``chunk_rows`` rows (the last may be shorter)."""
@@ -309,7 +333,7 @@ def screen_file(
                 state.process_index,
                 index,
                 predictions_table(results, schema, list(pairs.schema.names)),
-                rejects,
+                [dataclasses.replace(r, field=pairs.field_name(r.field)) for r in rejects],
             )
             bar.update(len(frame))
             if not isinstance(feature_cache, MoleculeFeatureCache):

@@ -142,7 +142,9 @@ def run_pair_file(args: argparse.Namespace) -> int:
     if missing:
         raise ValueError(f"--data-path needs {' '.join(missing)}")
     if args.split == "source":
-        raise ValueError("--split source: a user file has no shipped split; use random, cold-drug or scaffold")
+        raise ValueError(
+            "--split source: a user file has no shipped split; use random, cold-drug or scaffold"
+        )
     if args.swap_augment:
         raise ValueError("--swap-augment applies to built-in symmetric sources only")
     data_path = input_file(args.data_path, "--data-path")
@@ -167,5 +169,7 @@ def run_pair_file(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(report.table())
-    print(f"rejected rows are listed in {report.out_dir / 'rejects.parquet'} (row = <file>:<0-based data row>)")
+    print(
+        f"rejected rows are listed in {report.out_dir / 'rejects.parquet'} (row = <file>:<0-based data row>)"
+    )
     return 0

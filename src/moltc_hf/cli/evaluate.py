@@ -1,4 +1,8 @@
-"""``moltc evaluate --model DIR --dataset DIR --config NAME [--split test] --out DIR``: metrics.json + plots."""
+"""``moltc evaluate --model DIR --dataset DIR --config NAME [--split test] --out DIR``: metrics.json + plots.
+
+``--config a,b,c`` (a jointly trained model) evaluates each config into ``--out/<config>/`` and prints one table
+of every task (also ``--out/summary.json``).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dataset", required=True, help="MoT-instructions folder written by `moltc build-dataset`"
     )
     parser.add_argument(
-        "--config", required=True, help="dataset config (source name), e.g. drugbank, freesolv"
+        "--config",
+        required=True,
+        help="dataset config (source name), e.g. drugbank, freesolv; a,b,c: each, one table (joint models)",
     )
     parser.add_argument("--split", default="test", help="split to evaluate (default: test)")
     parser.add_argument("--out", required=True, help="folder for metrics.json, predictions.parquet and plots")
@@ -42,20 +48,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..evaluation import evaluate_model, format_report, write_report
+    import json
+    from pathlib import Path
+
+    from ..evaluation import format_joint_table, format_report, joint_summary
+
+    output_folder(args.out, args.dataset)
+    configs = list(dict.fromkeys(c.strip() for c in args.config.split(",") if c.strip()))
+    if not configs:
+        raise ValueError(f"--config {args.config!r}: no config name")
+    loaded = [_split_rows(args, config) for config in configs]  # every config checked before the model loads
+    model, processor = load_model(args.model, args.device)
+    reports = {}
+    for config, (frame, bad_labels, train_rows) in zip(configs, loaded):
+        out = Path(args.out) / config if len(configs) > 1 else Path(args.out)
+        reports[config] = _evaluate(args, config, frame, bad_labels, train_rows, model, processor, out)
+        if len(configs) == 1:
+            print(format_report(reports[config]))
+    if len(configs) > 1:
+        summary = Path(args.out) / "summary.json"
+        summary.write_text(json.dumps(joint_summary(reports), indent=2, allow_nan=False) + "\n")
+        print(format_joint_table(reports))
+        print(f"wrote {summary} and one folder per config")
+    return 0
+
+
+def _split_rows(args, config: str):
+    from ..instructions.loading import load_split
+
+    where = f"split {args.split!r} of config {config!r} in {args.dataset}"
+    rows = _read_split(load_split, args.dataset, config, args.split)
+    if rows is None:
+        raise ValueError(f"config {config!r} of {args.dataset} has no split {args.split!r}")
+    frame, bad_labels = checked_labels(rows.to_pandas(), where)
+    train_rows = _read_split(load_split, args.dataset, config, "train") if args.split != "train" else None
+    return frame, bad_labels, train_rows
+
+
+def _evaluate(args, config, frame, bad_labels, train_rows, model, processor, out) -> dict:
+    from ..evaluation import evaluate_model, write_report
     from ..instructions.loading import load_split
     from ..instructions.tasks import read_classes
 
-    output_folder(args.out, args.dataset)
-    where = f"split {args.split!r} of config {args.config!r} in {args.dataset}"
-    rows = _read_split(load_split, args.dataset, args.config, args.split)
-    if rows is None:
-        raise ValueError(f"config {args.config!r} of {args.dataset} has no split {args.split!r}")
-    frame, bad_labels = checked_labels(rows.to_pandas(), where)
-    train_rows = (
-        _read_split(load_split, args.dataset, args.config, "train") if args.split != "train" else None
-    )
-    model, processor = load_model(args.model, args.device)
     report = evaluate_model(
         model,
         processor,
@@ -66,16 +100,16 @@ def run(args: argparse.Namespace) -> int:
         num_beams=args.num_beams,
         order_consistency=False if args.no_order_consistency else None,
         train_rows=train_rows,
-        classes=read_classes(args.dataset, args.config),
+        classes=read_classes(args.dataset, config),
         reduction=args.scoring,
-        calibration_rows=load_split(args.dataset, args.config, "validation") if args.calibrate else None,
+        calibration_rows=load_split(args.dataset, config, "validation") if args.calibrate else None,
         limit=args.limit,
+        progress=not getattr(args, "no_progress", False),
     )
     explain_label_rejects(report, bad_labels)
-    paths = write_report(report, args.out)
-    print(format_report(report))
+    paths = write_report(report, out)
     print("wrote " + ", ".join(str(p) for p in paths))
-    return 0
+    return report
 
 
 def _read_split(load_split, dataset: str, config: str, split: str):

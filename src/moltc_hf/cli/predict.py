@@ -1,4 +1,4 @@
-"""``moltc predict --model DIR --input FILE --output FILE [--task T]``: screen pairs from CSV/parquet.
+"""``moltc predict --model DIR --input FILE --output FILE [--task T] [--smiles-columns A B]``: screen pairs.
 
 Streams the input in batches with a progress bar, encodes each unique molecule once, keeps the input's row
 ids, and writes invalid rows to ``<output>.rejects.parquet`` with the reason. Finished parts survive a kill:
@@ -16,7 +16,16 @@ from ._checks import device_name, input_file, load_model, output_file, positive_
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="saved model folder (or hub id)")
-    parser.add_argument("--input", required=True, help="CSV or parquet with columns smiles_a, smiles_b")
+    parser.add_argument(
+        "--input", required=True, help="CSV or parquet of pairs (SMILES columns: --smiles-columns)"
+    )
+    parser.add_argument(
+        "--smiles-columns",
+        nargs=2,
+        metavar=("A", "B"),
+        default=["smiles_a", "smiles_b"],
+        help="the columns holding molecule A and molecule B (default: smiles_a smiles_b)",
+    )
     parser.add_argument("--output", required=True, help="predictions parquet (rejects go beside it)")
     parser.add_argument(
         "--task", default=None, help="ddi_binary, ddi_type, solvation, ... (default: the model's)"
@@ -64,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     from ..pipeline import task_defaults
     from ..screening import PairsFile, screen_file
 
-    pairs = PairsFile(input_file(args.input))  # a bad file is refused before the model loads
+    # a bad file is refused before the model loads
+    pairs = PairsFile(input_file(args.input), smiles_columns=args.smiles_columns)
     output_file(args.output, args.input)
     model, processor = load_model(args.model, args.device)
     defaults = task_defaults(model.config)

@@ -13,7 +13,7 @@ __getattr__, __all__ = lazy_exports(
     __name__,
     {
         "evaluate": ("evaluate_model", "task_metrics"),
-        "report": ("format_report", "write_report"),
+        "report": ("format_joint_table", "format_report", "joint_summary", "write_report"),
         "inference": ("MODES", "MoleculeFeatureCache", "Prediction", "iter_predictions", "predict_batch"),
         "metrics": (
             "accuracy binary_auroc classification_metrics expected_calibration_error macro_f1 mae "

@@ -130,4 +130,39 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["format_report", "json_ready", "write_report"]
+JOINT_COLUMNS = {
+    CLASSIFICATION: ("accuracy", "macro_f1", "auroc"),
+    REGRESSION: ("rmse", "mae", "r2", "unparseable_rate"),
+}
+
+
+def format_joint_table(reports: Mapping[str, dict]) -> str:
+    """One table over the configs a (jointly trained) model was evaluated on: config, task, rows and each
+    task kind's headline metrics (a metric another kind has no use for is left blank)."""
+    kinds = {config: get_task(report["task"]).kind for config, report in reports.items()}
+    metrics = [
+        m for kind in (CLASSIFICATION, REGRESSION) if kind in kinds.values() for m in JOINT_COLUMNS[kind]
+    ]
+    header = ["config", "task", "rows", "rejected", *metrics]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for config, report in reports.items():
+        values = [
+            f"{report['metrics'][m]:.4f}" if isinstance(report["metrics"].get(m), float) else ""
+            for m in metrics
+        ]
+        cells = [config, report["task"], str(report["num_rows"]), str(report["num_rejected"]), *values]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def joint_summary(reports: Mapping[str, dict]) -> dict:
+    """``summary.json`` of a multi-config evaluation: per config its task, row counts and metrics."""
+    return json_ready(
+        {
+            config: {k: report[k] for k in ("task", "num_rows", "num_rejected", "metrics")}
+            for config, report in reports.items()
+        }
+    )
+
+
+__all__ = ["format_joint_table", "format_report", "joint_summary", "json_ready", "write_report"]

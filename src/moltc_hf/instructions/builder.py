@@ -423,11 +423,17 @@ def _previous_configs(final_dir: Path, rebuilt: set[str]):
     data = final_dir / "data"
     if not data.is_dir():
         return reports, rejects, classes, infos, provenance
-    old_rejects = pq.read_table(final_dir / REJECTS_FILE).to_pylist() if (final_dir / REJECTS_FILE).is_file() else []
-    old_classes = json.loads((final_dir / CLASSES_FILE).read_text()) if (final_dir / CLASSES_FILE).is_file() else {}
+    old_rejects = (
+        pq.read_table(final_dir / REJECTS_FILE).to_pylist() if (final_dir / REJECTS_FILE).is_file() else []
+    )
+    old_classes = (
+        json.loads((final_dir / CLASSES_FILE).read_text()) if (final_dir / CLASSES_FILE).is_file() else {}
+    )
     card = (final_dir / CARD_FILE).read_text(encoding="utf-8") if (final_dir / CARD_FILE).is_file() else ""
     table = card.split("\n## Configs\n", 1)[-1].split("\n## ", 1)[0] if "\n## Configs\n" in card else ""
-    rows = {line.split("|")[1].strip().strip("`"): line for line in table.splitlines() if line.startswith("| `")}
+    rows = {
+        line.split("|")[1].strip().strip("`"): line for line in table.splitlines() if line.startswith("| `")
+    }
     for folder in sorted(p for p in data.iterdir() if p.is_dir()):
         name = folder.name
         if name in rebuilt:
@@ -512,13 +518,17 @@ def build_pair_file(
         raise ValueError(f"--task {task!r}: a user file can target a classification or regression task")
     kind = task if not builtin else ("regression" if spec.kind != CLASSIFICATION else "multiclass")
     if builtin and spec.is_classification and not spec.candidates:
-        raise ValueError(f"--task {task!r}: its classes are data (not fixed sentences); define a multiclass task")
+        raise ValueError(
+            f"--task {task!r}: its classes are data (not fixed sentences); define a multiclass task"
+        )
     symmetric = (spec.symmetric if builtin else kind == "binary") if symmetric is None else symmetric
     split_on = split_on or ("b" if kind == "regression" else "both")
     if split_on not in ("a", "b", "both"):
         raise ValueError(f"--split-on {split_on!r}: choose a, b or both")
     quantity = quantity or target_column
-    names_given = list(spec.class_names or spec.candidates) if builtin and spec.is_classification else class_names
+    names_given = (
+        list(spec.class_names or spec.candidates) if builtin and spec.is_classification else class_names
+    )
     pairs, user_file, names = read_pair_file(
         path,
         source=name,
@@ -591,7 +601,10 @@ def build_pair_file(
     if statistic:
         source_block["interval_width"] = statistic
     provenance[name] = stored
-    columns = {"smiles_a": smiles_columns[0], "smiles_b": smiles_columns[1]}  # rejects name the file's columns
+    columns = {
+        "smiles_a": smiles_columns[0],
+        "smiles_b": smiles_columns[1],
+    }  # rejects name the file's columns
     rejects += [r | {"field": columns.get(r["field"], r["field"])} for r in pairs.rejects]
     _write_splits(staging, name, frame, reports[name])
     (staging / task_file(name)).parent.mkdir(parents=True, exist_ok=True)

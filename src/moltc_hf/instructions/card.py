@@ -310,13 +310,15 @@ def _user_section(report) -> str:
             f"`{a}` | `{b}` | `{source['target_column']}` | `{task_name}` ({source['task']}) | {rejected} |"
         )
         if task:
-            extra = f"interval width {task['interval']} {task['unit']}".rstrip() if task.get("interval") else ""
+            extra = (
+                f"interval width {task['interval']} {task['unit']}".rstrip() if task.get("interval") else ""
+            )
             if task.get("class_names"):
                 extra = "classes " + ", ".join(f"{i} = {c}" for i, c in enumerate(task["class_names"]))
             width = source.get("interval_width")
             if width and width.get("std") is not None:
                 extra += f" (std of {width['train_rows']} train targets {width['std']:.3g} / 8, rounded)"
-            details.append(f"- `{name}`: question \"{task['question']}\"; {extra}.")
+            details.append(f'- `{name}`: question "{task["question"]}"; {extra}.')
     lines += ["", *details] if details else []
     lines.append(
         "\nEach user config's `data/<config>/task.json` holds its task definition and this provenance; "

@@ -195,7 +195,9 @@ def get_task(name: str | TaskSpec) -> TaskSpec:
 # -- user tasks: one definition format, serialised with the data and with the model --
 DEFINITION_FORMAT = 1
 USER_KINDS = ("regression", "binary", "multiclass")  # what `moltc build-dataset --task` offers
-INTERVAL_FRACTION = 1 / 8  # of the training targets' std: 0.5 kcal/mol for FreeSolv (std 3.9), 10 nm for Deep4Chem
+INTERVAL_FRACTION = (
+    1 / 8
+)  # of the training targets' std: 0.5 kcal/mol for FreeSolv (std 3.9), 10 nm for Deep4Chem
 _NICE_STEPS = (1.0, 2.0, 2.5, 5.0)
 
 
@@ -290,7 +292,11 @@ def user_task(
         if interval is None or not interval > 0 or not math.isfinite(interval):
             raise ValueError(f"Task {name!r}: a regression task needs an interval width > 0, got {interval}")
         return TaskSpec(
-            name, REGRESSION, question, answer=_IntervalAnswer(quantity, float(interval)), interval=float(interval),
+            name,
+            REGRESSION,
+            question,
+            answer=_IntervalAnswer(quantity, float(interval)),
+            interval=float(interval),
             **common,
         )
     names = tuple(str(c) for c in class_names) or (("no", "yes") if kind == "binary" else ())
@@ -300,8 +306,13 @@ def user_task(
         raise ValueError(f"Task {name!r}: needs at least two distinct class names, got {list(names)}")
     candidates = tuple(class_sentence(quantity, c) for c in names)
     return TaskSpec(
-        name, CLASSIFICATION, question, candidates=candidates, class_names=names,
-        answer=_ClassSentence(candidates), **common,
+        name,
+        CLASSIFICATION,
+        question,
+        candidates=candidates,
+        class_names=names,
+        answer=_ClassSentence(candidates),
+        **common,
     )
 
 
@@ -315,7 +326,11 @@ def task_definition(task: TaskSpec | str) -> dict | None:
     spec = get_task(task)
     if spec.name in BUILTIN_TASKS:
         return None
-    kind = "regression" if spec.kind == REGRESSION else ("binary" if len(spec.class_names) == 2 else "multiclass")
+    kind = (
+        "regression"
+        if spec.kind == REGRESSION
+        else ("binary" if len(spec.class_names) == 2 else "multiclass")
+    )
     return {
         "format": DEFINITION_FORMAT,
         "name": spec.name,
@@ -336,7 +351,9 @@ def register_definition(definition: Mapping) -> TaskSpec:
     one under a registered name is refused, so a model and a dataset cannot silently disagree on a task)."""
     definition = dict(definition)
     if definition.get("format") != DEFINITION_FORMAT:
-        raise ValueError(f"Task definition {definition.get('name')!r}: unknown format {definition.get('format')!r}")
+        raise ValueError(
+            f"Task definition {definition.get('name')!r}: unknown format {definition.get('format')!r}"
+        )
     spec = user_task(
         definition["name"],
         definition["kind"],
@@ -390,7 +407,7 @@ def register_dataset_tasks(dataset_dir: str | Path, configs: str | Sequence[str]
     registered = []
     for config in names:
         stored = read_task_file(folder, config)
-        if stored is not None:
+        if stored is not None and stored.get("task"):  # (a built-in task's rows need no definition)
             registered.append(register_definition(stored["task"]).name)
     return registered
 

@@ -126,10 +126,17 @@ def read_pair_file(
     """
     path = Path(path)
     if len(smiles_columns) != 2:
-        raise ValueError(f"--smiles-columns takes two column names (molecule A, molecule B), got {smiles_columns}")
+        raise ValueError(
+            f"--smiles-columns takes two column names (molecule A, molecule B), got {smiles_columns}"
+        )
     a, b = smiles_columns
     table = read_table(path, [a, b, target_column])
-    info = UserFile(path.name, len(table), sha256_of(path), "parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "csv")
+    info = UserFile(
+        path.name,
+        len(table),
+        sha256_of(path),
+        "parquet" if path.suffix.lower() in PARQUET_SUFFIXES else "csv",
+    )
     frame = _with_rows(spread_rows(table, limit), path.name)
     rejects: list[dict] = []
     names: list[str] = []
