@@ -6,6 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -230,6 +233,27 @@ def test_binary_parquet_joins_an_existing_folder_and_predicts(ddi_parquet, solva
     table = pd.read_parquet(predictions)
     assert set(table["label_name"]) <= {"no interaction", "interaction"} and len(table) == 31
     assert table["class_probabilities"].map(len).eq(2).all()
+    # a fresh process: the pipeline answers the user task from the definition in the model's config alone
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", FRESH, str(result.final_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    assert answer["task"] == "myddi" and answer["label"] in ("no interaction", "interaction")
+
+
+FRESH = """
+import json, sys
+from transformers import pipeline
+import moltc_hf.pipeline
+pipe = pipeline("molecule-pair-interaction", model=sys.argv[1], trust_remote_code=True)
+print(json.dumps(pipe(("CCO", "c1ccccc1O"))))
+"""
 
 
 def test_same_rows_built_in_and_as_a_user_file_give_identical_instruction_rows(raw_dir, tmp_path):
@@ -365,3 +389,16 @@ def test_joint_run_trains_and_reports_a_ddi_and_a_solvation_task(ddi_parquet, tm
     assert "| myddi | ddi_binary |" in printed and "| freesolv | solvation |" in printed
     summary = json.loads((tmp_path / "eval/summary.json").read_text())
     assert summary["myddi"]["metrics"]["num_examples"] == 3 and "rmse" in summary["freesolv"]["metrics"]
+
+    # joint pretrain (tied) -> untie -> joint fine-tune, over the same two configs
+    pipeline = train(
+        RECIPES / "tiny-joint-pipeline.yaml",
+        dataset_dir=out,
+        output_dir=tmp_path / "pipe",
+        config_name="myddi,freesolv",
+        max_steps=2,
+    )
+    assert [len(stage.mixture) for stage in pipeline.stages] == [2, 2]
+    first = json.loads((pipeline.stages[0].final_dir / "config.json").read_text())
+    last = json.loads((pipeline.final_dir / "config.json").read_text())
+    assert first["projector_sharing"] == "tied" and last["projector_sharing"] == "untied"

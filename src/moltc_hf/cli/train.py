@@ -2,6 +2,7 @@
 
     moltc train --recipe hub_configs/recipes/tiny-finetune.yaml --dataset data/mot --output-dir runs/tiny
     moltc train --recipe galactica-1.3b-finetune --dataset data/mot --config drugbank --model runs/pre/final
+    moltc train --recipe tiny-joint --dataset data/mot --config chchminer,freesolv,compsol --output-dir runs/joint
     moltc train --recipe tiny-finetune ... --learning_rate 1e-4 --per_device_train_batch_size 8 \
         --push-to-hub --hub-model-id me/moltc-tiny     # any SFTConfig field over the recipe; upload final/
 
@@ -27,7 +28,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", required=True, help="recipe YAML path or name in hub_configs/recipes")
     parser.add_argument("--dataset", required=True, help="dataset folder written by `moltc build-dataset`")
     parser.add_argument(
-        "--config", default=None, help="dataset config to fine-tune on (default: the recipe's)"
+        "--config",
+        default=None,
+        help="dataset config to fine-tune on (default: the recipe's); a,b,c trains one model on a mixture "
+        "of several configs (recipe keys mixture_temperature, stopping_strategy)",
     )
     parser.add_argument("--output-dir", required=True, help="checkpoints, final/ model and train_result.json")
     parser.add_argument(
