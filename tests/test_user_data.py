@@ -213,6 +213,12 @@ def test_binary_parquet_joins_an_existing_folder_and_predicts(ddi_parquet, solva
     assert (frame["smiles_a"] <= frame["smiles_b"]).all()  # symmetric: canonical pair order
     assert set(frame["label"]) == {0.0, 1.0}
 
+    import datasets  # the folder is a hub dataset repo: both configs load, with the card's split sizes
+
+    kept = datasets.load_dataset(str(out), "mysolv")
+    assert sum(kept.num_rows.values()) == 45
+    added = datasets.load_dataset(str(out), "myddi")
+    assert added["train"].features["label"].names == ["no interaction", "interaction"]
     _forget("myddi", "mysolv")
     assert sorted(register_dataset_tasks(out)) == ["myddi", "mysolv"]
     _forget("myddi", "mysolv")

@@ -402,6 +402,9 @@ def _finish(
 ) -> BuildReport:
     """Rejects, classes and the card of every config the folder will hold, then the swap into ``final_dir``."""
     staging = report.out_dir
+    for name, source in report.sources.items():
+        if source.card_row is not None or name not in rebuilt:  # kept: in the new folder before its card
+            _link_tree(final_dir.resolve() / "data" / name, staging / "data" / name)
     write_rejects(rejects, staging / REJECTS_FILE, "build-dataset")
     _write_classes(staging, classes)
     write_dataset_card(staging, report)
@@ -409,6 +412,22 @@ def _finish(
     report.out_dir = final_dir
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """``source`` into the staging folder as hard links (no copy; parquet files are only ever replaced whole,
+    never edited, so a link is a snapshot), or copies where links are not possible. The old folder stays whole
+    until the new one is swapped in."""
+    if not source.is_dir() or target.exists():
+        return
+
+    def link(src, dst):
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link)
 
 
 def _previous_configs(final_dir: Path, rebuilt: set[str]):
