@@ -27,7 +27,7 @@ BUILD_COMMAND = "moltc build-dataset --source all --out mot-instructions"
 COLUMNS = """\
 | column | type | meaning |
 |---|---|---|
-| `task` | string | `ddi_binary`, `ddi_type`, `solvation`, `chromophore_absorption`, `chromophore_emission` or `pretrain` |
+| `task` | string | `ddi_binary`, `ddi_type`, `solvation`, `chromophore_absorption`, `chromophore_emission`, `pretrain`, or a user config's own task (defined in its `data/<config>/task.json`) |
 | `smiles_a` | string | molecule A, RDKit canonical SMILES (solvation: the solvent; DDI: drug 1; chromophore: the chromophore) |
 | `smiles_b` | string | molecule B (solvation: the solute; DDI: drug 2; chromophore: the solvent) |
 | `prompt` | string | MolTC prompt with exactly one `<mol>` slot per molecule (`[START_I_SMILES]...[END_I_SMILES]<mol>.`) |
@@ -36,7 +36,7 @@ COLUMNS = """\
 | `label` | float | class id (`ddi_binary` 0/1, `ddi_type` 0-85) or value (kcal/mol, nm); NaN for `pretrain` |
 | `split` | string | `train`, `validation` or `test` (same as the file it is in) |
 | `source` | string | the config / source name |
-| `source_row` | string | `<raw file>:<0-based data row>` the record came from (pretrain: the two ChEMBL rows) |
+| `source_row` | string | `<raw file>:<0-based data row>` the record came from (pretrain: the two ChEMBL rows; a user file: its name) |
 | `swapped` | bool | true for the (B, A) copies that `--swap-augment` adds to the train split of symmetric tasks |
 """
 
