@@ -7,6 +7,8 @@ import json
 import pytest
 import torch
 
+from moltc_hf.hub import model_card
+from moltc_hf.pipeline import task_defaults
 from moltc_hf.quickstart import QuickstartOptions, plan_steps
 
 
@@ -36,6 +38,11 @@ def test_quickstart_smoke_end_to_end(tmp_path, capsys):
     model = AutoModel.from_pretrained(out / "model")
     processor = AutoProcessor.from_pretrained(out / "model")
     assert model.config.projector_sharing == "untied"  # pretrained tied, fine-tuned untied
+    # The model records what it was trained on (predict/pipeline/card/Space answer only that) ...
+    assert task_defaults(model.config) == {"task": "solvation", "tasks": ["solvation"]}
+    # ... and carries its evaluation, so `moltc push --dry-run` has a metrics table.
+    assert json.loads((out / "model" / "metrics.json").read_text())["task"] == "solvation"
+    assert "No `metrics.json` was found" not in model_card(out / "model", "someone/qs").content
     batch = processor(text=[dataset["test"][0]["prompt"]], molecules=[("O", dataset["test"][0]["smiles_b"])])
     with torch.no_grad():
         assert torch.isfinite(model(**batch).logits).all()

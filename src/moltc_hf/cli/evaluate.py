@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+from pathlib import Path
 
 from ._checks import device_name, load_model, output_folder, positive_int
 
@@ -75,7 +78,25 @@ def run(args: argparse.Namespace) -> int:
     paths = write_report(report, args.out)
     print(format_report(report))
     print("wrote " + ", ".join(str(p) for p in paths))
+    card_copy = copy_metrics_to_model(Path(args.out) / "metrics.json", args.model)
+    if card_copy is not None:
+        print(f"wrote {card_copy} (the model card `moltc push` builds reads it)")
     return 0
+
+
+def copy_metrics_to_model(metrics: Path, model: str) -> Path | None:
+    """``metrics.json`` beside a local model's weights, where `moltc_hf.hub.model_card` looks (atomically).
+
+    A hub id (no local folder) is left alone; the last evaluation of a model is the one its card shows.
+    """
+    folder = Path(model)
+    if not folder.is_dir() or not metrics.is_file():
+        return None
+    target = folder / "metrics.json"
+    partial = folder / ".metrics.json.partial"
+    shutil.copyfile(metrics, partial)
+    os.replace(partial, target)
+    return target
 
 
 def _read_split(load_split, dataset: str, config: str, split: str):

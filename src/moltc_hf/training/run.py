@@ -160,6 +160,7 @@ def _train_stage(
     if rejects and int(os.environ.get("RANK", "0")) == 0:
         write_rejects(rejects, output_dir / "rejects.parquet", "train")
 
+    candidates = _shipped_candidates(dataset_dir, config_name, train_dataset)
     trainer = build_trainer(
         recipe,
         model,
@@ -169,7 +170,7 @@ def _train_stage(
         eval_dataset=eval_dataset,
         max_steps=max_steps,
         callbacks=callbacks,
-        candidates=_shipped_candidates(dataset_dir, config_name, train_dataset),
+        candidates=candidates,
     )
     checkpoint = newest_complete_checkpoint(output_dir) if resume and output_dir.is_dir() else None
     if resume and checkpoint is None:
@@ -194,7 +195,10 @@ def _train_stage(
             write_folder_atomically(adapter_dir, trainer.model.save_pretrained)
         tasks = trained_tasks(train_dataset)  # recorded in final/'s config: what the Space offers
         write_folder_atomically(
-            final_dir, lambda d: save_final(merged_model(trainer), processor, d, recipe, tasks=tasks)
+            final_dir,
+            lambda d: save_final(
+                merged_model(trainer), processor, d, recipe, tasks=tasks, candidates=candidates
+            ),
         )
 
     result = TrainResult(

@@ -304,19 +304,28 @@ def save_final(
     final_dir: Path,
     recipe: Recipe,
     tasks: list[str] | None = None,
+    candidates: dict[str, list[str]] | None = None,
 ) -> None:
     """``final/``: safetensors weights + config + code (auto_map), processor, and the recipe that made it.
 
     ``tasks`` (`trained_tasks` of the training split) are recorded in the config (`set_task_defaults`, added to
-    any an earlier stage recorded), so the Space and the pipeline offer only what the model was trained on;
-    a model trained on one task gets it as the pipeline's default task too.
+    any an earlier stage recorded), so `moltc predict`, the pipeline, the card and the Space answer only what
+    the model was trained on; a model trained on one task gets it as the default task too. ``candidates``
+    (task -> the class sentences the dataset ships, e.g. the 86 DrugBank types) are recorded for those tasks,
+    so the model answers them without being handed the sentences again.
     """
     if tasks:
-        from ..pipeline import set_task_defaults, task_defaults
+        from ..pipeline import TASK_NAME, set_task_defaults, task_defaults
 
-        set_task_defaults(model.config, tasks=tasks)
-        if "task" not in task_defaults(model.config) and len(task_defaults(model.config)["tasks"]) == 1:
+        known = {task: list(candidates[task]) for task in tasks if candidates and candidates.get(task)}
+        set_task_defaults(model.config, tasks=tasks, candidates=known)
+        if len(tasks) == 1:  # the default is the task this stage trained (not an earlier stage's)
             set_task_defaults(model.config, task=tasks[0])
+        elif task_defaults(model.config).get("task") not in tasks:
+            # Several tasks at once (joint training): no single default; the caller names the task.
+            params = dict(model.config.task_specific_params or {})
+            params.get(TASK_NAME, {}).pop("task", None)
+            model.config.task_specific_params = params
     model.save_pretrained(final_dir)
     processor.save_pretrained(final_dir)
     (final_dir / "training_recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
