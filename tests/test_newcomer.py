@@ -189,3 +189,24 @@ def test_evaluate_leaves_metrics_where_the_card_finds_them(solvation_model, tmp_
     assert copied == json.loads((tmp_path / "eval" / "metrics.json").read_text())
     card = str(model_card(solvation_model, "someone/moltc-solv"))
     assert "No `metrics.json` was found" not in card and "| solvation | num_examples | 2 |" in card
+
+
+# -- 8. reject reasons say what RDKit found --
+def test_reject_reasons_carry_rdkit_message(tmp_path):
+    from moltc_hf import MoleculeFeaturizer, parse_molecule
+    from moltc_hf.featurization import InvalidMoleculeError
+
+    with pytest.raises(InvalidMoleculeError, match="unclosed ring") as ring:
+        parse_molecule("C1CC", row=4, field="smiles_a")
+    assert "row 4" in str(ring.value) and "smiles_a" in str(ring.value)
+    with pytest.raises(
+        InvalidMoleculeError, match=r"Explicit valence for atom # 0 C, 5, is greater than permitted"
+    ):
+        parse_molecule("C(C)(C)(C)(C)C")
+    with pytest.raises(InvalidMoleculeError, match=r"syntax error.*position 5"):
+        parse_molecule("C1CC(")
+
+    _, rejects = MoleculeFeaturizer().featurize_many(["CCO", "C1CC", "C(C)(C)(C)(C)C"], field="smiles_b")
+    reasons = {r.value: r.reason for r in rejects}
+    assert "unclosed ring" in reasons["C1CC"] and "valence" in reasons["C(C)(C)(C)(C)C"]
+    assert reasons["C1CC"] != reasons["C(C)(C)(C)(C)C"]
