@@ -210,3 +210,65 @@ def test_reject_reasons_carry_rdkit_message(tmp_path):
     reasons = {r.value: r.reason for r in rejects}
     assert "unclosed ring" in reasons["C1CC"] and "valence" in reasons["C(C)(C)(C)(C)C"]
     assert reasons["C1CC"] != reasons["C(C)(C)(C)(C)C"]
+
+
+# -- 10. resume with another step cap keeps the original schedule --
+class _LearningRates:
+    def __init__(self):
+        from transformers import TrainerCallback
+
+        rates = self.rates = {}
+
+        class Record(TrainerCallback):
+            def on_step_begin(self, args, state, control, lr_scheduler=None, **kwargs):
+                rates[state.global_step + 1] = lr_scheduler.get_last_lr()[0]  # the lr the next step uses
+
+        self.callback = Record()
+
+
+class _StopAt:
+    def __new__(cls, step):
+        from transformers import TrainerCallback
+
+        class Stop(TrainerCallback):
+            def on_step_end(self, args, state, control, **kwargs):
+                if state.global_step >= step:
+                    control.should_training_stop = True
+
+        return Stop()
+
+
+def test_resume_with_a_lower_cap_keeps_the_schedule_and_refuses_a_higher_one(tmp_path):
+    import dataclasses
+
+    from moltc_hf.instructions import build_dataset
+    from moltc_hf.training import load_recipe, train
+
+    data = tmp_path / "mot"
+    build_dataset("embedded", data, seed=0, limit=64, pretrain_pairs=8, progress=False)
+    recipe = load_recipe("tiny-finetune")
+    quiet = {"save_steps": 4, "logging_steps": 1, "disable_tqdm": True, "report_to": [], "warmup_steps": 2}
+    recipe = dataclasses.replace(
+        recipe, training=recipe.training | quiet | {"per_device_train_batch_size": 4}
+    )
+
+    full = _LearningRates()
+    train(recipe, dataset_dir=data, output_dir=tmp_path / "full", max_steps=10, callbacks=[full.callback])
+    train(recipe, dataset_dir=data, output_dir=tmp_path / "run", max_steps=10, callbacks=[_StopAt(4)])
+    assert (tmp_path / "run" / "checkpoint-4").is_dir()
+
+    with pytest.raises(ValueError, match=r"max_steps=10.*max_steps=12 cannot continue it"):
+        train(recipe, dataset_dir=data, output_dir=tmp_path / "run", max_steps=12, resume=True)
+    resumed = _LearningRates()
+    result = train(
+        recipe,
+        dataset_dir=data,
+        output_dir=tmp_path / "run",
+        max_steps=7,
+        resume=True,
+        callbacks=[resumed.callback],
+    )
+    assert result.global_step == 7 and sorted(resumed.rates) == [5, 6, 7]
+    for step, rate in resumed.rates.items():  # the uninterrupted run's learning rate at every resumed step
+        assert rate == pytest.approx(full.rates[step], rel=1e-9), step
+    assert resumed.rates[5] < full.rates[3]  # decaying cosine, not restarted

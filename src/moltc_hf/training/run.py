@@ -177,6 +177,8 @@ def _train_stage(
         logger.warning(
             "--resume: no checkpoint in %s; starting stage %r from step 0.", output_dir, recipe.name
         )
+    if checkpoint is not None:
+        keep_original_schedule(trainer, checkpoint)
     if checkpoint is not None and _reached_max_steps(checkpoint, trainer.args.max_steps):
         output = _restore_finished(trainer, checkpoint)
     else:
@@ -238,6 +240,32 @@ def _reached_max_steps(checkpoint: str, max_steps: int) -> bool:
     """The checkpoint is the run's last step (killed after it, before ``final/`` was written)."""
     state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
     return max_steps > 0 and state.get("global_step", 0) >= max_steps
+
+
+def keep_original_schedule(trainer, checkpoint: str) -> None:
+    """Resume on the interrupted run's learning-rate schedule, whatever the new step cap.
+
+    The Trainer rebuilds the scheduler from the *new* ``max_steps`` and then loads the old one's step count, so a
+    changed cap jumped the learning rate (1e-4 at step 21, 5.9e-4 at step 22). A lower cap keeps the original
+    schedule and stops early, as if the original run had been stopped there; a higher one is refused: the
+    original schedule has already decayed towards its end, and continuing it past that end is not that run.
+    """
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    original, cap = int(state.get("max_steps", 0)), int(trainer.args.max_steps)
+    if original <= 0 or cap <= 0 or cap == original:
+        return
+    if cap > original:
+        raise ValueError(
+            f"--resume: {checkpoint} is from a run of max_steps={original}, whose learning-rate schedule ends "
+            f"there; max_steps={cap} cannot continue it. Resume with max_steps <= {original} (the original "
+            "schedule, stopped early), or train a new run into another output folder."
+        )
+    trainer.schedule_steps = original
+    logger.warning(
+        "--resume: keeping the original run's %d-step learning-rate schedule; stopping at step %d.",
+        original,
+        cap,
+    )
 
 
 def _restore_finished(trainer, checkpoint: str):
@@ -338,6 +366,7 @@ def _read_result(output_dir: Path) -> TrainResult:
 __all__ = [
     "TrainResult",
     "checkpoint_problem",
+    "keep_original_schedule",
     "newest_complete_checkpoint",
     "train",
     "write_folder_atomically",

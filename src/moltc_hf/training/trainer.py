@@ -211,11 +211,18 @@ class MolTCSFTTrainer(SFTTrainer):
     where answers end (the model's `save_pretrained` does the same for a plain Trainer).
     """
 
+    # A resumed run whose step cap is lower than the original run's keeps the original's learning-rate schedule
+    # (set by `training.run`): the scheduler's total steps, not the cap, decide each step's learning rate.
+    schedule_steps: int | None = None
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         if isinstance(self.processing_class, MolTCProcessor) and hasattr(model, "generation_config"):
             configure_generation(model, self.processing_class)
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        return super().create_scheduler(self.schedule_steps or num_training_steps, optimizer)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         weights = inputs.pop("loss_weights", None)
