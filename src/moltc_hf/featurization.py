@@ -24,6 +24,7 @@ import json
 import math
 import re
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
@@ -32,7 +33,14 @@ from pathlib import Path
 
 import torch
 from rdkit import Chem, RDLogger, rdBase
-from torch_geometric.data import Data
+
+with warnings.catch_warnings():
+    # `import torch_geometric` scripts a few pooling helpers with `torch.jit.script`, which torch >= 2.10 reports as
+    # deprecated at import, in every process (nothing here uses them); only that one warning, only this import.
+    warnings.filterwarnings(
+        "ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning
+    )
+    from torch_geometric.data import Data
 
 UNKNOWN_ATOM_INDEX = 118
 CHIRALITY_INDEX = {

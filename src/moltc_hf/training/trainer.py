@@ -100,6 +100,8 @@ def device_settings(recipe: Recipe) -> dict[str, Any]:
         "fp16": False,
         "activation_checkpointing": checkpointing,
         "gradient_checkpointing": checkpointing,
+        # Pinned host memory only speeds copies to a GPU; without one the DataLoader warns on every run.
+        "dataloader_pin_memory": cuda,
     }
 
 
@@ -135,6 +137,7 @@ def sft_config_for_moltc(output_dir: str | Path = "moltc-sft", **kwargs) -> SFTC
         "activation_checkpointing": cuda,
         "gradient_checkpointing": cuda,
         "use_cpu": not cuda,
+        "dataloader_pin_memory": cuda,  # pinned memory is for copies to a GPU; without one torch warns
     }
     # One switch, two names (transformers 5.x reads activation_checkpointing): a value given for either sets both.
     if "gradient_checkpointing" in kwargs:
@@ -220,6 +223,31 @@ class MolTCSFTTrainer(SFTTrainer):
         model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         if isinstance(self.processing_class, MolTCProcessor) and hasattr(model, "generation_config"):
             configure_generation(model, self.processing_class)
+
+    def train(self, *args, **kwargs):
+        """`Trainer.train`, with the generation config declaring ``</s>`` as a stop token while it runs.
+
+        ``Trainer.train`` aligns the generation config's eos with the tokenizer's ``</s>`` (adding it beside the
+        answer end) and warns "The tokenizer has new PAD/BOS/EOS tokens" on every stage. Declaring it up front is
+        the same state without the warning; MolTC's answer-end-only stop is put back when training ends (and
+        by the model's ``save_pretrained`` in every checkpoint).
+        """
+        model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        generation = getattr(model, "generation_config", None)
+        processor = self.processing_class
+        if generation is None or not isinstance(processor, MolTCProcessor):
+            return super().train(*args, **kwargs)
+        stops = (
+            generation.eos_token_id
+            if isinstance(generation.eos_token_id, list)
+            else [generation.eos_token_id]
+        )
+        eos = processor.tokenizer.eos_token_id
+        generation.eos_token_id = [eos, *(t for t in stops if t is not None and t != eos)]
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            configure_generation(model, processor)
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         return super().create_scheduler(self.schedule_steps or num_training_steps, optimizer)
