@@ -272,3 +272,34 @@ def test_resume_with_a_lower_cap_keeps_the_schedule_and_refuses_a_higher_one(tmp
     for step, rate in resumed.rates.items():  # the uninterrupted run's learning rate at every resumed step
         assert rate == pytest.approx(full.rates[step], rel=1e-9), step
     assert resumed.rates[5] < full.rates[3]  # decaying cosine, not restarted
+
+
+# -- 9. the parity plot says what and in which unit --
+def test_parity_axes_name_the_quantity_and_unit(tmp_path, monkeypatch):
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    from moltc_hf.evaluation import plots
+    from moltc_hf.evaluation.report import quantity_of
+    from moltc_hf.instructions.tasks import get_task
+
+    spec = get_task("solvation")
+    labels = {}
+    original = Figure.add_subplot
+
+    def spy(self, *args, **kwargs):
+        axes = original(self, *args, **kwargs)
+        labels["axes"] = axes
+        return axes
+
+    monkeypatch.setattr(Figure, "add_subplot", spy)
+    plots.parity_plot(
+        np.array([-1.0, -5.0]),
+        np.array([-1.5, np.nan]),
+        tmp_path / "p.png",
+        unit=spec.unit,
+        quantity=quantity_of(spec),
+    )
+    axes = labels["axes"]
+    assert axes.get_xlabel() == "true solvation free energy ΔG (kcal/mol)"
+    assert axes.get_ylabel() == "predicted solvation free energy ΔG (kcal/mol)"

@@ -232,6 +232,10 @@ def run_quickstart(
     """Build data, pretrain (tied), fine-tune (untied) and evaluate against baselines; see the module docstring."""
     options = options or QuickstartOptions()
     started = time.perf_counter()
+    if not options.progress:  # a log file: no weight-loading / shard-writing bars either
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
     if options.threads and not torch.cuda.is_available():
         # The tiny model's ops are too small to split across threads; on a busy 2-core machine two threads
         # per process stall each other (docs/BENCHMARKS.md), measured several times slower than one.
