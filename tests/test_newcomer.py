@@ -303,3 +303,26 @@ def test_parity_axes_name_the_quantity_and_unit(tmp_path, monkeypatch):
     axes = labels["axes"]
     assert axes.get_xlabel() == "true solvation free energy ΔG (kcal/mol)"
     assert axes.get_ylabel() == "predicted solvation free energy ΔG (kcal/mol)"
+
+
+# -- 7. a training run always leaves a rejects file, a pipeline one at its top --
+def test_training_writes_a_rejects_file_even_when_empty(tmp_path):
+    import dataclasses
+
+    from moltc_hf.instructions import build_dataset
+    from moltc_hf.rejects import REJECT_COLUMNS, read_rejects
+    from moltc_hf.training import load_recipe, train
+
+    data = tmp_path / "mot"
+    build_dataset("embedded", data, seed=0, limit=32, pretrain_pairs=16, progress=False)
+    recipe = load_recipe("tiny-pipeline")
+    quiet = {"save_strategy": "no", "disable_tqdm": True, "report_to": []}
+    recipe = dataclasses.replace(
+        recipe, stages=[dataclasses.replace(s, training=s.training | quiet) for s in recipe.stages]
+    )
+    result = train(recipe, dataset_dir=data, output_dir=tmp_path / "run", config_name="freesolv", max_steps=1)
+    assert result.num_rejects == 0
+    for folder in (tmp_path / "run", *(stage.output_dir for stage in result.stages)):
+        table = read_rejects(folder / "rejects.parquet")  # present, in the one schema, and empty
+        assert table.num_rows == 0 and table.schema.names == list(REJECT_COLUMNS)
+    assert (tmp_path / "run" / "stages" / "1-tiny-finetune" / "adapter").is_dir()  # the README's layout

@@ -112,6 +112,7 @@ def _train_pipeline(
         (folder / "training_recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
 
     write_folder_atomically(final_dir, copy_last_stage)
+    _write_pipeline_rejects(output_dir, [r.output_dir for r in results])
     result = TrainResult(
         output_dir=output_dir,
         final_dir=final_dir,
@@ -124,6 +125,19 @@ def _train_pipeline(
     )
     _write_result(result)
     return result
+
+
+def _write_pipeline_rejects(output_dir: Path, stage_dirs: list[Path]) -> None:
+    """``rejects.parquet`` of a pipeline: every stage's rejects in one file (empty when none), at the top."""
+    import pyarrow as pa
+
+    from ..rejects import REJECT_SCHEMA, read_rejects
+
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    tables = [read_rejects(d / "rejects.parquet") for d in stage_dirs if (d / "rejects.parquet").is_file()]
+    table = pa.concat_tables(tables) if tables else REJECT_SCHEMA.empty_table()
+    write_rejects(table, output_dir / "rejects.parquet", "train")
 
 
 def _shipped_candidates(dataset_dir, config_name: str, dataset) -> dict[str, list[str]]:
@@ -156,9 +170,10 @@ def _train_stage(
         if eval_dataset is not None:
             eval_dataset, eval_rejects = drop_invalid_rows(eval_dataset, processor, "validation")
             rejects += eval_rejects
-    # Every rank finds the same rejects (under torchrun each runs this); one writes them.
-    if rejects and int(os.environ.get("RANK", "0")) == 0:
-        write_rejects(rejects, output_dir / "rejects.parquet", "train")
+    # Every rank finds the same rejects (under torchrun each runs this); one writes them. The file is written
+    # even when empty: "no rejects file" would otherwise mean both "nothing skipped" and "not checked".
+    if int(os.environ.get("RANK", "0")) == 0:
+        write_rejects(rejects, output_dir / "rejects.parquet", "train", source=config_name)
 
     candidates = _shipped_candidates(dataset_dir, config_name, train_dataset)
     trainer = build_trainer(
