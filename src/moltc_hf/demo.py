@@ -35,7 +35,7 @@ from .featurization import InvalidMoleculeError, parse_molecule  # noqa: E402
 from .hub import package_source_dir  # noqa: E402
 from .instructions.properties import describe_molecule  # noqa: E402
 from .instructions.tasks import get_task  # noqa: E402
-from .pipeline import task_defaults  # noqa: E402
+from .pipeline import task_candidates, task_defaults  # noqa: E402
 
 QUICKSTART_MODEL = Path("runs") / "quickstart" / "model"
 PIPELINE_TASK = "molecule-pair-interaction"
@@ -107,19 +107,33 @@ class Predictor:
 def task_availability(model: str | None) -> dict[str, str | None]:
     """Demo task name -> ``None`` when the model answers it, else why not.
 
-    Read from the tasks the model recorded at training time (`moltc_hf.pipeline.set_task_defaults`, ``tasks``);
-    a model that records none is offered every task (and a task it cannot answer says so when asked)."""
+    Read from the tasks the model recorded at training time (`moltc_hf.pipeline.set_task_defaults`, ``tasks``)
+    and the class sentences it records (``candidates``): a classification task whose sentences neither the task
+    nor the model holds (DrugBank's 86 types) cannot be answered, so it is not offered. A model that records no
+    trained task (a fresh or converted one) is offered every task it can answer."""
     if not model:
         return dict.fromkeys(DEMO_TASKS)
     try:
-        defaults = task_defaults(AutoConfig.from_pretrained(model, trust_remote_code=True))
+        config = AutoConfig.from_pretrained(model, trust_remote_code=True)
     except (OSError, ValueError):  # unreachable hub id, not a model folder: the page says so when asked
         return dict.fromkeys(DEMO_TASKS)
-    trained = defaults.get("tasks")
-    if not trained:
-        return dict.fromkeys(DEMO_TASKS)
-    reason = f"not trained on it (this model was trained on: {', '.join(trained)})"
-    return {name: None if name in trained else reason for name in DEMO_TASKS}
+    trained = task_defaults(config).get("tasks")
+    availability: dict[str, str | None] = {}
+    for name in DEMO_TASKS:
+        spec = get_task(name)
+        if trained and name not in trained:
+            availability[name] = f"not trained on it (this model was trained on: {', '.join(trained)})"
+        elif spec.is_classification and not task_candidates(config, spec):
+            availability[name] = "the model records no class sentences for it"
+        else:
+            availability[name] = None
+    return availability
+
+
+def offered_examples(availability: dict[str, str | None]) -> list[list[str]]:
+    """The `EXAMPLES` whose task the model answers (an example it would refuse is not offered)."""
+    offered = {task.label for task in TASKS if not availability.get(task.name)}
+    return [example for example in EXAMPLES if example[2] in offered]
 
 
 def _task(task: str) -> DemoTask:
@@ -226,13 +240,26 @@ def _answer_text(result: dict) -> str:
     return str(result.get("answer", "")).strip() or "(empty answer)"
 
 
+def _markdown_text(text: str) -> str:
+    """``text`` shown literally in a `gr.Markdown`: HTML's ``&<>`` escaped once, outside code spans only.
+
+    The page's Markdown renderer escapes a code span's content itself, so an entity put there (``html.escape``
+    turned the quotes of ``candidates={'ddi_type': ...}`` into ``&#x27;``) showed literally; outside code spans
+    entities render, and quotes need no escaping at all.
+    """
+    parts = text.split("`")
+    if len(parts) % 2 == 0:  # an unpaired backtick: no code spans, all of it is text
+        return html.escape(text, quote=False)
+    return "`".join(part if index % 2 else html.escape(part, quote=False) for index, part in enumerate(parts))
+
+
 def predict(predictor: Predictor | None, smiles_a: str, smiles_b: str, task_label: str):
     """Page callback -> (status markdown, answer, reasoning, confidence, depiction A, depiction B)."""
     task = TASK_BY_LABEL.get(task_label, TASKS[0])
     smiles_a, smiles_b = (smiles_a or "").strip(), (smiles_b or "").strip()
     problems = _smiles_problems(task, smiles_a, smiles_b)
     if problems:
-        message = "**Invalid SMILES.** " + " ".join(html.escape(p) for p in problems)
+        message = "**Invalid SMILES.** " + " ".join(_markdown_text(p) for p in problems)
         return message, "", "", "", None, None
 
     images = [
@@ -248,10 +275,10 @@ def predict(predictor: Predictor | None, smiles_a: str, smiles_b: str, task_labe
     try:
         result = predictor(smiles_a, smiles_b, task.name)
     except Exception as error:  # shown in the page: a demo must never show a traceback
-        return f"**The model could not answer:** {html.escape(str(error))}", "", properties, "", *images
+        return f"**The model could not answer:** {_markdown_text(str(error))}", "", properties, "", *images
     reasoning = str(result.get("reasoning") or "").strip()
     reasoning = f"Model reasoning: {reasoning}\n\n{properties}" if reasoning else properties
-    status = f"Answered by `{html.escape(str(predictor.model))}`, task: {task.name}."
+    status = f"Answered by `{predictor.model}`, task: {task.name}."
     return status, _answer_text(result), reasoning, _format_confidence(result.get("probability")), *images
 
 
@@ -293,9 +320,13 @@ def build_demo(model: str | None = None) -> gr.Blocks:
             image_b = gr.Image(
                 label="Molecule B", type="pil", format="png", interactive=False, elem_id="depiction-b"
             )
-        gr.Examples(
-            EXAMPLES, inputs=[smiles_a, smiles_b, task], label="Examples: drug pairs and solvent/solute pairs"
-        )
+        examples = offered_examples(availability)
+        if examples:  # only questions this model answers
+            gr.Examples(
+                examples,
+                inputs=[smiles_a, smiles_b, task],
+                label="Examples: drug pairs and solvent/solute pairs",
+            )
         button.click(
             lambda a, b, t: predict(predictor, a, b, t),
             inputs=[smiles_a, smiles_b, task],
@@ -357,6 +388,7 @@ __all__ = [
     "default_model",
     "depict",
     "launch",
+    "offered_examples",
     "predict",
     "task_availability",
 ]

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
+import warnings
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
@@ -30,8 +32,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from rdkit import Chem, RDLogger
-from torch_geometric.data import Data
+from rdkit import Chem, RDLogger, rdBase
+
+with warnings.catch_warnings():
+    # `import torch_geometric` scripts a few pooling helpers with `torch.jit.script`, which torch >= 2.10 reports as
+    # deprecated at import, in every process (nothing here uses them); only that one warning, only this import.
+    warnings.filterwarnings(
+        "ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning
+    )
+    from torch_geometric.data import Data
 
 UNKNOWN_ATOM_INDEX = 118
 CHIRALITY_INDEX = {
@@ -126,11 +135,9 @@ def parse_molecule(
         )
     with _rdkit_quiet():
         _check_ring_systems(text, smiles, row, field)
-        mol = Chem.MolFromSmiles(text)
+        mol, messages = _parse_with_messages(text)
     if mol is None:
-        raise InvalidMoleculeError(
-            smiles, "RDKit could not parse it (syntax, valence or ring closure)", row, field
-        )
+        raise InvalidMoleculeError(smiles, f"RDKit could not parse it: {rdkit_reason(messages)}", row, field)
     if mol.GetNumAtoms() == 0:
         raise InvalidMoleculeError(smiles, "molecule has no atoms", row, field)
     if keep_largest_fragment and len(Chem.GetMolFrags(mol)) > 1:
@@ -141,6 +148,40 @@ def parse_molecule(
             smiles, f"{mol.GetNumAtoms()} atoms exceeds max_atoms={max_atoms}", row, field
         )
     return mol
+
+
+_LOG_STAMP = re.compile(r"^\[\d\d:\d\d:\d\d\] ")
+_POSITION = re.compile(r"check for mistakes around position (\d+)")
+
+
+def _parse_with_messages(text: str) -> tuple[Chem.Mol | None, str]:
+    """``Chem.MolFromSmiles`` and what RDKit's error log said meanwhile (its own reason for a failure)."""
+    capture = getattr(rdBase, "CaptureErrorLog", None)
+    if capture is None:  # RDKit before CaptureErrorLog: no message, the generic reason
+        return Chem.MolFromSmiles(text), ""
+    with capture() as log:
+        mol = Chem.MolFromSmiles(text)
+    return mol, log.messages
+
+
+def rdkit_reason(messages: str) -> str:
+    """RDKit's parse-error log as one short reason: ``unclosed ring``, ``Explicit valence for atom # 1 C, 5,
+    is greater than permitted``, ``syntax error (check around position 5)``, ...
+
+    The log of a syntax error is five lines: the error, "check for mistakes around position N:", the input
+    echoed, a caret line and "Failed parsing SMILES ..."; only the first and the position say something.
+    """
+    lines = [_LOG_STAMP.sub("", line).strip() for line in messages.splitlines()]
+    lines = [line.removeprefix("SMILES Parse Error: ") for line in lines if line.strip()]
+    if not lines:
+        return "syntax, valence or ring closure"
+    reason = (
+        re.sub(r"( for input: '.*'|: .*)$", "", lines[0])
+        if lines[0].startswith(("unclosed", "syntax"))
+        else lines[0]
+    )
+    position = _POSITION.search(messages)
+    return f"{reason} (check around position {position.group(1)})" if position else reason
 
 
 def largest_ring_system(mol: Chem.Mol) -> int:

@@ -30,7 +30,8 @@ from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
 from huggingface_hub.utils import filter_repo_objects
 
 from .factory import HUB_CONFIGS_DIR
-from .pipeline import add_pipeline_code, pipeline_code_files
+from .instructions.tasks import get_task
+from .pipeline import TASK_NAME, add_pipeline_code, pipeline_code_files
 
 MODEL_CARD_TEMPLATE = HUB_CONFIGS_DIR / "cards" / "model_card.md"
 SPACE_WHEEL_DIR = "wheels"  # spaces_demo/requirements.txt installs moltc-hf with `--find-links ./wheels`
@@ -147,6 +148,7 @@ def model_card(
     license_id = license or license_id
     metrics_path = Path(metrics_file) if metrics_file else folder / "metrics.json"
     rows = metrics_rows(json.loads(metrics_path.read_text())) if metrics_path.is_file() else []
+    trained = list(task_defaults_of(config).get("tasks") or [])
     graph, qformer, text = config["graph_config"], config["qformer_config"], config["text_config"]
     card_data = ModelCardData(
         license=license_id,
@@ -171,6 +173,8 @@ def model_card(
         license_note=license_note,
         datasets=list(datasets or []),
         metrics_rows=rows,
+        trained_tasks=trained,
+        usage_examples=usage_examples(trained),
         num_query_tokens=config.get("num_query_tokens", 8),
         projector_sharing=config.get("projector_sharing", "tied"),
         gin_layers=graph.get("num_layers"),
@@ -182,6 +186,34 @@ def model_card(
         text_width=text.get("hidden_size"),
         vocab_size=text.get("vocab_size"),
     )
+
+
+# One pair per kind of question, in the task's molecule order (MolTC: A then B).
+_EXAMPLE_PAIRS = {
+    ("drug 1", "drug 2"): ("CC(=O)OC1=CC=CC=C1C(=O)O", "CC(C)CC1=CC=C(C=C1)C(C)C(=O)O"),  # aspirin, ibuprofen
+    ("solvent", "solute"): ("O", "CCO"),  # water, ethanol
+    ("chromophore", "solvent"): ("O=C1C=CC(=O)C=C1", "CCO"),  # p-benzoquinone in ethanol
+}
+_UNTRAINED_EXAMPLE_TASKS = ("ddi_binary", "solvation")
+
+
+def task_defaults_of(config: dict) -> dict:
+    """`moltc_hf.pipeline.task_defaults` of a ``config.json`` read as a dict."""
+    return dict((config.get("task_specific_params") or {}).get(TASK_NAME, {}))
+
+
+def usage_examples(trained: list[str]) -> list[dict]:
+    """The card's usage calls: one per trained task (the tasks the pipeline answers), else the two common ones."""
+    examples = []
+    for name in trained or _UNTRAINED_EXAMPLE_TASKS:
+        try:
+            spec = get_task(name)
+        except ValueError:  # a task registered by code the card's process never imported
+            spec = None
+        roles = tuple(spec.roles) if spec else ("molecule A", "molecule B")
+        smiles_a, smiles_b = _EXAMPLE_PAIRS.get(roles, _EXAMPLE_PAIRS[("drug 1", "drug 2")])
+        examples.append({"task": name, "smiles_a": smiles_a, "smiles_b": smiles_b, "roles": roles})
+    return examples
 
 
 # -- push --------------------------------------------------------------------------------------------------------

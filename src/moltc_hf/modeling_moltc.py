@@ -21,17 +21,25 @@ each role has its own projector.
 from __future__ import annotations
 
 import copy
+import warnings
 
 import torch
 from torch import nn
-from torch_geometric.data import Batch
-from torch_geometric.nn import MessagePassing, global_mean_pool
-from torch_geometric.utils import add_self_loops, to_dense_batch
 from transformers import AutoModel, Blip2QFormerModel, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_moltc import MolTCConfig, MolTCGraphConfig
+
+with warnings.catch_warnings():
+    # `import torch_geometric` scripts a few pooling helpers with `torch.jit.script`, which torch >= 2.10 reports as
+    # deprecated at import, in every process (nothing here uses them); only that one warning, only this import.
+    warnings.filterwarnings(
+        "ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning
+    )
+    from torch_geometric.data import Batch
+    from torch_geometric.nn import MessagePassing, global_mean_pool
+    from torch_geometric.utils import add_self_loops, to_dense_batch
 
 
 class MolTCGINLayer(MessagePassing):
@@ -186,6 +194,12 @@ class MolTCPreTrainedModel(PreTrainedModel):
     _supports_attention_backend = True
     _no_split_modules = ["MolTCProjector", "MolTCGraphEncoder"]
     _skip_keys_device_placement = ["cache"]
+
+    @property
+    def is_gradient_checkpointing(self) -> bool:
+        """`is_activation_checkpointing` under its transformers 4 name, without transformers 5's deprecation warning:
+        PEFT and TRL still read this name on the model they wrap, so every LoRA run printed a FutureWarning."""
+        return self.is_activation_checkpointing
 
     def _init_weights(self, module):
         super()._init_weights(module)

@@ -31,10 +31,11 @@ from __future__ import annotations
 import ast
 import itertools
 import json
+import logging
 import math
 import os
 import types
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import torch
@@ -47,6 +48,9 @@ from .instructions.tasks import MODEL_TASKS_KEY, TaskSpec, describe_pair, get_ta
 from .processing_moltc import MOLECULE_FIELDS
 
 TASK_NAME = MODEL_TASKS_KEY  # "molecule-pair-interaction"
+FALLBACK_TASK = "ddi_binary"  # what a model that records no trained task answers when none is asked
+
+logger = logging.getLogger(__name__)
 
 
 def set_task_defaults(
@@ -81,6 +85,59 @@ def task_defaults(config) -> dict:
     """What `set_task_defaults` recorded: ``{"task": ..., "candidates": {task: [...]}, "tasks": [...]}`` (any may
     be absent)."""
     return dict((getattr(config, "task_specific_params", None) or {}).get(TASK_NAME, {}))
+
+
+class UntrainedTaskError(ValueError):
+    """A task the model records it was not trained on (`resolve_task`); the message names the tasks it knows."""
+
+
+def resolve_task(
+    config,
+    task: str | None = None,
+    *,
+    allow_untrained_task: bool = False,
+    warn: Callable[[str], None] | None = None,
+) -> str:
+    """The task to answer: ``task``, else the model's recorded default, checked against its trained tasks.
+
+    A trained model records what it was trained on (`set_task_defaults`, written by ``moltc train`` and the
+    quickstart); a task outside that list is an `UntrainedTaskError` naming them, because an untrained
+    question still gets a fluent, confident and meaningless answer. ``allow_untrained_task=True`` asks anyway,
+    with a warning. A model that records no task at all (a fresh `build_model`, a converted original
+    checkpoint) answers ``task`` or ``ddi_binary``, with a warning that says so. ``warn``: where warnings go
+    (default: this module's logger).
+    """
+    warn = warn or logger.warning
+    defaults = task_defaults(config)
+    trained = list(defaults.get("tasks") or [])
+    if task is None:
+        task = defaults.get("task") or (trained[0] if len(trained) == 1 else None)
+        if task is None and trained:
+            raise UntrainedTaskError(
+                f"the model was trained on several tasks ({', '.join(trained)}); say which one (task=...)"
+            )
+    if not trained:
+        warn(
+            f"the model records no trained task (a fresh or converted model?); answering {task or FALLBACK_TASK!r} "
+            "as asked, but its answers mean something only if it was trained on that task"
+        )
+        return task or FALLBACK_TASK
+    if task not in trained:
+        message = f"the model was not trained on task {task!r}; it was trained on: {', '.join(trained)}"
+        if not allow_untrained_task:
+            raise UntrainedTaskError(
+                f"{message}. Ask one of those, or pass allow_untrained_task=True (moltc predict: "
+                "--allow-untrained-task) to ask anyway"
+            )
+        warn(f"{message}; answering anyway (allow_untrained_task): expect meaningless answers")
+    return task
+
+
+def task_candidates(config, spec: TaskSpec, candidates: Sequence[str] | None = None) -> list[str]:
+    """The class sentences of a classification task: given, fixed by the task, or recorded in the model."""
+    return list(
+        candidates or spec.candidates or task_defaults(config).get("candidates", {}).get(spec.name, [])
+    )
 
 
 # -- remote code: the pipeline's source travels with the model --
@@ -313,12 +370,24 @@ class MoleculePairInteractionPipeline(Pipeline):
 
     def __init__(self, model, *args, processor=None, device=None, **kwargs):
         _check_device(device)
+        self._warned: set[str] = set()  # before super().__init__, which sanitizes the construction options
         if processor is None:  # e.g. a model object given without its processor
             processor = AutoProcessor.from_pretrained(model.name_or_path)
         super().__init__(model, *args, processor=processor, device=device, **kwargs)
         self.model.eval()
         register_model_tasks(self.model.config)
         self.molecule_cache = MoleculeFeatureCache(self.model, self.processor)
+
+    def _warn_once(self, message: str) -> None:
+        if message not in self._warned:
+            self._warned.add(message)
+            logger.warning(message)
+
+    def resolve_task(self, task: str | None = None, allow_untrained_task: bool = False) -> str:
+        """`resolve_task` on this pipeline's model (each warning once per pipeline)."""
+        return resolve_task(
+            self.model.config, task, allow_untrained_task=allow_untrained_task, warn=self._warn_once
+        )
 
     def _sanitize_parameters(
         self,
@@ -328,12 +397,15 @@ class MoleculePairInteractionPipeline(Pipeline):
         cot: bool | None = None,
         max_new_tokens: int | None = None,
         num_beams: int | None = None,
+        allow_untrained_task: bool | None = None,
         **kwargs,
     ):
         if kwargs:
             raise TypeError(f"Unknown option(s) for {TASK_NAME}: {sorted(kwargs)}")
         preprocess, forward = {}, {}
-        if task is not None:
+        if task is not None or allow_untrained_task is not None:
+            # Checked here, once per call (and at construction): every batch then answers the same task.
+            task = self.resolve_task(task, bool(allow_untrained_task))
             preprocess["task"] = forward["task"] = task
         if cot is not None:
             preprocess["cot"] = cot
@@ -348,7 +420,13 @@ class MoleculePairInteractionPipeline(Pipeline):
         return preprocess, forward, {}
 
     def __call__(self, inputs, batch_size: int = 8, **kwargs):
-        """One pair -> one answer; a list -> a list; a generator or dataset -> an iterator (one answer a row)."""
+        """One pair -> one answer; a list -> a list; a generator or dataset -> an iterator (one answer a row).
+
+        ``task`` defaults to the one the model records; a task it was not trained on is an `UntrainedTaskError`
+        unless ``allow_untrained_task=True`` (`resolve_task`).
+        """
+        if kwargs.get("task") is None and "task" not in self._preprocess_params:
+            kwargs["task"] = self.resolve_task(None, bool(kwargs.get("allow_untrained_task")))
         if isinstance(inputs, list):
             pairs = [_as_pair(item, row) for row, item in enumerate(inputs)]
             outputs = []
@@ -380,7 +458,7 @@ class MoleculePairInteractionPipeline(Pipeline):
         add_pipeline_code(save_directory)
 
     def _task(self, task: str | None) -> TaskSpec:
-        return get_task(task or task_defaults(self.model.config).get("task", "ddi_binary"))
+        return get_task(task or self.resolve_task(None))
 
     def preprocess(self, inputs, task: str | None = None, cot: bool | None = None) -> dict:
         spec = self._task(task)
@@ -410,11 +488,7 @@ class MoleculePairInteractionPipeline(Pipeline):
     ) -> dict:
         spec = self._task(task)
         if spec.is_classification:
-            candidates = list(
-                candidates
-                or spec.candidates
-                or task_defaults(self.model.config).get("candidates", {}).get(spec.name, [])
-            )
+            candidates = task_candidates(self.model.config, spec, candidates)
             if not candidates:
                 raise ValueError(
                     f"Task {spec.name!r} needs `candidates=[...]` (one answer sentence per class), or "
@@ -473,6 +547,10 @@ __all__ = [
     "register_model_tasks",
     "InvalidMoleculeError",
     "MoleculePairInteractionPipeline",
+    "FALLBACK_TASK",
+    "UntrainedTaskError",
+    "resolve_task",
     "set_task_defaults",
+    "task_candidates",
     "task_defaults",
 ]

@@ -1,7 +1,8 @@
 """`moltc` command line: one module per subcommand (chemprop v2 style), each thin over the library.
 
 Each subcommand module defines ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only
-when their command runs, so ``moltc --help`` stays fast and one command's heavy imports never slow another.
+when their command runs, so one command's heavy imports never slow another; the ``moltc`` script itself is
+`moltc_cli` (beside the package), which answers ``moltc --help`` without importing torch.
 """
 
 from __future__ import annotations
@@ -11,26 +12,8 @@ import importlib
 import os
 import sys
 
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "build-dataset": (
-        "build_dataset",
-        "build MoT-instructions (parquet + dataset card) from raw or embedded data",
-    ),
-    "train": ("train", "train with TRL SFTTrainer from a recipe (pretrain / finetune / pipeline)"),
-    "evaluate": ("evaluate", "score a model on a dataset split: metrics.json + plots"),
-    "predict": ("predict", "screen pairs from CSV/parquet with cached molecule embeddings"),
-    "push": ("push", "upload a model, dataset or Space folder to the Hugging Face Hub"),
-    "convert-original": ("convert_original", "convert an original MolTC Lightning checkpoint"),
-    "quickstart": ("quickstart", "build data, pretrain, fine-tune and evaluate on the embedded default"),
-    "demo": ("demo", "launch the Gradio demo locally"),
-}
-
-
-def _usage() -> str:
-    lines = ["usage: moltc <command> [options]", "", "commands:"]
-    lines += [f"  {name:<18}{help_text}" for name, (_, help_text) in SUBCOMMANDS.items()]
-    lines += ["", "Run `moltc <command> --help` for the options of one command."]
-    return "\n".join(lines)
+from moltc_cli import SUBCOMMANDS  # the command table, shared with the light `moltc` entry point
+from moltc_cli import usage as _usage
 
 
 class UsageError(Exception):

@@ -30,6 +30,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """argparse ``type`` for durations (``--minutes``): a number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
 def device_name(text: str) -> str:
     """argparse ``type`` for ``--device``: ``cpu``, ``cuda``, ``cuda:N``, ``mps``, ``xpu[:N]``."""
     if not DEVICE_PATTERN.match(text):

@@ -7,6 +7,9 @@ of every task (also ``--out/summary.json``).
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+from pathlib import Path
 
 from ._checks import device_name, load_model, output_folder, positive_int
 
@@ -65,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
         reports[config] = _evaluate(args, config, frame, bad_labels, train_rows, model, processor, out)
         if len(configs) == 1:
             print(format_report(reports[config]))
+            card_copy = copy_metrics_to_model(out / "metrics.json", args.model)
+            if card_copy is not None:
+                print(f"wrote {card_copy} (the model card `moltc push` builds reads it)")
     if len(configs) > 1:
         summary = Path(args.out) / "summary.json"
         summary.write_text(json.dumps(joint_summary(reports), indent=2, allow_nan=False) + "\n")
@@ -110,6 +116,21 @@ def _evaluate(args, config, frame, bad_labels, train_rows, model, processor, out
     paths = write_report(report, out)
     print("wrote " + ", ".join(str(p) for p in paths))
     return report
+
+
+def copy_metrics_to_model(metrics: Path, model: str) -> Path | None:
+    """``metrics.json`` beside a local model's weights, where `moltc_hf.hub.model_card` looks (atomically).
+
+    A hub id (no local folder) is left alone; the last evaluation of a model is the one its card shows.
+    """
+    folder = Path(model)
+    if not folder.is_dir() or not metrics.is_file():
+        return None
+    target = folder / "metrics.json"
+    partial = folder / ".metrics.json.partial"
+    shutil.copyfile(metrics, partial)
+    os.replace(partial, target)
+    return target
 
 
 def _read_split(load_split, dataset: str, config: str, split: str):

@@ -28,7 +28,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--output", required=True, help="predictions parquet (rejects go beside it)")
     parser.add_argument(
-        "--task", default=None, help="ddi_binary, ddi_type, solvation, ... (default: the model's)"
+        "--task",
+        default=None,
+        help="ddi_binary, ddi_type, solvation, ... (default: the task the model records it was trained on)",
+    )
+    parser.add_argument(
+        "--allow-untrained-task",
+        action="store_true",
+        help="answer a --task the model records it was not trained on (with a warning) instead of refusing",
     )
     parser.add_argument(
         "--mode", choices=["score", "generate"], default="score", help="classification readout"
@@ -70,16 +77,17 @@ def _read_candidates(path: str | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..pipeline import task_defaults
+    from ..instructions.tasks import get_task
+    from ..pipeline import resolve_task, task_candidates
     from ..screening import PairsFile, screen_file
 
     # a bad file is refused before the model loads
     pairs = PairsFile(input_file(args.input), smiles_columns=args.smiles_columns)
     output_file(args.output, args.input)
     model, processor = load_model(args.model, args.device)
-    defaults = task_defaults(model.config)
-    task = args.task or defaults.get("task", "ddi_binary")
-    candidates = _read_candidates(args.candidates) or defaults.get("candidates", {}).get(task)
+    # A task the model was not trained on is refused with the tasks it knows (unless --allow-untrained-task).
+    task = resolve_task(model.config, args.task, allow_untrained_task=args.allow_untrained_task)
+    candidates = task_candidates(model.config, get_task(task), _read_candidates(args.candidates)) or None
     report = screen_file(
         model,
         processor,

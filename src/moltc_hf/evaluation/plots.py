@@ -92,9 +92,18 @@ def confusion_plot(
 
 
 def parity_plot(
-    y_true: np.ndarray, y_pred: np.ndarray, path: str | Path, title: str = "Parity", unit: str = ""
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    path: str | Path,
+    title: str = "Parity",
+    unit: str = "",
+    quantity: str = "value",
 ) -> Path:
-    """Predicted vs true with the y = x line; unparseable predictions are counted in the legend."""
+    """Predicted vs true with the y = x line; unparseable predictions are counted in the legend.
+
+    The axes name the ``quantity`` and its ``unit`` (a task's ``title`` and ``unit``), e.g. "true hydration free
+    energy (kcal/mol)": "true" / "predicted" alone said neither what nor in which unit.
+    """
     y_true, y_pred = np.asarray(y_true, dtype=float), np.asarray(y_pred, dtype=float)
     keep = np.isfinite(y_true) & np.isfinite(y_pred)
     figure = Figure(figsize=(4.5, 4.5))
@@ -105,8 +114,8 @@ def parity_plot(
     axes.plot([low, high], [low, high], linestyle="--", color="grey", linewidth=0.8)
     suffix = f" ({unit})" if unit else ""
     axes.set(
-        xlabel=f"true{suffix}",
-        ylabel=f"predicted{suffix}",
+        xlabel=f"true {quantity}{suffix}",
+        ylabel=f"predicted {quantity}{suffix}",
         title=f"{title}: RMSE {M.rmse(y_true, y_pred):.3f}, unparseable {int((~np.isfinite(y_pred)).sum())}",
     )
     axes.legend(loc="upper left", fontsize=8)

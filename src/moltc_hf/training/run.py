@@ -118,6 +118,7 @@ def _train_pipeline(
         (folder / "training_recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
 
     write_folder_atomically(final_dir, copy_last_stage)
+    _write_pipeline_rejects(output_dir, [r.output_dir for r in results])
     result = TrainResult(
         output_dir=output_dir,
         final_dir=final_dir,
@@ -130,6 +131,19 @@ def _train_pipeline(
     )
     _write_result(result)
     return result
+
+
+def _write_pipeline_rejects(output_dir: Path, stage_dirs: list[Path]) -> None:
+    """``rejects.parquet`` of a pipeline: every stage's rejects in one file (empty when none), at the top."""
+    import pyarrow as pa
+
+    from ..rejects import REJECT_SCHEMA, read_rejects
+
+    if int(os.environ.get("RANK", "0")) != 0:
+        return
+    tables = [read_rejects(d / "rejects.parquet") for d in stage_dirs if (d / "rejects.parquet").is_file()]
+    table = pa.concat_tables(tables) if tables else REJECT_SCHEMA.empty_table()
+    write_rejects(table, output_dir / "rejects.parquet", "train")
 
 
 def _shipped_candidates(dataset_dir, config_name: str, dataset) -> dict[str, list[str]]:
@@ -181,8 +195,9 @@ def _train_stage(
         }
         logger.info("Joint training mixture (%d rows per epoch): %s", len(train_dataset), mixture)
         eval_dataset = evals or None
-    # Every rank finds the same rejects (under torchrun each runs this); one writes them.
-    if rejects and int(os.environ.get("RANK", "0")) == 0:
+    # Every rank finds the same rejects (under torchrun each runs this); one writes them. The file is written
+    # even when empty: "no rejects file" would otherwise mean both "nothing skipped" and "not checked".
+    if int(os.environ.get("RANK", "0")) == 0:
         write_rejects(rejects, output_dir / "rejects.parquet", "train")
 
     trainer = build_trainer(
@@ -201,6 +216,8 @@ def _train_stage(
         logger.warning(
             "--resume: no checkpoint in %s; starting stage %r from step 0.", output_dir, recipe.name
         )
+    if checkpoint is not None:
+        keep_original_schedule(trainer, checkpoint)
     if checkpoint is not None and _reached_max_steps(checkpoint, trainer.args.max_steps):
         output = _restore_finished(trainer, checkpoint)
     else:
@@ -219,7 +236,10 @@ def _train_stage(
             write_folder_atomically(adapter_dir, trainer.model.save_pretrained)
         tasks = trained_tasks(train_dataset)  # recorded in final/'s config: what the Space offers
         write_folder_atomically(
-            final_dir, lambda d: save_final(merged_model(trainer), processor, d, recipe, tasks=tasks)
+            final_dir,
+            lambda d: save_final(
+                merged_model(trainer), processor, d, recipe, tasks=tasks, candidates=candidates
+            ),
         )
 
     result = TrainResult(
@@ -260,6 +280,32 @@ def _reached_max_steps(checkpoint: str, max_steps: int) -> bool:
     """The checkpoint is the run's last step (killed after it, before ``final/`` was written)."""
     state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
     return max_steps > 0 and state.get("global_step", 0) >= max_steps
+
+
+def keep_original_schedule(trainer, checkpoint: str) -> None:
+    """Resume on the interrupted run's learning-rate schedule, whatever the new step cap.
+
+    The Trainer rebuilds the scheduler from the *new* ``max_steps`` and then loads the old one's step count, so a
+    changed cap jumped the learning rate (1e-4 at step 21, 5.9e-4 at step 22). A lower cap keeps the original
+    schedule and stops early, as if the original run had been stopped there; a higher one is refused: the
+    original schedule has already decayed towards its end, and continuing it past that end is not that run.
+    """
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    original, cap = int(state.get("max_steps", 0)), int(trainer.args.max_steps)
+    if original <= 0 or cap <= 0 or cap == original:
+        return
+    if cap > original:
+        raise ValueError(
+            f"--resume: {checkpoint} is from a run of max_steps={original}, whose learning-rate schedule ends "
+            f"there; max_steps={cap} cannot continue it. Resume with max_steps <= {original} (the original "
+            "schedule, stopped early), or train a new run into another output folder."
+        )
+    trainer.schedule_steps = original
+    logger.warning(
+        "--resume: keeping the original run's %d-step learning-rate schedule; stopping at step %d.",
+        original,
+        cap,
+    )
 
 
 def _restore_finished(trainer, checkpoint: str):
@@ -362,6 +408,7 @@ def _read_result(output_dir: Path) -> TrainResult:
 __all__ = [
     "TrainResult",
     "checkpoint_problem",
+    "keep_original_schedule",
     "newest_complete_checkpoint",
     "train",
     "write_folder_atomically",

@@ -102,6 +102,8 @@ def device_settings(recipe: Recipe) -> dict[str, Any]:
         "fp16": False,
         "activation_checkpointing": checkpointing,
         "gradient_checkpointing": checkpointing,
+        # Pinned host memory only speeds copies to a GPU; without one the DataLoader warns on every run.
+        "dataloader_pin_memory": cuda,
     }
 
 
@@ -137,6 +139,7 @@ def sft_config_for_moltc(output_dir: str | Path = "moltc-sft", **kwargs) -> SFTC
         "activation_checkpointing": cuda,
         "gradient_checkpointing": cuda,
         "use_cpu": not cuda,
+        "dataloader_pin_memory": cuda,  # pinned memory is for copies to a GPU; without one torch warns
     }
     # One switch, two names (transformers 5.x reads activation_checkpointing): a value given for either sets both.
     if "gradient_checkpointing" in kwargs:
@@ -213,11 +216,43 @@ class MolTCSFTTrainer(SFTTrainer):
     where answers end (the model's `save_pretrained` does the same for a plain Trainer).
     """
 
+    # A resumed run whose step cap is lower than the original run's keeps the original's learning-rate schedule
+    # (set by `training.run`): the scheduler's total steps, not the cap, decide each step's learning rate.
+    schedule_steps: int | None = None
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
         if isinstance(self.processing_class, MolTCProcessor) and hasattr(model, "generation_config"):
             configure_generation(model, self.processing_class)
+
+    def train(self, *args, **kwargs):
+        """`Trainer.train`, with the generation config declaring ``</s>`` as a stop token while it runs.
+
+        ``Trainer.train`` aligns the generation config's eos with the tokenizer's ``</s>`` (adding it beside the
+        answer end) and warns "The tokenizer has new PAD/BOS/EOS tokens" on every stage. Declaring it up front is
+        the same state without the warning; MolTC's answer-end-only stop is put back when training ends (and
+        by the model's ``save_pretrained`` in every checkpoint).
+        """
+        model = self.model.get_base_model() if hasattr(self.model, "get_base_model") else self.model
+        generation = getattr(model, "generation_config", None)
+        processor = self.processing_class
+        if generation is None or not isinstance(processor, MolTCProcessor):
+            return super().train(*args, **kwargs)
+        stops = (
+            generation.eos_token_id
+            if isinstance(generation.eos_token_id, list)
+            else [generation.eos_token_id]
+        )
+        eos = processor.tokenizer.eos_token_id
+        generation.eos_token_id = [eos, *(t for t in stops if t is not None and t != eos)]
+        try:
+            return super().train(*args, **kwargs)
+        finally:
+            configure_generation(model, processor)
+
+    def create_scheduler(self, num_training_steps: int, optimizer=None):
+        return super().create_scheduler(self.schedule_steps or num_training_steps, optimizer)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         weights = inputs.pop("loss_weights", None)
@@ -306,20 +341,29 @@ def save_final(
     final_dir: Path,
     recipe: Recipe,
     tasks: list[str] | None = None,
+    candidates: dict[str, list[str]] | None = None,
 ) -> None:
     """``final/``: safetensors weights + config + code (auto_map), processor, and the recipe that made it.
 
     ``tasks`` (`trained_tasks` of the training split) are recorded in the config (`set_task_defaults`, added to
-    any an earlier stage recorded), so the Space and the pipeline offer only what the model was trained on;
-    a model trained on one task gets it as the pipeline's default task too.
+    any an earlier stage recorded), so `moltc predict`, the pipeline, the card and the Space answer only what
+    the model was trained on; a model trained on one task gets it as the default task too. ``candidates``
+    (task -> the class sentences the dataset ships, e.g. the 86 DrugBank types) are recorded for those tasks,
+    so the model answers them without being handed the sentences again.
     """
     if tasks:
-        from ..pipeline import set_task_defaults, task_defaults
+        from ..pipeline import TASK_NAME, set_task_defaults, task_defaults
 
         definitions = {t: task_definition(t) for t in tasks if task_definition(t) is not None}
-        set_task_defaults(model.config, tasks=tasks, definitions=definitions)
-        if "task" not in task_defaults(model.config) and len(task_defaults(model.config)["tasks"]) == 1:
+        known = {task: list(candidates[task]) for task in tasks if candidates and candidates.get(task)}
+        set_task_defaults(model.config, tasks=tasks, candidates=known, definitions=definitions)
+        if len(tasks) == 1:  # the default is the task this stage trained (not an earlier stage's)
             set_task_defaults(model.config, task=tasks[0])
+        elif task_defaults(model.config).get("task") not in tasks:
+            # Several tasks at once (joint training): no single default; the caller names the task.
+            params = dict(model.config.task_specific_params or {})
+            params.get(TASK_NAME, {}).pop("task", None)
+            model.config.task_specific_params = params
     model.save_pretrained(final_dir)
     processor.save_pretrained(final_dir)
     (final_dir / "training_recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
