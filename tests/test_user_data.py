@@ -178,27 +178,23 @@ def test_user_csv_build_train_evaluate_predict(solvation_csv, tmp_path, capsys):
     assert "task mysolv: 47 rows, 45 predicted, 2 rejected" in capsys.readouterr().out
 
 
+def _build_user_file(path, out, name, smiles_columns, target_column, task, **options):
+    """`build_pair_file` the way the CLI calls it (quiet), for the tests that build more than one config."""
+    return build_pair_file(
+        path, out, name=name, smiles_columns=smiles_columns, target_column=target_column, task=task,
+        progress=False, **options,
+    )  # fmt: skip
+
+
 def test_binary_parquet_joins_an_existing_folder_and_predicts(ddi_parquet, solvation_csv, tmp_path):
     out = tmp_path / "mot"
-    build_pair_file(
-        solvation_csv,
-        out,
-        name="mysolv",
-        smiles_columns=("solvent_smiles", "solute_smiles"),
-        target_column="dG_exp",
-        task="regression",
-        progress=False,
+    _build_user_file(
+        solvation_csv, out, "mysolv", ("solvent_smiles", "solute_smiles"), "dG_exp", "regression"
     )
-    report = build_pair_file(
-        ddi_parquet,
-        out,
-        name="myddi",
-        smiles_columns=("drug_1", "drug_2"),
-        target_column="interacts",
-        task="binary",
+    report = _build_user_file(
+        ddi_parquet, out, "myddi", ("drug_1", "drug_2"), "interacts", "binary",
         class_names=("no interaction", "interaction"),
-        progress=False,
-    )
+    )  # fmt: skip
     assert report.sources["myddi"].rejected == 2 and report.sources["mysolv"].card_row is not None
     rejects = read_rejects(out / "rejects.parquet").to_pandas()
     assert sorted(rejects[rejects["source"] == "myddi"]["row"]) == ["my_ddi.parquet:30", "my_ddi.parquet:31"]
@@ -284,15 +280,7 @@ def test_same_rows_built_in_and_as_a_user_file_give_identical_instruction_rows(r
         user_file = tmp_path / f"{source}-mine.csv"
         raw.to_csv(user_file, index=False)
         user = tmp_path / f"user-{source}"
-        build_pair_file(
-            user_file,
-            user,
-            name=f"my{source}",
-            smiles_columns=("first", "second"),
-            target_column="value",
-            task=task,
-            progress=False,
-        )
+        _build_user_file(user_file, user, f"my{source}", ("first", "second"), "value", task)
         for split in ("train", "validation", "test"):
             expected = pd.read_parquet(builtin / f"data/{source}/{split}-00000-of-00001.parquet")
             got = pd.read_parquet(user / f"data/my{source}/{split}-00000-of-00001.parquet")
@@ -359,15 +347,7 @@ def test_joint_run_trains_and_reports_a_ddi_and_a_solvation_task(ddi_parquet, tm
         main(["build-dataset", "--source", "embedded", "--out", str(out), "--limit", "40", "--no-progress"])
         == 0
     )
-    build_pair_file(
-        ddi_parquet,
-        out,
-        name="myddi",
-        smiles_columns=("drug_1", "drug_2"),
-        target_column="interacts",
-        task="ddi_binary",
-        progress=False,
-    )
+    _build_user_file(ddi_parquet, out, "myddi", ("drug_1", "drug_2"), "interacts", "ddi_binary")
     _forget("myddi")
     run = tmp_path / "joint"
     train_args = ["train", "--recipe", str(RECIPES / "tiny-joint.yaml"), "--dataset", str(out)]
