@@ -15,6 +15,15 @@ label is ~1/15 of the gradient and a small model learns the template, then the b
 the collator adds ``loss_weights`` (1 on answer tokens, ``decision_weight`` on the tokens where the
 row's class sentence first differs from every other candidate, as `decision_spans` finds them), and
 `moltc_hf.training.trainer.MolTCSFTTrainer` takes the weighted mean of the token losses.
+
+Padding-free batches (``padding_free=True``, recipe key ``padding_free``): DDI prompts are short and vary in
+length, so a right-padded batch spends much of its compute on padding. Instead the rows are concatenated
+into one ``[1, total_tokens]`` sequence, the layout of TRL's ``DataCollatorForLanguageModeling(padding_free=True)``:
+no ``attention_mask``, ``position_ids`` restarting at 0 at each row (the model turns them into a
+block-diagonal causal mask, so no token attends across rows), the first label of every row set to -100 (so
+nothing is predicted from the previous row's last token) and ``cu_seq_lens_q/k`` + ``max_length_q/k`` for the
+flash-attention varlen kernels. ``<mol>`` runs keep their row-major order, so the molecule splice is the
+padded batch's; the label tokens (and ``loss_weights``) are exactly the padded batch's, so the loss is too.
 """
 
 from __future__ import annotations
@@ -76,8 +85,11 @@ class MolTCDataCollator:
     smiles_columns: Sequence[str] = MOLECULE_FIELDS
     decision_weight: float = 1.0
     candidates: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    padding_free: bool = False
 
     def __post_init__(self):
+        if self.padding_free and not self.include_target:
+            raise ValueError("padding_free=True packs training rows; prompt-only batches are padded (left).")
         self._answer_end = self.processor.encode_text(ANSWER_END)
         self._spans: dict[str, dict[tuple[int, ...], tuple[int, int]]] = {}
 
@@ -128,6 +140,12 @@ class MolTCDataCollator:
         molecules = [[row[c] for c in self.smiles_columns] for row in rows]
         rows_ids = [row.get("source_row", index) for index, row in enumerate(rows)]
         graphs, mol_roles = self.processor.featurize_molecules(molecules, rows=rows_ids)
+        if self.padding_free:
+            return {
+                **_packed(sequences, label_sequences, weight_sequences if weighted else None),
+                "graphs": graphs,
+                "mol_roles": mol_roles,
+            }
         batch = {
             "input_ids": self.processor.pad(sequences, self.padding_side),
             "attention_mask": self.processor.attention_mask_for(sequences, self.padding_side),
@@ -151,6 +169,31 @@ class MolTCDataCollator:
         last_placeholder = max((i for i, t in enumerate(prompt_ids) if t == mol_id), default=-1)
         cut = max(self.max_length, last_placeholder + 1)
         return ids[:cut], max(0, cut - len(prompt_ids))
+
+
+def _packed(
+    sequences: list[list[int]], labels: list[list[int]], weights: list[list[float]] | None
+) -> dict[str, torch.Tensor | int]:
+    """Rows concatenated into one ``[1, total]`` sequence (TRL's padding-free layout, see the module docstring)."""
+    lengths = torch.tensor([len(s) for s in sequences])
+    position_ids = torch.cat([torch.arange(n) for n in lengths.tolist()])[None]
+    packed_labels = torch.tensor([t for row in labels for t in row], dtype=torch.long)[None]
+    # Row starts: the shifted loss would otherwise predict a row's first token from the previous row's last one.
+    packed_labels[position_ids == 0] = IGNORE_INDEX
+    cu_seq_lens = torch.cat([torch.zeros(1, dtype=torch.long), lengths.cumsum(0)]).to(torch.int32)
+    out = {
+        "input_ids": torch.tensor([t for row in sequences for t in row], dtype=torch.long)[None],
+        "position_ids": position_ids,
+        "labels": packed_labels,
+        "cu_seq_lens_q": cu_seq_lens,
+        "cu_seq_lens_k": cu_seq_lens,
+        "max_length_q": int(lengths.max()),
+        "max_length_k": int(lengths.max()),
+    }
+    if weights is not None:
+        packed_weights = torch.tensor([w for row in weights for w in row], dtype=torch.float32)[None]
+        out["loss_weights"] = packed_weights.masked_fill(packed_labels == IGNORE_INDEX, 0.0)
+    return out
 
 
 def _pad_weights(sequences: list[list[float]], width: int, padding_side: str) -> torch.Tensor:

@@ -59,6 +59,9 @@ class Recipe:
         save_adapter: also write the PEFT adapter to ``output_dir/adapter``.
         decision_weight: loss weight of the tokens that decide a classification answer (1 = the paper's plain
             token mean; see `moltc_hf.collator`).
+        padding_free: pack each batch's rows into one sequence (per-row position ids, attention that does not
+            cross rows) instead of padding them to the longest row; the same loss, no compute on padding
+            (`moltc_hf.collator`). Best with flash attention on CUDA (varlen kernels).
         training: `SFTConfig` fields over `PAPER_TRAINING_DEFAULTS`.
         stages: for ``pipeline``: stage recipes (file names relative to this file, or inline mappings).
     """
@@ -75,6 +78,7 @@ class Recipe:
     gradient_checkpointing: bool | str = "auto"
     save_adapter: bool = False
     decision_weight: float = 1.0
+    padding_free: bool = False
     training: dict[str, Any] = field(default_factory=dict)
     stages: list[Recipe] = field(default_factory=list)
     source: str | None = None
@@ -181,6 +185,7 @@ _FIELD_CHECKS: dict[str, tuple[Any, str]] = {
     "gradient_checkpointing": (lambda v: isinstance(v, bool) or v == "auto", "true, false or auto"),
     "save_adapter": (lambda v: isinstance(v, bool), "true or false"),
     "decision_weight": (lambda v: _is_number(v) and v > 0, "a number > 0"),
+    "padding_free": (lambda v: isinstance(v, bool), "true or false"),
     "training": (lambda v: v is None or isinstance(v, dict), "a mapping of SFTConfig fields"),
     "stages": (lambda v: v is None or isinstance(v, list), "a list of recipe files or mappings"),
 }
@@ -250,6 +255,12 @@ def validate_training(training: dict[str, Any], label: str, where: str) -> None:
     from trl import SFTConfig
 
     fields = {f.name: f for f in dataclasses.fields(SFTConfig) if f.init}
+    if "padding_free" in training:
+        # TRL's switch builds TRL's own collator (and refuses ours); MolTC's packing is the recipe key.
+        raise ValueError(
+            f"{label}: {where}padding_free: set padding_free at the top level of the recipe (MolTC's collator "
+            "packs the rows); the SFTConfig field would replace that collator"
+        )
     unknown = sorted(set(training) - set(fields))
     if unknown:
         raise ValueError(f"{label}: unknown key(s) {[where + str(k) for k in unknown]}: not SFTConfig fields")

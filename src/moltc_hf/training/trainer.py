@@ -103,6 +103,21 @@ def device_settings(recipe: Recipe) -> dict[str, Any]:
     }
 
 
+def dataloader_settings(training: dict[str, Any]) -> dict[str, Any]:
+    """Collation in ``dataloader_num_workers`` worker processes; pinned host memory only where there is CUDA.
+
+    Graphs come from the processor's featurizer cache, filled once per unique molecule before training
+    (`drop_invalid_rows`) and inherited by the workers, so a worker only tokenizes and batches (no RDKit).
+    Workers persist across epochs (``dataloader_persistent_workers``): started once per run, not per epoch.
+    """
+    workers = int(training.get("dataloader_num_workers", 0) or 0)
+    settings: dict[str, Any] = {"dataloader_pin_memory": torch.cuda.is_available()}
+    if workers > 0:
+        settings["dataloader_persistent_workers"] = True
+        settings["dataloader_prefetch_factor"] = 2
+    return settings
+
+
 # What a plain `SFTTrainer` needs to train MolTC with `MolTCDataCollator`: the raw rows (SMILES, prompt,
 # completion) reach the collator, which tokenizes, truncates and featurizes itself (TRL's VLM recipe).
 REQUIRED_SFT_FLAGS: dict[str, Any] = {
@@ -178,7 +193,8 @@ class PlainProgressCallback(TrainerCallback):
 
 
 def build_sft_config(recipe: Recipe, output_dir: Path, max_steps: int | None = None) -> SFTConfig:
-    values = {**PAPER_TRAINING_DEFAULTS, **recipe.training, **device_settings(recipe)}
+    merged = {**PAPER_TRAINING_DEFAULTS, **recipe.training}
+    values = {**dataloader_settings(merged), **merged, **device_settings(recipe)}
     # tqdm's bar only on a terminal; a log file gets `PlainProgressCallback` lines (see `build_trainer`).
     values.setdefault("disable_tqdm", not is_terminal())
     if not torch.cuda.is_available():
@@ -257,6 +273,7 @@ def build_trainer(
         max_length=recipe.max_length,
         decision_weight=recipe.decision_weight,
         candidates=candidates or {},
+        padding_free=recipe.padding_free,
     )
     peft_config = moltc_lora_config(**recipe.lora) if recipe.lora is not None else None
     # SFTTrainer's leading parameters: model, args, data_collator, train_dataset, eval_dataset, processing_class
@@ -329,6 +346,7 @@ __all__ = [
     "MolTCSFTTrainer",
     "PlainProgressCallback",
     "build_trainer",
+    "dataloader_settings",
     "device_settings",
     "drop_invalid_rows",
     "load_model",
