@@ -11,7 +11,8 @@ interleaved rounds (one step of each per round) and the median per variant is re
 
 Padding-free table: the same fine-tuning model (untied, LoRA) on batches of real DrugBank (type sentence
 targets, without the description CoT) and ChChMiner (binary) rows, padded to the batch's longest row vs packed
-into one sequence (recipe key ``padding_free``), interleaved; ``tokens/s`` counts real (non-padding) tokens,
+into one sequence (recipe key ``padding_free``; flash attention's layout) and into bins of the longest row
+(what `build_trainer` uses with sdpa / eager), interleaved; ``tokens/s`` counts real (non-padding) tokens,
 ``pad %`` is the padded batch's share of padding, ``loss diff`` the two layouts' loss difference (dropout on).
 
     python benchmarks/train_step.py                      # tiny + galactica-125m shapes, both tables
@@ -186,12 +187,15 @@ def bench_padding_free(shape: str, batch_size: int, rounds: int) -> list[dict]:
         rows = ddi_rows(source, batch_size)
         padded = MolTCDataCollator(processor, max_length=512)(rows)
         packed = MolTCDataCollator(processor, max_length=512, padding_free=True)(rows)
-        batches = {"padded": padded, "padding-free": packed}
+        binned = MolTCDataCollator(processor, max_length=512, padding_free=True, pack_length="longest")(rows)
+        batches = {"padded": padded, "padding-free, 1 seq": packed, "padding-free, bins": binned}
         tokens = int(padded["attention_mask"].sum())
         assert tokens == packed["input_ids"].shape[1]
+        loss_diff = {}
         with torch.no_grad():
             model.eval()
-            loss_diff = abs(float(model(**padded).loss - model(**packed).loss))
+            for name, batch in batches.items():
+                loss_diff[name] = abs(float(model(**batch).loss - model(**padded).loss))
             model.train()
         times: dict[str, list[float]] = {name: [] for name in batches}
         for batch in batches.values():  # warm-up
@@ -208,11 +212,12 @@ def bench_padding_free(shape: str, batch_size: int, rounds: int) -> list[dict]:
                     "rows": source,
                     "layout": name,
                     "tokens": tokens,
-                    "pad %": 100 * (1 - tokens / padded["input_ids"].numel()) if name == "padded" else 0.0,
+                    "shape [B, T]": "x".join(map(str, batches[name]["input_ids"].shape)),
+                    "pad %": 100 * (1 - tokens / batches[name]["input_ids"].numel()),
                     "s/step": seconds,
                     "tokens/s": tokens / seconds,
                     "x padded": base / seconds,
-                    "loss diff (eval)": loss_diff,
+                    "loss diff (eval)": loss_diff[name],
                 }
             )
     return out

@@ -66,8 +66,27 @@ def test_packed_layout_restarts_positions_and_keeps_the_label_tokens(tiny, raw_d
         MolTCDataCollator(processor, include_target=False, padding_free=True)
 
 
+def test_bins_hold_every_row_once_within_the_longest_row(tiny, raw_dir):
+    _, processor = tiny
+    rows = chchminer_rows(raw_dir, count=10)
+    padded = MolTCDataCollator(processor)(rows)
+    binned = MolTCDataCollator(processor, padding_free=True, pack_length="longest")(rows)
+    lengths = padded["attention_mask"].sum(1)
+    assert binned["input_ids"].shape[1] == int(lengths.max())
+    assert binned["input_ids"].numel() < padded["input_ids"].numel()  # fewer tokens than the padded batch
+    # Every row appears once, as a block starting at position 0; the tails are label-free pad blocks.
+    keep = binned["labels"] != IGNORE_INDEX
+    assert sorted(binned["labels"][keep].tolist()) == sorted(
+        padded["labels"][padded["labels"] != IGNORE_INDEX].tolist()
+    )
+    starts = (binned["position_ids"] == 0).sum()
+    pads = (binned["input_ids"] == processor.tokenizer.pad_token_id).any(1).sum()
+    assert int(starts) == len(rows) + int(pads)
+
+
 @pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
 def test_packed_loss_and_logits_equal_the_padded_batch(raw_dir, attn_implementation):
+    """One packed sequence: per-row logits equal the padded batch's (the block mask keeps rows apart)."""
     model, processor = build_model("tiny", seed=0)
     model.untie_projectors()  # role routing of the molecules must survive the packing too
     model.set_attn_implementation(attn_implementation)
@@ -91,6 +110,35 @@ def test_packed_loss_and_logits_equal_the_padded_batch(raw_dir, attn_implementat
     assert not torch.allclose(leaky[0, -10:], output.logits[0, -10:], atol=1e-3)
 
 
+@pytest.mark.parametrize("attn_implementation", ["sdpa", "eager"])
+def test_binned_loss_equals_the_padded_batch(raw_dir, attn_implementation):
+    model, processor = build_model("tiny", seed=0)
+    model.untie_projectors()
+    model.set_attn_implementation(attn_implementation)
+    model.eval()
+    rows = chchminer_rows(raw_dir, count=10)
+    padded = MolTCDataCollator(processor, decision_weight=3.0)(rows)
+    binned = MolTCDataCollator(processor, decision_weight=3.0, padding_free=True, pack_length="longest")(rows)
+    assert binned["input_ids"].shape[0] > 1
+    with torch.no_grad():
+        reference = model(**_model_inputs(padded))
+        output = model(**_model_inputs(binned))
+    assert torch.allclose(output.loss, reference.loss, atol=1e-5), (output.loss, reference.loss)
+
+    # Per-token losses as a multiset: the same answer tokens get the same log-probabilities.
+    def token_losses(out, batch):
+        targets = batch["labels"][:, 1:]
+        losses = torch.nn.functional.cross_entropy(
+            out.logits[:, :-1].transpose(1, 2), targets.clamp(min=0), reduction="none"
+        )
+        keep = targets != IGNORE_INDEX
+        return losses[keep].sort().values, (batch["loss_weights"][:, 1:][keep]).sum()
+
+    (a, wa), (b, wb) = token_losses(output, binned), token_losses(reference, padded)
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert wa == wb
+
+
 def test_weighted_loss_is_the_same_packed(raw_dir, tmp_path):
     model, processor = build_model("tiny", seed=0)
     model.eval()
@@ -105,7 +153,7 @@ def test_weighted_loss_is_the_same_packed(raw_dir, tmp_path):
         }
     )
     trainer = build_trainer(recipe, model, processor, datasets.Dataset.from_list(rows), tmp_path)
-    assert trainer.data_collator.padding_free
+    assert trainer.data_collator.padding_free and trainer.data_collator.pack_length == "longest"  # sdpa
     padded = MolTCDataCollator(processor, decision_weight=10.0)(rows)
     packed = trainer.data_collator(rows)
     with torch.no_grad():  # (compute_loss pops labels and weights from the dict it gets: copies)

@@ -248,6 +248,13 @@ class MolTCSFTTrainer(SFTTrainer):
         return (loss, outputs) if return_outputs else loss
 
 
+def pack_length_for(model) -> str | None:
+    """Padding-free layout per attention kernel: one sequence for flash attention (varlen, batch 1 only),
+    bins of the longest row for sdpa / eager (their block mask is dense, quadratic in the sequence)."""
+    implementation = getattr(model.config.get_text_config(), "_attn_implementation", None) or "sdpa"
+    return None if "flash" in implementation else "longest"
+
+
 def build_trainer(
     recipe: Recipe,
     model: MolTCForConditionalGeneration,
@@ -274,6 +281,7 @@ def build_trainer(
         decision_weight=recipe.decision_weight,
         candidates=candidates or {},
         padding_free=recipe.padding_free,
+        pack_length=pack_length_for(model),
     )
     peft_config = moltc_lora_config(**recipe.lora) if recipe.lora is not None else None
     # SFTTrainer's leading parameters: model, args, data_collator, train_dataset, eval_dataset, processing_class
@@ -347,6 +355,7 @@ __all__ = [
     "PlainProgressCallback",
     "build_trainer",
     "dataloader_settings",
+    "pack_length_for",
     "device_settings",
     "drop_invalid_rows",
     "load_model",
