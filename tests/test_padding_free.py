@@ -237,3 +237,12 @@ def test_dataloader_settings_pin_only_on_cuda(tmp_path):
     args = build_sft_config(recipe, tmp_path)
     assert args.dataloader_num_workers == 2 and args.dataloader_persistent_workers
     assert args.dataloader_pin_memory == torch.cuda.is_available()
+
+
+def test_pack_length_follows_the_attention_kernel(tiny):
+    from moltc_hf.training.trainer import pack_length_for
+
+    model, _ = tiny
+    assert pack_length_for(model) == "longest"  # sdpa: bins, the dense block mask stays small
+    model.config.get_text_config()._attn_implementation = "flash_attention_2"
+    assert pack_length_for(model) is None  # varlen kernels: one sequence

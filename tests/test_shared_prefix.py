@@ -91,3 +91,14 @@ def test_screen_loop_uses_the_shared_prefix_with_the_same_predictions(library):
         return torch.tensor([p.class_probabilities for batch, _ in batches for _, _, p in batch])
 
     torch.testing.assert_close(probabilities(True), probabilities(False), atol=1e-4, rtol=0)
+
+
+def test_length_groups_cover_every_pair_once_with_little_padding():
+    from moltc_hf.evaluation.scoring import length_groups
+
+    lengths = [40 + (i * 37) % 120 for i in range(64)]
+    groups = length_groups(lengths, max_size=16)
+    assert sorted(i for g in groups for i in g) == list(range(64))
+    assert all(len(g) <= 16 for g in groups)
+    padded = sum(max(lengths[i] for i in g) * len(g) for g in groups)
+    assert padded <= 1.2 * sum(lengths) < max(lengths) * len(lengths)
