@@ -18,7 +18,8 @@ precomputed by the cache, so only `score_candidates` is timed, batches of ``--ba
                 that revision's source (``git archive``) into this process; omitted without the flag
   unshared      this tree, ``share_prefix=False`` (length-grouped batches, decision tokens only)
   shared        this tree's default: the query's prefix encoded once per group, its KV cache expanded
-``max |diff|`` is the largest score difference from the ``unshared`` row (and today's).
+``max |diff|`` is the largest score difference from the ``unshared`` row; ``load`` the 1-minute load average
+after the variant ran (the highest over rounds): the machine may be shared.
 
     python benchmarks/screen.py [--limit N] [--shapes tiny tiny+paper-graph] [--batch-size 64] [--rounds 2]
     python benchmarks/screen.py --prefix --library 2000 --baseline-rev 8e7c2df --threads 2 --rounds 1
@@ -227,6 +228,7 @@ def prefix_worker(args: argparse.Namespace) -> list[dict]:
             batches.append(([task.prompt(a, b) for a, b in chunk], cache.features(chunk)))
         timings: dict[str, list[float]] = {v: [] for v in variants}
         scores: dict[str, torch.Tensor] = {}
+        loads: dict[str, list[float]] = {v: [] for v in variants}
         for _ in range(args.rounds):
             for variant, score in variants.items():
                 start = time.perf_counter()
@@ -239,6 +241,7 @@ def prefix_worker(args: argparse.Namespace) -> list[dict]:
                 if device == "cuda":
                     torch.cuda.synchronize()
                 timings[variant].append(time.perf_counter() - start)
+                loads[variant].append(os.getloadavg()[0])
                 rate = len(pairs) / timings[variant][-1]
                 print(f"{args.shape} {name} {variant}: {rate:.2f} pairs/s", file=sys.stderr, flush=True)
         for variant, seconds in timings.items():
@@ -250,7 +253,7 @@ def prefix_worker(args: argparse.Namespace) -> list[dict]:
                     "pairs": len(pairs),
                     "pairs_per_s": len(pairs) / statistics.median(seconds),
                     "max_diff": float((scores[variant] - scores["unshared"]).abs().max()),
-                    "load": os.getloadavg()[0],
+                    "load": max(loads[variant]),
                     "device": device,
                 }
             )
