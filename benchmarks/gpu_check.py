@@ -1,8 +1,14 @@
-"""One short GPU check: bf16 SFTTrainer steps at the galactica-1.3b shape, then a beam-search generate().
+"""One short GPU check: bf16 SFTTrainer steps of MolTC vs the same LLM on text alone, padded vs padding-free.
 
-Builds the model from its config (random init, no download), unties the projectors and trains with the
-fine-tuning recipe's LoRA through the same `moltc_hf.training.build_trainer` as `moltc train`, on a fixed
-in-memory set of real drug SMILES pairs (no data files needed). Reports s/step, tokens/s, peak memory and MFU.
+Per shape (``--shapes``, default galactica-1.3b then galactica-125m; random init from hub_configs, no download),
+four runs through the same `moltc_hf.training.build_trainer` as `moltc train` (projectors untied, the
+fine-tuning LoRA), each on a fresh model and the same fixed in-memory set of real drug SMILES pairs:
+  * ``moltc``      the MolTC step (GIN + Q-Former + LLM)
+  * ``text-only``  the same PEFT model and tokens, ``<mol>`` placeholders swapped for a plain token and no
+                   graphs: the LLM with the same LoRA alone; ``vs text`` = MolTC s/step / text-only s/step
+each ``padded`` (recipe default) and ``padding-free`` (recipe key ``padding_free: true``; with
+``--attn-implementation flash_attention_2`` rows are packed into one varlen sequence, with sdpa into bins).
+Reports s/step, tokens/s, MFU and peak memory per run, then (``--beams`` > 0) a beam-search generate().
 
 MFU formulas (tokens = non-padding tokens per step, N = all parameters, N_t = trainable parameters):
   * ``mfu_6n``  = 6 * N * tokens / s_per_step / peak  (the usual dense-training estimate; overstates LoRA work)
@@ -10,8 +16,8 @@ MFU formulas (tokens = non-padding tokens per step, N = all parameters, N_t = tr
     gradients only for trainable weights). Neither counts activation-checkpointing recomputation.
 peak = 989e12 FLOP/s (H100/H200 SXM bf16 dense) unless ``--peak-tflops`` says otherwise.
 
-    python benchmarks/gpu_check.py                                   # on the GPU machine
-    python benchmarks/gpu_check.py --config tiny --steps 2 --device cpu   # smoke test here
+    python benchmarks/gpu_check.py                                        # on the GPU machine
+    python benchmarks/gpu_check.py --device cpu --shape tiny --steps 2    # CPU dry run of the same code
 """
 
 from __future__ import annotations
@@ -87,45 +93,36 @@ class StepTimer(TrainerCallback):
         self.times.append(time.perf_counter() - self._start)
 
 
-def main() -> dict:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--config", default="galactica-1.3b", help="hub_configs/models name")
-    parser.add_argument("--steps", type=int, default=12, help="timed steps (after --warmup)")
-    parser.add_argument("--warmup", type=int, default=3)
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    parser.add_argument("--gradient-checkpointing", action="store_true")
-    parser.add_argument(
-        "--no-bf16", action="store_true", help="fp32 (the CPU smoke test uses fp32 by default)"
-    )
-    parser.add_argument("--beams", type=int, default=5)
-    parser.add_argument("--max-new-tokens", type=int, default=24)
-    parser.add_argument("--peak-tflops", type=float, default=989.0)
-    parser.add_argument(
-        "--output-dir", default=None, help="trainer scratch folder (default: a temporary one)"
-    )
-    args = parser.parse_args()
-    if args.device == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("--device cuda but torch sees no CUDA device")
-    if args.device == "cpu":
-        torch.set_num_threads(1)
-        os.environ["CUDA_VISIBLE_DEVICES"] = ""
-    bf16 = args.device == "cuda" and not args.no_bf16
-    scratch = Path(args.output_dir or tempfile.mkdtemp(prefix="moltc_gpu_check_"))
+class TextOnlyCollator:
+    """The MolTC collator's batch with the ``<mol>`` placeholders replaced by a plain token and no graphs."""
 
-    model, processor = build_model(args.config, seed=0)
+    def __init__(self, collator, filler_id: int):
+        self.collator, self.filler_id = collator, filler_id
+
+    def __call__(self, rows):
+        batch = dict(self.collator(rows))
+        mol_id = self.collator.processor.mol_token_id
+        batch["input_ids"] = batch["input_ids"].masked_fill(batch["input_ids"] == mol_id, self.filler_id)
+        batch.pop("graphs")
+        batch.pop("mol_roles")
+        return batch
+
+
+def run_one(args, shape: str, variant: str, padding_free: bool, data: Dataset, bf16: bool) -> dict:
+    model, processor = build_model(shape, seed=0)
+    if args.attn_implementation:
+        model.set_attn_implementation(args.attn_implementation)
     recipe = Recipe(
         name="gpu-check",
         stage="finetune",
-        model=args.config,
+        model=shape,
         dataset_config="in-memory",
         untie_projectors=True,
         lora={"r": 8, "lora_alpha": 32, "lora_dropout": 0.1},
         max_length=512,
         bf16=bf16,
         gradient_checkpointing=args.gradient_checkpointing,
+        padding_free=padding_free,
         training={
             "per_device_train_batch_size": args.batch_size,
             "max_steps": args.warmup + args.steps,
@@ -134,28 +131,50 @@ def main() -> dict:
             "logging_steps": 1,
             "disable_tqdm": True,
             "use_cpu": args.device == "cpu",
+            "dataloader_num_workers": args.workers,
         },
     )
     prepare_stage_model(model, recipe)
     n_total = sum(p.numel() for p in model.parameters())  # before PEFT adds its modules_to_save copies
-    data = Dataset.from_list(rows(args.batch_size * (args.warmup + args.steps)))
     timer = StepTimer()
-    trainer = build_trainer(recipe, model, processor, data, scratch, callbacks=[timer])
+    scratch = Path(args.output_dir or tempfile.mkdtemp(prefix="moltc_gpu_check_"))
+    trainer = build_trainer(
+        recipe, model, processor, data, scratch / f"{shape}-{variant}-{padding_free}", callbacks=[timer]
+    )
+    if variant == "text-only":
+        trainer.data_collator = TextOnlyCollator(
+            trainer.data_collator, processor.tokenizer.convert_tokens_to_ids("C")
+        )
     if torch.cuda.is_available():
+        torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
     trainer.train()
-
-    collator = MolTCDataCollator(processor, max_length=recipe.max_length)
+    padded = MolTCDataCollator(processor, max_length=recipe.max_length)
     # The sampler shuffles rows, so tokens per step is the mean over all batches of the (fixed) data.
     chunks = [[data[j] for j in range(i, i + args.batch_size)] for i in range(0, len(data), args.batch_size)]
-    tokens_per_step = sum(int(collator(chunk)["attention_mask"].sum()) for chunk in chunks) / len(chunks)
+    tokens_per_step = sum(int(padded(chunk)["attention_mask"].sum()) for chunk in chunks) / len(chunks)
     timed = timer.times[args.warmup :]
     s_per_step = sum(timed) / len(timed)
     n_trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     peak = args.peak_tflops * 1e12
-    train_peak_gib = torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None
-    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    result = {
+        "shape": shape,
+        "variant": variant,
+        "layout": "padding-free" if padding_free else "padded",
+        "tokens_per_step": tokens_per_step,
+        "params_total": n_total,
+        "params_trainable": n_trainable,
+        "s_per_step": s_per_step,
+        "tokens_per_s": tokens_per_step / s_per_step,
+        "mfu_6n": 6 * n_total * tokens_per_step / s_per_step / peak,
+        "mfu_lora": (4 * n_total + 2 * n_trainable) * tokens_per_step / s_per_step / peak,
+        "peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else None,
+        "losses": [e["loss"] for e in trainer.state.log_history if "loss" in e],
+    }
+    return result, trainer, processor
 
+
+def generate_check(args, trainer, processor, data: Dataset, bf16: bool) -> dict:
     generator = merged_model(trainer).eval()
     batch = MolTCDataCollator(processor, include_target=False, padding_side="left")(
         list(data.select(range(4)))
@@ -168,38 +187,111 @@ def main() -> dict:
         )
     if torch.cuda.is_available():
         torch.cuda.synchronize()
-    generate_s = time.perf_counter() - start
-
-    result = {
-        "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
-        "config": args.config,
-        "bf16": bf16,
-        "gradient_checkpointing": args.gradient_checkpointing,
-        "batch_size": args.batch_size,
-        "tokens_per_step": tokens_per_step,
-        "params_total": n_total,
-        "params_trainable": n_trainable,
-        "s_per_step": s_per_step,
-        "samples_per_s": args.batch_size / s_per_step,
-        "tokens_per_s": tokens_per_step / s_per_step,
-        "mfu_6n": 6 * n_total * tokens_per_step / s_per_step / peak,
-        "mfu_lora": (4 * n_total + 2 * n_trainable) * tokens_per_step / s_per_step / peak,
-        "peak_tflops_assumed": args.peak_tflops,
-        "train_peak_memory_gib": train_peak_gib,
-        "losses": losses,
+    return {
         "generate_beams": args.beams,
         "generate_new_tokens": int(generated.shape[1] - batch["input_ids"].shape[1]),
-        "generate_s": generate_s,
-        "generate_peak_memory_gib": torch.cuda.max_memory_allocated() / 2**30
-        if torch.cuda.is_available()
-        else None,
+        "generate_s": time.perf_counter() - start,
     }
-    for key, value in result.items():
-        print(f"{key:>24}: {value:.4g}" if isinstance(value, float) else f"{key:>24}: {value}")
+
+
+def main() -> dict:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--shapes",
+        "--shape",
+        "--config",
+        nargs="+",
+        default=["galactica-1.3b", "galactica-125m"],
+        help="hub_configs/models names",
+    )
+    parser.add_argument("--steps", type=int, default=10, help="timed steps (after --warmup)")
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--attn-implementation", default=None, help="e.g. flash_attention_2 (default: sdpa)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="dataloader_num_workers (collation off the main process)"
+    )
+    parser.add_argument(
+        "--variants", nargs="+", default=["moltc", "text-only"], choices=["moltc", "text-only"]
+    )
+    parser.add_argument(
+        "--layouts", nargs="+", default=["padded", "padding-free"], choices=["padded", "padding-free"]
+    )
+    parser.add_argument(
+        "--no-bf16", action="store_true", help="fp32 (the CPU smoke test uses fp32 by default)"
+    )
+    parser.add_argument("--beams", type=int, default=5, help="beam-search check after the first run; 0: none")
+    parser.add_argument("--max-new-tokens", type=int, default=24)
+    parser.add_argument("--peak-tflops", type=float, default=989.0)
+    parser.add_argument(
+        "--output-dir", default=None, help="trainer scratch folder (default: a temporary one)"
+    )
+    args = parser.parse_args()
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda but torch sees no CUDA device")
+    if args.device == "cpu":
+        torch.set_num_threads(1)
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
+    bf16 = args.device == "cuda" and not args.no_bf16
+    data = Dataset.from_list(rows(args.batch_size * (args.warmup + args.steps)))
+
+    results, extra = [], {}
+    for shape in args.shapes:
+        for layout in args.layouts:
+            for variant in args.variants:
+                result, trainer, processor = run_one(
+                    args, shape, variant, layout == "padding-free", data, bf16
+                )
+                results.append(result)
+                print(json.dumps({k: v for k, v in result.items() if k != "losses"}), flush=True)
+                if args.beams and not extra and variant == "moltc":
+                    extra = generate_check(args, trainer, processor, data, bf16)
+                del trainer
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+
+    device = torch.cuda.get_device_name() if args.device == "cuda" else "cpu"
+    print(
+        f"\n{device}, bf16 {bf16}, batch {args.batch_size}, {args.steps} timed steps, attention "
+        f"{args.attn_implementation or 'sdpa'}, activation checkpointing {args.gradient_checkpointing}"
+    )
+    header = f"{'shape':<16}{'layout':<14}{'variant':<11}{'s/step':>8}{'tokens/s':>10}{'mfu_6n':>8}{'mfu_lora':>9}{'peak GiB':>9}{'vs text':>8}{'vs padded':>10}"
+    print(header)
+    for r in results:
+        text = next(
+            (
+                x
+                for x in results
+                if x["shape"] == r["shape"] and x["layout"] == r["layout"] and x["variant"] == "text-only"
+            ),
+            None,
+        )
+        pad = next(
+            (
+                x
+                for x in results
+                if x["shape"] == r["shape"] and x["variant"] == r["variant"] and x["layout"] == "padded"
+            ),
+            None,
+        )
+        memory = f"{r['peak_memory_gib']:.1f}" if r["peak_memory_gib"] is not None else "-"
+        print(
+            f"{r['shape']:<16}{r['layout']:<14}{r['variant']:<11}{r['s_per_step']:>8.3f}{r['tokens_per_s']:>10.0f}"
+            f"{r['mfu_6n']:>8.1%}{r['mfu_lora']:>9.1%}{memory:>9}"
+            f"{(r['s_per_step'] / text['s_per_step'] if text else float('nan')):>8.2f}"
+            f"{(pad['s_per_step'] / r['s_per_step'] if pad else float('nan')):>9.2f}x"
+        )
+    if extra:
+        print(extra)
+    summary = {"device": device, "bf16": bf16, "batch_size": args.batch_size, "runs": results, **extra}
     if os.environ.get("OUT"):
         Path(os.environ["OUT"]).mkdir(parents=True, exist_ok=True)
-        Path(os.environ["OUT"], "gpu_check.json").write_text(json.dumps(result, indent=2))
-    return result
+        Path(os.environ["OUT"], "gpu_check.json").write_text(json.dumps(summary, indent=2))
+    return summary
 
 
 if __name__ == "__main__":

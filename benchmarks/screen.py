@@ -11,13 +11,25 @@ Rows:
 Shapes: ``tiny`` (the test config) and ``tiny+paper-graph`` (tiny LLM with the paper's GIN 5x300 and
 Q-Former 768x12), which shows how the gain depends on how much of a pair's cost is the molecule path.
 
+Shared prefix (``--prefix``): the LLM side of one query x ``--library`` DrugBank drugs (molecule features
+precomputed by the cache, so only `score_candidates` is timed, batches of ``--batch-size`` pairs), at the
+``tiny`` and ``galactica-125m`` shapes (``--prefix-shapes``), per query drug, interleaved rounds (median):
+  today         ``--baseline-rev``'s `score_candidates` (e.g. the commit before shared prefixes), imported from
+                that revision's source (``git archive``) into this process; omitted without the flag
+  unshared      this tree, ``share_prefix=False`` (length-grouped batches, decision tokens only)
+  shared        this tree's default: the query's prefix encoded once per group, its KV cache expanded
+``max |diff|`` is the largest score difference from the ``unshared`` row; ``load`` the 1-minute load average
+after the variant ran (the highest over rounds): the machine may be shared.
+
     python benchmarks/screen.py [--limit N] [--shapes tiny tiny+paper-graph] [--batch-size 64] [--rounds 2]
+    python benchmarks/screen.py --prefix --library 2000 --baseline-rev 8e7c2df --threads 2 --rounds 1
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -160,10 +172,117 @@ def scoring_worker(args: argparse.Namespace) -> list[dict]:
     return results
 
 
+PREFIX_QUERIES = {"aspirin": "DB00945", "warfarin": "DB00682"}
+
+
+def baseline_scoring(revision: str):
+    """``score_candidates`` of ``revision``: its ``src/moltc_hf`` extracted as package ``moltc_hf_base``.
+
+    The scoring module imports its package relatively, so the old code runs beside this tree's in one
+    process, on the same model object, and the variants can be interleaved.
+    """
+    import importlib
+    import io
+    import tarfile
+
+    root = Path(tempfile.mkdtemp(prefix="moltc_base_"))
+    repo = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "-C", str(repo), "archive", revision, "src/moltc_hf"], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(root, filter="data")
+    (root / "src" / "moltc_hf").rename(root / "moltc_hf_base")
+    sys.path.insert(0, str(root))
+    return importlib.import_module("moltc_hf_base.evaluation.scoring").score_candidates
+
+
+def prefix_worker(args: argparse.Namespace) -> list[dict]:
+    import statistics
+
+    from moltc_hf import build_model
+    from moltc_hf.evaluation import score_candidates
+    from moltc_hf.evaluation.inference import MoleculeFeatureCache
+    from moltc_hf.instructions.tasks import get_task
+
+    torch.set_num_threads(args.threads)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    model, processor = build_model(args.shape, seed=0, device=device)
+    model.eval()
+    task = get_task("ddi_binary")
+    drugs = library(None)
+    variants = {"unshared": lambda *a: score_candidates(*a, share_prefix=False), "shared": score_candidates}
+    if args.baseline_rev:
+        variants = {"today": baseline_scoring(args.baseline_rev), **variants}
+    variants = {k: v for k, v in variants.items() if k in args.variants or k == "unshared"}
+    cache = MoleculeFeatureCache(model, processor)
+    out = []
+    for name, query in PREFIX_QUERIES.items():
+        if name not in args.queries:
+            continue
+        others = [s for d, s in drugs.items() if d not in PREFIX_QUERIES.values()][: args.library]
+        pairs = [(drugs[query], smiles) for smiles in others]
+        batches = []
+        for start in range(0, len(pairs), args.batch_size):
+            chunk = pairs[start : start + args.batch_size]
+            batches.append(([task.prompt(a, b) for a, b in chunk], cache.features(chunk)))
+        timings: dict[str, list[float]] = {v: [] for v in variants}
+        scores: dict[str, torch.Tensor] = {}
+        loads: dict[str, list[float]] = {v: [] for v in variants}
+        for _ in range(args.rounds):
+            for variant, score in variants.items():
+                start = time.perf_counter()
+                scores[variant] = torch.cat(
+                    [
+                        score(model, processor, prompts, task.candidates, features)
+                        for prompts, features in batches
+                    ]
+                )
+                if device == "cuda":
+                    torch.cuda.synchronize()
+                timings[variant].append(time.perf_counter() - start)
+                loads[variant].append(os.getloadavg()[0])
+                rate = len(pairs) / timings[variant][-1]
+                print(f"{args.shape} {name} {variant}: {rate:.2f} pairs/s", file=sys.stderr, flush=True)
+        for variant, seconds in timings.items():
+            out.append(
+                {
+                    "shape": args.shape,
+                    "query": name,
+                    "variant": variant,
+                    "pairs": len(pairs),
+                    "pairs_per_s": len(pairs) / statistics.median(seconds),
+                    "max_diff": float((scores[variant] - scores["unshared"]).abs().max()),
+                    "load": max(loads[variant]),
+                    "device": device,
+                }
+            )
+    return out
+
+
+def print_prefix_table(rows: list[dict], args: argparse.Namespace) -> None:
+    print(
+        f"\nOne query x {rows[0]['pairs']} library drugs (ddi_binary scores, LLM side only), device "
+        f"{rows[0]['device']}, {args.threads} threads, batch {args.batch_size}, median of {args.rounds} round(s)"
+    )
+    print(
+        f"{'shape':<16}{'query':<10}{'variant':<10}{'pairs/s':>9}{'x today':>9}{'x unshared':>12}{'max |diff|':>12}{'load':>6}"
+    )
+    for row in rows:
+        same = [r for r in rows if r["shape"] == row["shape"] and r["query"] == row["query"]]
+        base = {r["variant"]: r["pairs_per_s"] for r in same}
+        today = f"{row['pairs_per_s'] / base['today']:>8.2f}x" if "today" in base else f"{'-':>9}"
+        print(
+            f"{row['shape']:<16}{row['query']:<10}{row['variant']:<10}{row['pairs_per_s']:>9.2f}{today}"
+            f"{row['pairs_per_s'] / base['unshared']:>11.2f}x{row['max_diff']:>12.1e}{row['load']:>6.1f}"
+        )
+
+
 def run_child(extra: list[str]) -> object:
-    done = subprocess.run([sys.executable, __file__, *extra], capture_output=True, text=True, check=False)
+    # (the child's stderr passes through: its per-variant progress lines)
+    done = subprocess.run([sys.executable, __file__, *extra], stdout=subprocess.PIPE, text=True, check=False)
     if done.returncode != 0:
-        raise RuntimeError(done.stderr[-3000:])
+        raise RuntimeError(f"child {extra} failed with exit code {done.returncode}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -178,7 +297,40 @@ def main() -> None:
     parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--shape", default="tiny", help=argparse.SUPPRESS)
     parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds per variant (median)")
+    parser.add_argument("--prefix", action="store_true", help="the shared-prefix table (see above) instead")
+    parser.add_argument("--library", type=int, default=2000, help="--prefix: library drugs per query")
+    parser.add_argument("--prefix-shapes", nargs="+", default=["tiny", "galactica-125m"])
+    parser.add_argument("--baseline-rev", default=None, help="--prefix: git revision timed as 'today'")
+    parser.add_argument("--queries", nargs="+", default=list(PREFIX_QUERIES), choices=list(PREFIX_QUERIES))
+    parser.add_argument(
+        "--variants",
+        nargs="+",
+        default=["today", "unshared", "shared"],
+        help="--prefix: unshared always runs",
+    )
     args = parser.parse_args()
+    if args.worker == "prefix":
+        print(json.dumps(prefix_worker(args)))
+        return
+    if args.prefix:
+        common = [
+            "--threads",
+            str(args.threads),
+            "--batch-size",
+            str(args.batch_size),
+            "--rounds",
+            str(args.rounds),
+        ]
+        common += ["--library", str(args.library)] + (
+            ["--baseline-rev", args.baseline_rev] if args.baseline_rev else []
+        )
+        common += ["--queries", *args.queries, "--variants", *args.variants]
+        rows = []
+        for shape in args.prefix_shapes:
+            rows += run_child(["--worker", "prefix", "--shape", shape, *common])
+            print(f"  measured {shape}", file=sys.stderr)
+        print_prefix_table(rows, args)
+        return
     if args.worker == "screen":
         print(json.dumps(worker(args)))
         return

@@ -9,8 +9,15 @@ text-only baseline runs the *same* PEFT model on the *same* tokens with the ``<m
 an ordinary token, so only the graph path (GIN + Q-Former + projector) differs. Variants are timed in
 interleaved rounds (one step of each per round) and the median per variant is reported.
 
-    python benchmarks/train_step.py                      # tiny + galactica-125m shapes
+Padding-free table: the same fine-tuning model (untied, LoRA) on batches of real DrugBank (type sentence
+targets, without the description CoT) and ChChMiner (binary) rows, padded to the batch's longest row vs packed
+into one sequence (recipe key ``padding_free``; flash attention's layout) and into bins of the longest row
+(what `build_trainer` uses with sdpa / eager), interleaved; ``tokens/s`` counts real (non-padding) tokens,
+``pad %`` is the padded batch's share of padding, ``loss diff`` the two layouts' loss difference (dropout on).
+
+    python benchmarks/train_step.py                      # tiny + galactica-125m shapes, both tables
     python benchmarks/train_step.py --shapes tiny --rounds 5
+    python benchmarks/train_step.py --tables padding-free --batch-size 16
 """
 
 from __future__ import annotations
@@ -37,6 +44,37 @@ SMALL_QFORMER = {
     "num_attention_heads": 4,
     "intermediate_size": 1024,
 }
+
+
+def ddi_rows(source: str, count: int) -> list[dict]:
+    """``count`` real DDI pairs: DrugBank (fold-0 train, type sentence) or ChChMiner (train, yes/no)."""
+    from moltc_hf.instructions.readers import drugbank_type_sentences
+
+    if source == "drugbank":
+        smiles = pd.read_csv(RAW / "DrugBank-DDI" / "ssi-ddi" / "drug_smiles.csv").set_index("drug_id")[
+            "smiles"
+        ]
+        frame = pd.read_csv(RAW / "DrugBank-DDI" / "drugbank_train_fold0.reconstructed.csv")
+        frame = frame.sample(n=count, random_state=0)
+        types = drugbank_type_sentences(RAW)
+        pairs = [
+            (smiles[a], smiles[b], types[int(t)]) for a, b, t in zip(frame["d1"], frame["d2"], frame["type"])
+        ]
+    else:
+        frame = pd.read_csv(RAW / "ChChMiner" / "ChChMiner_train.csv").sample(n=count, random_state=0)
+        pairs = [
+            (a, b, templates.binary_ddi_target(bool(y)))
+            for a, b, y in zip(frame["smiles_1"], frame["smiles_2"], frame["label"])
+        ]
+    return [
+        {
+            "smiles_a": a,
+            "smiles_b": b,
+            "prompt": templates.pair_prompt(a, b, templates.DDI_QUESTION),
+            "target": t,
+        }
+        for a, b, t in pairs
+    ]
 
 
 def freesolv_rows(count: int) -> list[dict]:
@@ -140,6 +178,51 @@ def bench_shape(shape: str, rows: list[dict], rounds: int, small_qformer: bool, 
     return out
 
 
+def bench_padding_free(shape: str, batch_size: int, rounds: int) -> list[dict]:
+    """Padded vs padding-free steps of one model on the same rows, interleaved (median s/step)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        model, processor, optimizer = build_variant(shape, None, Path(tmp))
+    out = []
+    for source in ("drugbank", "chchminer"):
+        rows = ddi_rows(source, batch_size)
+        padded = MolTCDataCollator(processor, max_length=512)(rows)
+        packed = MolTCDataCollator(processor, max_length=512, padding_free=True)(rows)
+        binned = MolTCDataCollator(processor, max_length=512, padding_free=True, pack_length="longest")(rows)
+        batches = {"padded": padded, "padding-free, 1 seq": packed, "padding-free, bins": binned}
+        tokens = int(padded["attention_mask"].sum())
+        assert tokens == packed["input_ids"].shape[1]
+        loss_diff = {}
+        with torch.no_grad():
+            model.eval()
+            for name, batch in batches.items():
+                loss_diff[name] = abs(float(model(**batch).loss - model(**padded).loss))
+            model.train()
+        times: dict[str, list[float]] = {name: [] for name in batches}
+        for batch in batches.values():  # warm-up
+            step(model, optimizer, batch)
+        for _ in range(rounds):
+            for name, batch in batches.items():
+                times[name].append(step(model, optimizer, batch))
+        base = statistics.median(times["padded"])
+        for name, values in times.items():
+            seconds = statistics.median(values)
+            out.append(
+                {
+                    "shape": shape,
+                    "rows": source,
+                    "layout": name,
+                    "tokens": tokens,
+                    "shape [B, T]": "x".join(map(str, batches[name]["input_ids"].shape)),
+                    "pad %": 100 * (1 - tokens / batches[name]["input_ids"].numel()),
+                    "s/step": seconds,
+                    "tokens/s": tokens / seconds,
+                    "x padded": base / seconds,
+                    "loss diff (eval)": loss_diff[name],
+                }
+            )
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -149,17 +232,27 @@ def main() -> None:
     parser.add_argument("--seq-len", type=int, default=160, help="pad (masked) or cut batches to this length")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1, help="1 is the stable choice on a shared CPU")
+    parser.add_argument(
+        "--tables", nargs="+", default=["variants", "padding-free"], choices=["variants", "padding-free"]
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    rows = freesolv_rows(args.batch_size)
-    results = []
-    for shape in args.shapes:
-        results += bench_shape(shape, rows, args.rounds, small_qformer=shape != "tiny", seq_len=args.seq_len)
-    table = pd.DataFrame(results)
-    print(
-        f"batch {args.batch_size}, fp32 CPU, {args.threads} thread(s), median of {args.rounds} interleaved rounds"
-    )
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    header = f"batch {args.batch_size}, fp32 CPU, {args.threads} thread(s), median of {args.rounds} interleaved rounds"
+    if "variants" in args.tables:
+        rows = freesolv_rows(args.batch_size)
+        results = []
+        for shape in args.shapes:
+            results += bench_shape(
+                shape, rows, args.rounds, small_qformer=shape != "tiny", seq_len=args.seq_len
+            )
+        print(header)
+        print(pd.DataFrame(results).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    if "padding-free" in args.tables:
+        results = []
+        for shape in args.shapes:
+            results += bench_padding_free(shape, args.batch_size, args.rounds)
+        print(f"\nPadded vs padding-free, real DDI rows, {header}")
+        print(pd.DataFrame(results).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
 if __name__ == "__main__":

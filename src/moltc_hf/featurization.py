@@ -281,6 +281,17 @@ class MoleculeFeaturizer:
     def __len__(self) -> int:
         return len(self._graphs)
 
+    def __getstate__(self) -> dict:
+        # DataLoader workers started by "spawn"/"forkserver" receive the collator (and this cache) pickled;
+        # the lock is per process.
+        state = self.__dict__.copy()
+        state.pop("_lock")
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     def __call__(self, smiles: object, *, row: int | str | None = None, field: str | None = None) -> Data:
         if isinstance(smiles, str) and (key := self._by_input.get(smiles)) is not None:
             graph = self._graphs.get(key)

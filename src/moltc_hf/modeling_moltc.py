@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from transformers import AutoModel, Blip2QFormerModel, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
+from transformers.masking_utils import create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_moltc import MolTCConfig, MolTCGraphConfig
@@ -309,6 +310,9 @@ class MolTCModel(MolTCPreTrainedModel):
                 f"The prompt has {count} `{self.config.mol_token}` placeholder tokens but no `graphs` were given."
             )
 
+        if attention_mask is None and position_ids is not None and self._is_prefill(cache):
+            attention_mask = self._packed_sequence_mask(inputs_embeds, position_ids)
+
         outputs = self.language_model(
             attention_mask=attention_mask,
             position_ids=position_ids,
@@ -322,6 +326,23 @@ class MolTCModel(MolTCPreTrainedModel):
             cache=getattr(outputs, "cache", None),
             hidden_states=outputs.hidden_states,
             attentions=outputs.attentions,
+        )
+
+    def _packed_sequence_mask(self, inputs_embeds: torch.Tensor, position_ids: torch.Tensor):
+        """Block-diagonal causal mask of padding-free rows (``position_ids`` restarting at 0), or ``None``.
+
+        transformers' masking utilities find packed rows from ``position_ids`` only when the text model hands
+        them to ``create_causal_mask``; OPT (Galactica) does not, so the mask is built here, in the format of
+        the model's attention implementation (a 4D bool mask for sdpa, additive for eager, ``None`` for flash
+        attention, which reads the rows from ``position_ids`` / ``cu_seq_lens_*`` itself), and passed on as a
+        prepared mask. ``None`` when no row restarts (one sequence): plain causal attention.
+        """
+        return create_causal_mask(
+            config=self.language_model.config,
+            inputs_embeds=inputs_embeds,
+            attention_mask=None,
+            cache=None,
+            position_ids=position_ids.to(inputs_embeds.device),
         )
 
     @staticmethod

@@ -83,6 +83,7 @@ def predict_batch(
     num_beams: int = 1,
     strategy: str = "cache",
     reduction: str = "decision",
+    share_prefix: bool = True,
 ) -> list[Prediction]:
     """Answer ``prompts`` (one per pair, molecules given as ``molecule_features`` in pair order)."""
     if mode not in MODES:
@@ -100,6 +101,7 @@ def predict_batch(
             prefixes=prefixes,
             strategy=strategy,
             reduction=reduction,
+            share_prefix=share_prefix,
         )
         probabilities = torch.softmax(log_likelihood, dim=-1)
         predictions = []
@@ -250,6 +252,7 @@ def iter_predictions(
     row_ids: Iterable | None = None,
     progress: str | None = None,
     reduction: str = "decision",
+    share_prefix: bool = True,
 ) -> Iterator[tuple[list[tuple[object, Mapping, Prediction]], list[Reject]]]:
     """Yield ``([(row_id, row, prediction), ...], rejects)`` per batch of ``rows``.
 
@@ -257,7 +260,8 @@ def iter_predictions(
     ``prompt`` with ``use_dataset_prompts=True`` (evaluation). With ``cot`` (default: the task's
     convention) candidates are scored after the pair's property descriptions, as CoT targets have them.
     ``progress``: the label of a progress bar over the rows (none when ``None``). ``reduction``: which answer
-    tokens a candidate's score sums (`moltc_hf.evaluation.scoring`).
+    tokens a candidate's score sums (`moltc_hf.evaluation.scoring`). ``share_prefix``: a batch whose pairs share
+    molecule A (a one-vs-many screen) encodes the shared prompt prefix once (same scores).
     """
     task = get_task(task) if isinstance(task, str) else task
     cot = task.cot if cot is None else cot
@@ -268,6 +272,7 @@ def iter_predictions(
 
     answer_options = {"mode": mode, "candidates": candidates, "class_names": class_names}
     answer_options.update(max_new_tokens=max_new_tokens, num_beams=num_beams, reduction=reduction)
+    answer_options["share_prefix"] = share_prefix
 
     def predict(batch: list[Mapping], batch_ids: list) -> list[Prediction]:
         pairs = [(row["smiles_a"], row["smiles_b"]) for row in batch]

@@ -11,12 +11,22 @@ score is the log-likelihood of the whole answer the model would have to write. `
 every (pair, candidate) sequence in full; it is the reference the cached path is tested against and the
 baseline `benchmarks/screen.py` times it against.
 
+Shared prefix (``share_prefix=True``, the default, with ``strategy="cache"``): in a one-vs-many screen every
+pair of a batch starts with the same tokens -- ``</s>``, the query drug's SMILES and its ``<mol>`` graph
+tokens -- up to where the library molecule's part begins. That prefix (the longest common token prefix of the
+batch's contexts, cut before any molecule run whose features differ between pairs) is encoded once, its KV
+cache is expanded along the batch, and only each pair's own suffix runs, with a ``[prefix | padding | suffix]``
+attention mask whose position ids continue from the prefix; the candidates then follow as above. The scores
+are the unshared path's (same tokens, positions and attention), so it is only used where a whole molecule's
+graph tokens are shared: a batch of unrelated pairs shares two tokens, not worth an extra forward pass.
+
 What a candidate's score adds up (``reduction``): ``"sum"`` is the log-likelihood of the whole answer (the
 original's readout). Summed over whole sentences it favours the shorter sentence wherever the model is
 unsure of the template tokens, a length bias rather than a prediction. ``"decision"`` (the default) sums
 only the tokens that tell a candidate apart from the others (`moltc_hf.collator.decision_spans`: for binary
 DDI the one token "exhibit" vs "do"), so the classes compete on the same footing; ``"mean"`` is the
-length-normalised sum.
+length-normalised sum. Under ``"decision"`` the cached paths run the continuations only up to the last
+deciding token (for binary DDI: none at all, the prompt's last logits decide), as no later token counts.
 """
 
 from __future__ import annotations
@@ -65,12 +75,14 @@ def score_candidates(
     strategy: str = "cache",
     max_sequences: int = 256,
     reduction: str = "decision",
+    share_prefix: bool = True,
 ) -> torch.Tensor:
     """Log-likelihood scores ``[num_pairs, num_candidates]`` of each candidate answer after each prompt.
 
     ``softmax(dim=-1)`` of the result gives class probabilities. ``reduction``: which tokens count (see the
     module docstring). ``max_sequences`` bounds pairs x candidates per forward pass (memory); pairs are
-    processed in groups that fit.
+    processed in groups that fit. ``share_prefix``: encode a prefix all pairs of a group share once (see the
+    module docstring; cached strategy only).
     """
     if strategy not in ("cache", "flat"):
         raise ValueError(f"strategy must be 'cache' or 'flat', got {strategy!r}")
@@ -86,14 +98,56 @@ def score_candidates(
     ]
     group = max(1, max_sequences // max(1, len(candidates)))
     score = _score_cached if strategy == "cache" else _score_flat
-    results = []
-    for start in range(0, num_pairs, group):
-        stop = min(start + group, num_pairs)
-        features = molecule_features[start * per_pair : stop * per_pair]
-        log_probs, mask = score(model, processor, tokenized[start:stop], features, per_pair)
-        weights = _token_weights(tokenized[start:stop], mask, reduction)
-        results.append((log_probs * weights).sum(1).view(stop - start, len(candidates)).cpu())
-    return torch.cat(results)
+    grouped_features = molecule_features.view(num_pairs, per_pair, *molecule_features.shape[1:])
+    scores = torch.empty(num_pairs, len(candidates))
+    for index in length_groups([len(context) for context, _ in tokenized], group):
+        pairs = [tokenized[i] for i in index]
+        features = grouped_features[torch.tensor(index, device=molecule_features.device)].flatten(0, 1)
+        shared = None
+        if share_prefix and strategy == "cache" and len(index) > 1:
+            shared = shared_prefix(processor, [c for c, _ in pairs], features, per_pair)
+        # "decision" counts no token after the deciding ones: the continuations are scored only that far.
+        max_tokens = _decision_stop(pairs) if reduction == "decision" else None
+        if shared is not None:
+            log_probs, mask = _score_shared(
+                model, processor, pairs, features, per_pair, *shared, max_tokens=max_tokens
+            )
+        else:
+            log_probs, mask = score(model, processor, pairs, features, per_pair, max_tokens)
+        weights = _token_weights(pairs, mask, reduction)
+        scores[index] = (log_probs * weights).sum(1).view(len(index), len(candidates)).float().cpu()
+    return scores
+
+
+def length_groups(lengths: Sequence[int], max_size: int, slack: float = 1.2) -> list[list[int]]:
+    """Indices of pairs grouped by context length (shortest first) so a padded batch is mostly tokens.
+
+    A library's SMILES vary from a few to 128 characters, so a batch padded to its longest context spends a
+    third of its compute on padding; sorted, a group grows while its padded size stays within ``slack`` times
+    its tokens (and ``max_size`` pairs). Scores do not depend on the grouping.
+    """
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)
+    groups: list[list[int]] = []
+    total = 0
+    for i in order:
+        current = groups[-1] if groups else None
+        if (
+            current
+            and len(current) < max_size
+            and (len(current) + 1) * lengths[i] <= slack * (total + lengths[i])
+        ):
+            current.append(i)
+            total += lengths[i]
+        else:
+            groups.append([i])
+            total = lengths[i]
+    return groups
+
+
+def _decision_stop(tokenized) -> int:
+    """How many continuation tokens the "decision" reduction reads, at most (the end of the last decision span)."""
+    keys = {tuple(map(tuple, conts)) for _, conts in tokenized}
+    return max(stop for key in keys for _, stop in decision_spans(key))
 
 
 def _token_weights(tokenized, mask: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -124,11 +178,84 @@ def _gather_log_probs(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tens
     return torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
 
 
-def _score_cached(model, processor, tokenized, features, per_pair) -> tuple[torch.Tensor, torch.Tensor]:
+def shared_prefix(
+    processor: MolTCProcessor, contexts: Sequence[Sequence[int]], features: torch.Tensor, per_pair: int
+) -> tuple[int, int] | None:
+    """``(prefix tokens, molecules in it)`` that every context of a batch shares, or ``None``.
+
+    The prefix is the longest common token prefix, leaving each context at least one token of its own, and
+    cut before a ``<mol>`` run that it would split or whose molecule features are not the same in every pair
+    (two library drugs whose SMILES text agrees up to the 128-character cut still differ in their graphs).
+    ``None`` unless it holds at least one whole molecule (the one-vs-many case).
+    """
+    length = min(_common_prefix_length(contexts), min(len(c) for c in contexts) - 1)
+    mol_id, num_query = processor.mol_token_id, processor.num_query_tokens
+    run_starts = [
+        i for i in range(length) if contexts[0][i] == mol_id and (i == 0 or contexts[0][i - 1] != mol_id)
+    ]
+    grouped = features.view(len(contexts), per_pair, *features.shape[1:])
+    molecules = 0
+    for start in run_starts:
+        whole = start + num_query <= length
+        if (
+            not whole
+            or molecules >= per_pair
+            or not bool((grouped[:, molecules] == grouped[0, molecules]).all())
+        ):
+            length = start
+            break
+        molecules += 1
+    return (length, molecules) if molecules else None
+
+
+def _score_shared(
+    model,
+    processor,
+    tokenized,
+    features,
+    per_pair,
+    prefix_length: int,
+    prefix_molecules: int,
+    max_tokens=None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """`_score_cached` with the batch's shared prefix encoded once and its KV cache expanded along the batch."""
+    device = _device(model)
+    contexts = [context for context, _ in tokenized]
+    grouped = features.view(len(contexts), per_pair, *features.shape[1:])
+    prefix = model(
+        input_ids=torch.tensor([contexts[0][:prefix_length]], device=device),
+        molecule_features=grouped[0, :prefix_molecules],
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    cache = prefix.cache
+    cache.batch_repeat_interleave(len(contexts))
+    suffixes = [context[prefix_length:] for context in contexts]
+    # [prefix | left padding | suffix]: OPT counts positions over the mask, so each suffix continues the prefix.
+    context_mask = torch.cat(
+        [
+            torch.ones(len(contexts), prefix_length, dtype=torch.long),
+            processor.attention_mask_for(suffixes, "left"),
+        ],
+        dim=1,
+    ).to(device)
+    out = model(
+        input_ids=processor.pad(suffixes, "left").to(device),
+        attention_mask=context_mask,
+        molecule_features=grouped[:, prefix_molecules:].reshape(-1, *features.shape[1:]),
+        cache=cache,
+        use_cache=True,
+        logits_to_keep=1,
+    )
+    return _score_continuations(model, processor, tokenized, out, context_mask, max_tokens)
+
+
+def _score_cached(
+    model, processor, tokenized, features, per_pair, max_tokens: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token log-probabilities of every continuation (and its mask), prompt encoded once per pair."""
     device = _device(model)
     contexts = [context for context, _ in tokenized]
-    num_candidates = len(tokenized[0][1])
     context_mask = processor.attention_mask_for(contexts, "left").to(device)
     out = model(
         input_ids=processor.pad(contexts, "left").to(device),
@@ -137,27 +264,41 @@ def _score_cached(model, processor, tokenized, features, per_pair) -> tuple[torc
         use_cache=True,
         logits_to_keep=1,
     )
+    return _score_continuations(model, processor, tokenized, out, context_mask, max_tokens)
+
+
+def _score_continuations(
+    model, processor, tokenized, out, context_mask, max_tokens: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """From the contexts' forward pass (last logits + KV cache): each continuation's first ``max_tokens`` log-probs."""
+    device = _device(model)
+    num_candidates = len(tokenized[0][1])
     first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)  # predicts every continuation's first token
-    continuations = [c for _, conts in tokenized for c in conts]
+    continuations = [c[:max_tokens] for _, conts in tokenized for c in conts]
     ids = processor.pad(continuations, "right").to(device)
     mask = processor.attention_mask_for(continuations, "right").to(device)
-    cache = out.cache
-    cache.batch_repeat_interleave(num_candidates)
-    out = model(
-        input_ids=ids,
-        attention_mask=torch.cat([context_mask.repeat_interleave(num_candidates, 0), mask], dim=1),
-        cache=cache,
-        use_cache=True,
-    )
     token_log_probs = torch.empty(ids.shape, device=device)
     token_log_probs[:, 0] = first.repeat_interleave(num_candidates, 0).gather(1, ids[:, :1]).squeeze(1)
     if ids.shape[1] > 1:
-        token_log_probs[:, 1:] = _gather_log_probs(out.logits[:, :-1], ids[:, 1:])
+        # The last token predicts nothing that is scored: the continuations run without it.
+        cache = out.cache
+        cache.batch_repeat_interleave(num_candidates)
+        out = model(
+            input_ids=ids[:, :-1],
+            attention_mask=torch.cat(
+                [context_mask.repeat_interleave(num_candidates, 0), mask[:, :-1]], dim=1
+            ),
+            cache=cache,
+            use_cache=True,
+        )
+        token_log_probs[:, 1:] = _gather_log_probs(out.logits, ids[:, 1:])
     return token_log_probs * mask, mask
 
 
-def _score_flat(model, processor, tokenized, features, per_pair) -> tuple[torch.Tensor, torch.Tensor]:
-    """The same per-token log-probabilities from full (pair, candidate) sequences: the reference."""
+def _score_flat(
+    model, processor, tokenized, features, per_pair, max_tokens: int | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The same per-token log-probabilities from full (pair, candidate) sequences: the reference (every token)."""
     device = _device(model)
     num_candidates = len(tokenized[0][1])
     sequences, lengths = [], []
@@ -242,4 +383,4 @@ def generate_answers(
     return texts, confidences
 
 
-__all__ = ["generate_answers", "score_candidates", "tokenize_candidates"]
+__all__ = ["generate_answers", "score_candidates", "shared_prefix", "tokenize_candidates"]

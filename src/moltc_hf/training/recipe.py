@@ -62,6 +62,9 @@ class Recipe:
         mixture_temperature: joint training (``dataset_config: a,b,...``): config ``i`` is drawn with probability
             ``∝ n_i ** (1 / T)`` (`moltc_hf.training.mixture`); 1 = by size, larger = flatter.
         stopping_strategy: `datasets.interleave_datasets`'s; ``all_exhausted`` sees every row at least once.
+        padding_free: pack each batch's rows into one sequence (per-row position ids, attention that does not
+            cross rows) instead of padding them to the longest row; the same loss, no compute on padding
+            (`moltc_hf.collator`). Best with flash attention on CUDA (varlen kernels).
         training: `SFTConfig` fields over `PAPER_TRAINING_DEFAULTS`.
         stages: for ``pipeline``: stage recipes (file names relative to this file, or inline mappings).
     """
@@ -80,6 +83,7 @@ class Recipe:
     decision_weight: float = 1.0
     mixture_temperature: float = 1.0
     stopping_strategy: str = "all_exhausted"
+    padding_free: bool = False
     training: dict[str, Any] = field(default_factory=dict)
     stages: list[Recipe] = field(default_factory=list)
     source: str | None = None
@@ -191,6 +195,7 @@ _FIELD_CHECKS: dict[str, tuple[Any, str]] = {
         lambda v: v in ("all_exhausted", "first_exhausted", "all_exhausted_without_replacement"),
         "all_exhausted, first_exhausted or all_exhausted_without_replacement",
     ),
+    "padding_free": (lambda v: isinstance(v, bool), "true or false"),
     "training": (lambda v: v is None or isinstance(v, dict), "a mapping of SFTConfig fields"),
     "stages": (lambda v: v is None or isinstance(v, list), "a list of recipe files or mappings"),
 }
@@ -260,6 +265,12 @@ def validate_training(training: dict[str, Any], label: str, where: str) -> None:
     from trl import SFTConfig
 
     fields = {f.name: f for f in dataclasses.fields(SFTConfig) if f.init}
+    if "padding_free" in training:
+        # TRL's switch builds TRL's own collator (and refuses ours); MolTC's packing is the recipe key.
+        raise ValueError(
+            f"{label}: {where}padding_free: set padding_free at the top level of the recipe (MolTC's collator "
+            "packs the rows); the SFTConfig field would replace that collator"
+        )
     unknown = sorted(set(training) - set(fields))
     if unknown:
         raise ValueError(f"{label}: unknown key(s) {[where + str(k) for k in unknown]}: not SFTConfig fields")

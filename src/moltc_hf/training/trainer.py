@@ -107,6 +107,21 @@ def device_settings(recipe: Recipe) -> dict[str, Any]:
     }
 
 
+def dataloader_settings(training: dict[str, Any]) -> dict[str, Any]:
+    """Collation in ``dataloader_num_workers`` worker processes; pinned host memory only where there is CUDA.
+
+    Graphs come from the processor's featurizer cache, filled once per unique molecule before training
+    (`drop_invalid_rows`) and inherited by the workers, so a worker only tokenizes and batches (no RDKit).
+    Workers persist across epochs (``dataloader_persistent_workers``): started once per run, not per epoch.
+    """
+    workers = int(training.get("dataloader_num_workers", 0) or 0)
+    settings: dict[str, Any] = {"dataloader_pin_memory": torch.cuda.is_available()}
+    if workers > 0:
+        settings["dataloader_persistent_workers"] = True
+        settings["dataloader_prefetch_factor"] = 2
+    return settings
+
+
 # What a plain `SFTTrainer` needs to train MolTC with `MolTCDataCollator`: the raw rows (SMILES, prompt,
 # completion) reach the collator, which tokenizes, truncates and featurizes itself (TRL's VLM recipe).
 REQUIRED_SFT_FLAGS: dict[str, Any] = {
@@ -183,7 +198,8 @@ class PlainProgressCallback(TrainerCallback):
 
 
 def build_sft_config(recipe: Recipe, output_dir: Path, max_steps: int | None = None) -> SFTConfig:
-    values = {**PAPER_TRAINING_DEFAULTS, **recipe.training, **device_settings(recipe)}
+    merged = {**PAPER_TRAINING_DEFAULTS, **recipe.training}
+    values = {**dataloader_settings(merged), **merged, **device_settings(recipe)}
     # tqdm's bar only on a terminal; a log file gets `PlainProgressCallback` lines (see `build_trainer`).
     values.setdefault("disable_tqdm", not is_terminal())
     if not torch.cuda.is_available():
@@ -269,6 +285,13 @@ class MolTCSFTTrainer(SFTTrainer):
         return (loss, outputs) if return_outputs else loss
 
 
+def pack_length_for(model) -> str | None:
+    """Padding-free layout per attention kernel: one sequence for flash attention (varlen, batch 1 only),
+    bins of the longest row for sdpa / eager (their block mask is dense, quadratic in the sequence)."""
+    implementation = getattr(model.config.get_text_config(), "_attn_implementation", None) or "sdpa"
+    return None if "flash" in implementation else "longest"
+
+
 def build_trainer(
     recipe: Recipe,
     model: MolTCForConditionalGeneration,
@@ -294,6 +317,8 @@ def build_trainer(
         max_length=recipe.max_length,
         decision_weight=recipe.decision_weight,
         candidates=candidates or {},
+        padding_free=recipe.padding_free,
+        pack_length=pack_length_for(model),
     )
     peft_config = moltc_lora_config(**recipe.lora) if recipe.lora is not None else None
     # SFTTrainer's leading parameters: model, args, data_collator, train_dataset, eval_dataset, processing_class
@@ -376,6 +401,8 @@ __all__ = [
     "MolTCSFTTrainer",
     "PlainProgressCallback",
     "build_trainer",
+    "dataloader_settings",
+    "pack_length_for",
     "device_settings",
     "drop_invalid_rows",
     "load_model",
