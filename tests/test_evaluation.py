@@ -222,3 +222,14 @@ def test_cot_reasoning_matches_the_dataset_targets(model_and_processor, raw_dir,
         assert prediction.answer.endswith(prediction.label_name) and len(
             prediction.class_probabilities
         ) == len(candidates)
+
+
+def test_limit_takes_a_seeded_sample_not_the_first_rows():
+    from moltc_hf.evaluation.evaluate import sample_rows
+
+    sorted_split = pd.DataFrame({"label": [0] * 50 + [1] * 50, "row": range(100)})
+    sample = sample_rows(sorted_split, 20)
+    assert len(sample) == 20 and set(sample["label"]) == {0, 1}  # the first 20 rows hold one class only
+    assert list(sample["row"]) == sorted(sample["row"])  # file order kept
+    assert sample.equals(sample_rows(sorted_split, 20))  # the same rows every run
+    assert sample_rows(sorted_split, 200) is sorted_split

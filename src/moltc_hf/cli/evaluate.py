@@ -40,7 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="fit a temperature and binary thresholds on the validation split, apply them to --split",
     )
-    parser.add_argument("--limit", type=positive_int, default=None, help="evaluate only the first N rows")
+    parser.add_argument(
+        "--limit",
+        type=positive_int,
+        default=None,
+        help="evaluate a seeded sample of N rows (the same every run)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     parser.add_argument("--batch-size", type=positive_int, default=16)
     parser.add_argument("--max-new-tokens", type=positive_int, default=None)
     parser.add_argument("--num-beams", type=positive_int, default=1)

@@ -59,6 +59,17 @@ def _run(model, processor, frame: pd.DataFrame, task: TaskSpec, progress: bool, 
     )
 
 
+def sample_rows(frame: pd.DataFrame, limit: int | None, seed: int = 0) -> pd.DataFrame:
+    """At most ``limit`` rows: a seeded sample kept in file order, not the first rows.
+
+    Split files are often sorted (by source, pair or label), and the first N rows of a sorted test split can
+    hold one class only (AUROC undefined); the same seed gives the same rows on every run.
+    """
+    if limit is None or len(frame) <= limit:
+        return frame
+    return frame.sample(n=limit, random_state=seed).sort_index().reset_index(drop=True)
+
+
 def evaluate_model(
     model,
     processor,
@@ -95,6 +106,7 @@ def evaluate_model(
         classes: the full class list the dataset ships (`moltc_hf.instructions.tasks.read_classes`): used as
             the candidates when it agrees with the rows, so a split that misses classes keeps the class space.
         order_consistency: also answer every pair as (B, A) and report agreement; default: symmetric tasks.
+        limit: evaluate a seeded sample of this many rows (`sample_rows`).
         train_rows: the train split; used to complete the candidate list and to fit the drug-prior
             reference for binary DDI (`moltc_hf.baselines.DrugPrior`).
 
@@ -102,8 +114,7 @@ def evaluate_model(
     ``references``, ``candidates``, plus DataFrames ``predictions`` and ``rejects`` (see `write_report`).
     """
     frame = rows_to_frame(rows)
-    if limit is not None:
-        frame = frame.iloc[:limit].reset_index(drop=True)
+    frame = sample_rows(frame, limit)
     spec = get_task(task or infer_task(frame))
     train_frame = rows_to_frame(train_rows) if train_rows is not None else None
     unlabelled = frame["label"].isna() if "label" in frame else pd.Series(True, index=frame.index)
