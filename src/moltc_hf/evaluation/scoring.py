@@ -106,15 +106,16 @@ def score_candidates(
         shared = None
         if share_prefix and strategy == "cache" and len(index) > 1:
             shared = shared_prefix(processor, [c for c, _ in pairs], features, per_pair)
+        spans = _decision_spans_per_pair(pairs) if reduction == "decision" else None
         # "decision" counts no token after the deciding ones: the continuations are scored only that far.
-        max_tokens = _decision_stop(pairs) if reduction == "decision" else None
+        max_tokens = max(stop for pair in spans for _, stop in pair) if spans is not None else None
         if shared is not None:
             log_probs, mask = _score_shared(
                 model, processor, pairs, features, per_pair, *shared, max_tokens=max_tokens
             )
         else:
             log_probs, mask = score(model, processor, pairs, features, per_pair, max_tokens)
-        weights = _token_weights(pairs, mask, reduction)
+        weights = _token_weights(spans, mask, reduction)
         scores[index] = (log_probs * weights).sum(1).view(len(index), len(candidates)).float().cpu()
     return scores
 
@@ -144,29 +145,30 @@ def length_groups(lengths: Sequence[int], max_size: int, slack: float = 1.2) -> 
     return groups
 
 
-def _decision_stop(tokenized) -> int:
-    """How many continuation tokens the "decision" reduction reads, at most (the end of the last decision span)."""
-    keys = {tuple(map(tuple, conts)) for _, conts in tokenized}
-    return max(stop for key in keys for _, stop in decision_spans(key))
+def _decision_spans_per_pair(tokenized) -> list[list[tuple[int, int]]]:
+    """Per pair, its candidates' decision spans (`decision_spans`), computed once per distinct candidate set:
+    pairs usually share their continuations."""
+    spans_of: dict[tuple, list[tuple[int, int]]] = {}
+    per_pair = []
+    for _, continuations in tokenized:
+        key = tuple(map(tuple, continuations))
+        if key not in spans_of:
+            spans_of[key] = decision_spans(continuations)
+        per_pair.append(spans_of[key])
+    return per_pair
 
 
-def _token_weights(tokenized, mask: torch.Tensor, reduction: str) -> torch.Tensor:
-    """``[pairs x candidates, length]`` weights of each continuation token for ``reduction``."""
+def _token_weights(spans, mask: torch.Tensor, reduction: str) -> torch.Tensor:
+    """``[pairs x candidates, length]`` weights of each continuation token for ``reduction`` (``spans``: the
+    pairs' decision spans, for ``"decision"``)."""
     mask = mask.float()
     if reduction == "sum":
         return mask
     if reduction == "mean":
         return mask / mask.sum(1, keepdim=True).clamp(min=1)
     weights = torch.zeros_like(mask)
-    row = 0
-    spans_of: dict[tuple, list[tuple[int, int]]] = {}  # pairs usually share their continuations: spans once
-    for _, continuations in tokenized:
-        key = tuple(map(tuple, continuations))
-        if key not in spans_of:
-            spans_of[key] = decision_spans(continuations)
-        for start, stop in spans_of[key]:
-            weights[row, start:stop] = 1.0
-            row += 1
+    for row, (start, stop) in enumerate(span for pair in spans for span in pair):
+        weights[row, start:stop] = 1.0
     return weights
 
 

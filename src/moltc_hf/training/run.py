@@ -45,9 +45,8 @@ class TrainResult:
     adapter_dir: Path | None = None
     num_rejects: int = 0
     stages: list[TrainResult] = field(default_factory=list)
-    mixture: dict[str, dict] = field(
-        default_factory=dict
-    )  # joint training: config -> train rows, probability
+    # joint training: config -> train rows, probability
+    mixture: dict[str, dict] = field(default_factory=dict)
 
     def losses(self) -> list[float]:
         """Per-logging-step training losses, in order."""

@@ -108,14 +108,15 @@ def device_settings(recipe: Recipe) -> dict[str, Any]:
 
 
 def dataloader_settings(training: dict[str, Any]) -> dict[str, Any]:
-    """Collation in ``dataloader_num_workers`` worker processes; pinned host memory only where there is CUDA.
+    """Collation in ``dataloader_num_workers`` worker processes (pinned memory follows the device:
+    `device_settings`).
 
     Graphs come from the processor's featurizer cache, filled once per unique molecule before training
     (`drop_invalid_rows`) and inherited by the workers, so a worker only tokenizes and batches (no RDKit).
     Workers persist across epochs (``dataloader_persistent_workers``): started once per run, not per epoch.
     """
     workers = int(training.get("dataloader_num_workers", 0) or 0)
-    settings: dict[str, Any] = {"dataloader_pin_memory": torch.cuda.is_available()}
+    settings: dict[str, Any] = {}
     if workers > 0:
         settings["dataloader_persistent_workers"] = True
         settings["dataloader_prefetch_factor"] = 2
@@ -379,7 +380,7 @@ def save_final(
     if tasks:
         from ..pipeline import TASK_NAME, set_task_defaults, task_defaults
 
-        definitions = {t: task_definition(t) for t in tasks if task_definition(t) is not None}
+        definitions = {t: d for t in tasks if (d := task_definition(t)) is not None}
         known = {task: list(candidates[task]) for task in tasks if candidates and candidates.get(task)}
         set_task_defaults(model.config, tasks=tasks, candidates=known, definitions=definitions)
         if len(tasks) == 1:  # the default is the task this stage trained (not an earlier stage's)
