@@ -56,6 +56,20 @@ def test_collator_weights_exactly_the_decision_token(tiny):
     assert "loss_weights" not in MolTCDataCollator(processor)(_rows(1.0))  # weight 1: the paper's loss
 
 
+def test_collator_weights_the_number_tokens_of_a_regression_answer(tiny):
+    _, processor = tiny
+    spec = get_task("solvation")
+    target = spec.target(-11.01)
+    row = {"task": "solvation", "smiles_a": "O", "smiles_b": "CCO", "prompt": spec.prompt("O", "CCO")}
+    batch = MolTCDataCollator(processor, decision_weight=10.0)([row | {"target": target}])
+    weights, labels = batch["loss_weights"][0], batch["labels"][0]
+    weighted = processor.tokenizer.decode(labels[weights == 10.0].tolist()).replace(" ", "")
+    plain = processor.tokenizer.decode(labels[weights == 1.0].tolist())
+    assert weighted == "".join(c for c in target if c in "-0123456789")  # every number's sign and digits
+    assert "solvation" in plain and not any(c.isdigit() for c in plain)  # the template (and points) weigh 1
+    assert (weights[labels == IGNORE_INDEX] == 0).all()
+
+
 def test_weighted_loss_with_unit_weights_is_the_plain_token_mean(tiny, tmp_path):
     model, processor = tiny
     recipe = Recipe.from_dict(

@@ -103,3 +103,8 @@ def test_swapped_prompt_rebuilds_the_template():
         "c1ccccc1", "CCO", templates.DDI_QUESTION
     )
     assert swapped_prompt(prompt, "CCN", "c1ccccc1") is None  # prompt does not belong to these SMILES
+
+
+def test_a_prompt_without_smiles_text_is_its_own_swap():
+    prompt = templates.pair_prompt("", "", "What are the side effects of these two drugs?")
+    assert swapped_prompt(prompt, "CCO", "c1ccccc1") == prompt  # graph-only: only the graphs swap

@@ -14,7 +14,9 @@ class it is ("... exhibit ..." vs "... do not exhibit ..."); averaged over the ~
 label is ~1/15 of the gradient and a small model learns the template, then the base rate. With a weight,
 the collator adds ``loss_weights`` (1 on answer tokens, ``decision_weight`` on the tokens where the
 row's class sentence first differs from every other candidate, as `decision_spans` finds them), and
-`moltc_hf.training.trainer.MolTCSFTTrainer` takes the weighted mean of the token losses.
+`moltc_hf.training.trainer.MolTCSFTTrainer` takes the weighted mean of the token losses. A regression answer
+("... is above -11.5 and below -11.0, so the accurate value is -11.01;") is the same case: its number tokens
+(signs and digits) are ~10 of ~33 and the rest is template, so they get the weight too.
 
 Padding-free batches (``padding_free=True``, recipe key ``padding_free``): DDI prompts are short and vary in
 length, so a right-padded batch spends much of its compute on padding. Instead the rows are concatenated
@@ -40,10 +42,11 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .instructions.tasks import TASKS
+from .instructions.tasks import REGRESSION, TASKS
 from .processing_moltc import ANSWER_END, MOLECULE_FIELDS, MolTCProcessor
 
 IGNORE_INDEX = -100
+_NUMBER_CHARACTERS = set("-+0123456789.")
 
 
 def decision_spans(candidates: Sequence[Sequence[int]]) -> list[tuple[int, int]]:
@@ -75,7 +78,8 @@ class MolTCDataCollator:
         max_length: maximum tokens per row; the answer is cut first, placeholders are never cut.
         padding_side: ``"right"`` for training; ``"left"`` for generation (prompt-only batches).
         include_target: ``False`` builds prompt-only batches for generation / scoring.
-        decision_weight: loss weight of a classification answer's decision tokens (1: the paper's plain mean).
+        decision_weight: loss weight of the tokens that decide an answer: a classification answer's class tokens,
+            a regression answer's number tokens (1: the paper's plain mean).
         candidates: task name -> class sentences, for tasks whose classes are data (DrugBank types); tasks
             with fixed candidates (binary DDI) are read from the task registry.
         target_column: the answer column; by default ``completion`` (TRL's prompt-completion name, which
@@ -103,6 +107,20 @@ class MolTCDataCollator:
             raise ValueError("padding_free=True packs training rows; prompt-only batches are padded (left).")
         self._answer_end = self.processor.encode_text(ANSWER_END)
         self._spans: dict[str, dict[tuple[int, ...], tuple[int, int]]] = {}
+        self._is_number_token: dict[int, bool] = {}
+
+    def _number_positions(self, target_ids: list[int]) -> list[int]:
+        """The positions of a regression answer's number tokens (signs and digits; a lone point is template)."""
+        positions = []
+        for position, token in enumerate(target_ids):
+            known = self._is_number_token.get(token)
+            if known is None:
+                text = self.processor.tokenizer.decode([token]).strip()
+                known = bool(text) and set(text) <= _NUMBER_CHARACTERS and text != "."
+                self._is_number_token[token] = known
+            if known:
+                positions.append(position)
+        return positions
 
     def _decision_span(self, task: str | None, target_ids: list[int]) -> tuple[int, int] | None:
         """Where the row's decision tokens sit in ``target_ids`` (its class sentence ends the target)."""
@@ -115,6 +133,15 @@ class MolTCDataCollator:
                 offset = len(target_ids) - len(tokens)
                 return offset + start, offset + stop
         return None
+
+    def _decision_positions(self, task: str | None, target_ids: list[int], num_target: int) -> list[int]:
+        """Target positions that get ``decision_weight``: class tokens, or a regression answer's number tokens."""
+        if task in TASKS and TASKS[task].kind == REGRESSION:
+            return [p for p in self._number_positions(target_ids) if p < num_target]
+        span = self._decision_span(task, target_ids)
+        if span is None or num_target != len(target_ids):  # (not when truncated)
+            return []
+        return list(range(*span))
 
     def _target_column(self, row: Mapping) -> str:
         if self.target_column is not None:
@@ -142,10 +169,8 @@ class MolTCDataCollator:
             label_sequences.append([IGNORE_INDEX] * (len(ids) - num_target) + ids[len(ids) - num_target :])
             if weighted:
                 weights = [0.0] * (len(ids) - num_target) + [1.0] * num_target
-                span = self._decision_span(row.get("task"), target_ids)
-                if span is not None and num_target == len(target_ids):  # (not when truncated)
-                    for position in range(len(prompt_ids) + span[0], len(prompt_ids) + span[1]):
-                        weights[position] = self.decision_weight
+                for position in self._decision_positions(row.get("task"), target_ids, num_target):
+                    weights[len(prompt_ids) + position] = self.decision_weight
                 weight_sequences.append(weights)
 
         order = list(range(len(rows)))

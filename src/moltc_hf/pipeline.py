@@ -9,7 +9,9 @@ Inputs: one pair (``{"smiles_a": ..., "smiles_b": ...}`` or ``(smiles_a, smiles_
 (answered in batches of ``batch_size``). Options: ``task`` (``ddi_binary``, ``ddi_type``, ``solvation``,
 ``chromophore_absorption``, ``chromophore_emission``), ``mode`` (``score`` | ``generate``), ``candidates``
 (the class sentences; needed for ``ddi_type`` unless the model config stores them, see
-`set_task_defaults`), ``cot``, ``max_new_tokens``, ``num_beams``.
+`set_task_defaults`), ``cot``, ``max_new_tokens``, ``num_beams``, ``symmetric`` (score mode on a symmetric
+task such as ``ddi_binary``: the mean of the (A, B) and (B, A) probabilities, so both orders get one answer;
+on by default, ``symmetric=False`` answers the given order only).
 
 Output per pair: ``task``, ``answer`` (the answer text), ``label`` (class name or ``None``), ``value``
 (float or ``None``), ``probability`` (confidence in [0, 1]: the class probability when scoring, the
@@ -42,7 +44,13 @@ import torch
 from transformers import AutoModelForCausalLM, AutoProcessor, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .evaluation.inference import MoleculeFeatureCache, predict_batch
+from .evaluation.inference import (
+    MoleculeFeatureCache,
+    SwappedInputs,
+    predict_batch,
+    swapped_pairs,
+    uses_symmetric_readout,
+)
 from .featurization import InvalidMoleculeError
 from .instructions.tasks import MODEL_TASKS_KEY, TaskSpec, describe_pair, get_task, register_model_tasks
 from .processing_moltc import MOLECULE_FIELDS
@@ -398,6 +406,7 @@ class MoleculePairInteractionPipeline(Pipeline):
         max_new_tokens: int | None = None,
         num_beams: int | None = None,
         allow_untrained_task: bool | None = None,
+        symmetric: bool | None = None,
         **kwargs,
     ):
         if kwargs:
@@ -414,6 +423,7 @@ class MoleculePairInteractionPipeline(Pipeline):
             ("candidates", candidates),
             ("max_new_tokens", max_new_tokens),
             ("num_beams", num_beams),
+            ("symmetric", symmetric),
         ):
             if value is not None:
                 forward[name] = value
@@ -485,6 +495,7 @@ class MoleculePairInteractionPipeline(Pipeline):
         candidates: Sequence[str] | None = None,
         max_new_tokens: int | None = None,
         num_beams: int = 1,
+        symmetric: bool | None = None,
     ) -> dict:
         spec = self._task(task)
         if spec.is_classification:
@@ -495,6 +506,12 @@ class MoleculePairInteractionPipeline(Pipeline):
                     f"`set_task_defaults(model.config, candidates={{{spec.name!r}: [...]}})` before saving the model."
                 )
         features = self.molecule_cache.features(model_inputs["pairs"])
+        swapped = None
+        if uses_symmetric_readout(spec, mode, symmetric):  # binary DDI: (A, B) and (B, A) get one answer
+            pairs_ba, prompts_ba, prefixes_ba = swapped_pairs(
+                model_inputs["pairs"], model_inputs["prompts"], model_inputs["prefixes"], spec, False
+            )
+            swapped = SwappedInputs(prompts_ba, self.molecule_cache.features(pairs_ba), prefixes_ba)
         predictions = predict_batch(
             self.model,
             self.processor,
@@ -506,6 +523,7 @@ class MoleculePairInteractionPipeline(Pipeline):
             prefixes=model_inputs["prefixes"],
             max_new_tokens=max_new_tokens,
             num_beams=num_beams,
+            swapped=swapped,
         )
         return {"single": model_inputs["single"], "predictions": predictions}
 

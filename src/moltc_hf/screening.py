@@ -23,9 +23,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ._progress import progress_bar
-from .evaluation.inference import MoleculeFeatureCache, Prediction, predict_frame
+from .evaluation.inference import MoleculeFeatureCache, Prediction, predict_frame, uses_symmetric_readout
 from .featurization import Reject
-from .instructions.tasks import TaskSpec
+from .instructions.tasks import TaskSpec, get_task
 from .processing_moltc import MOLECULE_FIELDS
 from .rejects import read_rejects, rejects_table, write_rejects
 
@@ -317,6 +317,11 @@ def screen_file(
     start, stop = _share(num_rows, state.num_processes, state.process_index)
     feature_cache = MoleculeFeatureCache(model, processor) if cache else False
     encoded = 0
+    spec = get_task(task) if isinstance(task, str) else task
+    both_orders = uses_symmetric_readout(
+        spec, predict_kwargs.get("mode", "score"), predict_kwargs.get("symmetric")
+    )
+    encodings_per_pair = 4 if both_orders else 2  # uncached: each order encodes both molecules
     bar = progress_bar(  # (off a terminal: a plain line a minute, not a redraw per chunk)
         total=stop - start, desc=f"screening [{state.process_index}]", disable=not progress, unit="pair"
     )
@@ -337,7 +342,7 @@ def screen_file(
             )
             bar.update(len(frame))
             if not isinstance(feature_cache, MoleculeFeatureCache):
-                encoded += 2 * len(results)
+                encoded += encodings_per_pair * len(results)
     if isinstance(feature_cache, MoleculeFeatureCache):
         encoded = feature_cache.misses
     return _finish(state, parts, schema, output_path, num_rows, encoded)

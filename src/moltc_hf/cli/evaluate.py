@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-beams", type=positive_int, default=1)
     parser.add_argument("--no-order-consistency", action="store_true", help="skip the (B, A) pass")
     parser.add_argument(
+        "--one-order",
+        action="store_true",
+        help="symmetric tasks: answer (A, B) only (default: the mean of both orders' probabilities)",
+    )
+    parser.add_argument(
         "--device", type=device_name, default=None, help="cpu / cuda / cuda:N (default: cuda when available)"
     )
 
@@ -111,6 +116,7 @@ def _evaluate(args, config, frame, bad_labels, train_rows, model, processor, out
         max_new_tokens=args.max_new_tokens,
         num_beams=args.num_beams,
         order_consistency=False if args.no_order_consistency else None,
+        symmetric=False if getattr(args, "one_order", False) else None,
         train_rows=train_rows,
         classes=read_classes(args.dataset, config),
         reduction=args.scoring,

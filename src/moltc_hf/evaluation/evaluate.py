@@ -90,6 +90,7 @@ def evaluate_model(
     progress: bool = True,
     reduction: str = "decision",
     calibration_rows=None,
+    symmetric: bool | None = None,
 ) -> dict:
     """Evaluate on MoT-instructions rows (``smiles_a``, ``smiles_b``, ``prompt``, ``target``, ``label``).
 
@@ -106,6 +107,9 @@ def evaluate_model(
         classes: the full class list the dataset ships (`moltc_hf.instructions.tasks.read_classes`): used as
             the candidates when it agrees with the rows, so a split that misses classes keeps the class space.
         order_consistency: also answer every pair as (B, A) and report agreement; default: symmetric tasks.
+        symmetric: answer each pair in both orders and average the class probabilities (score mode); default:
+            symmetric tasks (`moltc_hf.evaluation.inference.uses_symmetric_readout`). ``False`` measures the
+            one-order model.
         limit: evaluate a seeded sample of this many rows (`sample_rows`).
         train_rows: the train split; used to complete the candidate list and to fit the drug-prior
             reference for binary DDI (`moltc_hf.baselines.DrugPrior`).
@@ -127,7 +131,7 @@ def evaluate_model(
     if cache is True and len(frame):
         cache = MoleculeFeatureCache(model, processor)  # shared with the swapped pass
     kwargs = dict(mode=mode, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams)
-    kwargs.update(cache=cache, reduction=reduction)
+    kwargs.update(cache=cache, reduction=reduction, symmetric=symmetric)
     if spec.kind == CLASSIFICATION:
         if candidates is None:
             source = frame if train_frame is None else pd.concat([train_frame, frame], ignore_index=True)

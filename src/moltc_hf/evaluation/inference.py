@@ -35,6 +35,7 @@ from ..instructions.tasks import (
     describe_pair,
     get_task,
     register_model_tasks,
+    swapped_prompt,
 )
 from ..processing_moltc import MOLECULE_FIELDS
 from .parsing import parse_classification_answer, parse_regression_answer
@@ -68,6 +69,60 @@ def default_max_new_tokens(task: TaskSpec, cot: bool) -> int:
     return 256 if cot else 64
 
 
+@dataclass
+class SwappedInputs:
+    """A batch's pairs as (B, A): prompts, molecule features in (B, A) order, CoT prefixes (or ``None``)."""
+
+    prompts: list[str]
+    molecule_features: torch.Tensor
+    prefixes: list[str] | None
+
+    def __iter__(self):
+        return iter((self.prompts, self.molecule_features, self.prefixes))
+
+
+def uses_symmetric_readout(task: TaskSpec, mode: str, symmetric: bool | None) -> bool:
+    """Answer both orders and average them? Default: symmetric classification tasks (binary DDI) in score mode.
+
+    A model trained on one order per pair answers (A, B) and (B, A) differently (order consistency ~0.7 on
+    ChChMiner); the mean of both orders is order-invariant by construction and scores a little higher
+    (README "What the models learn"). Generation has no probabilities to average, so it answers one order.
+    """
+    wanted = task.symmetric if symmetric is None else symmetric
+    return bool(wanted) and mode == "score" and task.kind == CLASSIFICATION
+
+
+def swapped_pairs(
+    pairs: Sequence[Sequence[str]],
+    prompts: Sequence[str],
+    prefixes: Sequence[str] | None,
+    task: TaskSpec,
+    from_dataset: bool,
+) -> tuple[list[tuple[str, str]], list[str], list[str] | None]:
+    """The (B, A) pairs, prompts and CoT prefixes of a batch.
+
+    A dataset prompt is rebuilt for (B, A) when it is the standard pair prompt (`swapped_prompt`), a CoT
+    prefix when it is the pair's own description; a row where either cannot be rebuilt keeps its (A, B)
+    inputs, so its answer is its one-order answer.
+    """
+    out_pairs, out_prompts, out_prefixes = [], [], [] if prefixes is not None else None
+    for index, ((a, b), prompt) in enumerate(zip(pairs, prompts)):
+        new_prompt = swapped_prompt(prompt, a, b) if from_dataset else task.prompt(b, a)
+        new_prefix = ""
+        if prefixes is not None and prefixes[index]:
+            new_prefix = describe_pair(b, a) if describe_pair(a, b) == prefixes[index] else None
+        if new_prompt is None or new_prefix is None:
+            out_pairs.append((a, b))
+            out_prompts.append(prompt)
+            new_prefix = prefixes[index] if prefixes is not None else ""
+        else:
+            out_pairs.append((b, a))
+            out_prompts.append(new_prompt)
+        if out_prefixes is not None:
+            out_prefixes.append(new_prefix)
+    return out_pairs, out_prompts, out_prefixes
+
+
 def predict_batch(
     model,
     processor,
@@ -84,26 +139,30 @@ def predict_batch(
     strategy: str = "cache",
     reduction: str = "decision",
     share_prefix: bool = True,
+    swapped: SwappedInputs | None = None,
 ) -> list[Prediction]:
-    """Answer ``prompts`` (one per pair, molecules given as ``molecule_features`` in pair order)."""
+    """Answer ``prompts`` (one per pair, molecules given as ``molecule_features`` in pair order).
+
+    ``swapped``: the same pairs as (B, A) (`swapped_inputs`); score mode then answers with the mean of both
+    orders' class probabilities, so (A, B) and (B, A) get the same answer by construction.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     if task.kind == CLASSIFICATION and not candidates:
         raise ValueError(f"Task {task.name!r} needs the candidate answer sentences (one per class).")
     names = list(class_names or task.class_names or candidates or [])
     if task.kind == CLASSIFICATION and mode == "score":
-        log_likelihood = score_candidates(
-            model,
-            processor,
-            prompts,
-            candidates,
-            molecule_features,
-            prefixes=prefixes,
-            strategy=strategy,
-            reduction=reduction,
-            share_prefix=share_prefix,
-        )
-        probabilities = torch.softmax(log_likelihood, dim=-1)
+        options = dict(strategy=strategy, reduction=reduction, share_prefix=share_prefix)
+
+        def class_probabilities(prompts, features, prefixes):
+            log_likelihood = score_candidates(
+                model, processor, prompts, candidates, features, prefixes=prefixes, **options
+            )
+            return torch.softmax(log_likelihood, dim=-1)
+
+        probabilities = class_probabilities(prompts, molecule_features, prefixes)
+        if swapped is not None:
+            probabilities = (probabilities + class_probabilities(*swapped)) / 2
         predictions = []
         for index, row in enumerate(probabilities.tolist()):
             label = max(range(len(row)), key=row.__getitem__)
@@ -253,6 +312,7 @@ def iter_predictions(
     progress: str | None = None,
     reduction: str = "decision",
     share_prefix: bool = True,
+    symmetric: bool | None = None,
 ) -> Iterator[tuple[list[tuple[object, Mapping, Prediction]], list[Reject]]]:
     """Yield ``([(row_id, row, prediction), ...], rejects)`` per batch of ``rows``.
 
@@ -261,7 +321,8 @@ def iter_predictions(
     convention) candidates are scored after the pair's property descriptions, as CoT targets have them.
     ``progress``: the label of a progress bar over the rows (none when ``None``). ``reduction``: which answer
     tokens a candidate's score sums (`moltc_hf.evaluation.scoring`). ``share_prefix``: a batch whose pairs share
-    molecule A (a one-vs-many screen) encodes the shared prompt prefix once (same scores).
+    molecule A (a one-vs-many screen) encodes the shared prompt prefix once (same scores). ``symmetric``: answer
+    (A, B) and (B, A) and average (`uses_symmetric_readout`; default: the task's ``symmetric``, score mode).
     """
     task = get_task(task) if isinstance(task, str) else task
     cot = task.cot if cot is None else cot
@@ -273,6 +334,7 @@ def iter_predictions(
     answer_options = {"mode": mode, "candidates": candidates, "class_names": class_names}
     answer_options.update(max_new_tokens=max_new_tokens, num_beams=num_beams, reduction=reduction)
     answer_options["share_prefix"] = share_prefix
+    both_orders = uses_symmetric_readout(task, mode, symmetric)
 
     def predict(batch: list[Mapping], batch_ids: list) -> list[Prediction]:
         pairs = [(row["smiles_a"], row["smiles_b"]) for row in batch]
@@ -286,11 +348,28 @@ def iter_predictions(
                 row["answer_prefix"] if "answer_prefix" in row else describe_pair(a, b)
                 for row, (a, b) in zip(batch, pairs)
             ]
-        if isinstance(cache, MoleculeFeatureCache):  # (an empty cache is falsy: it has a __len__)
-            features = cache.features(pairs, batch_ids)
-        else:
-            features = uncached_features(model, processor, pairs, batch_ids)
-        return predict_batch(model, processor, task, prompts, features, prefixes=prefixes, **answer_options)
+
+        def features_of(pairs):
+            if isinstance(cache, MoleculeFeatureCache):  # (an empty cache is falsy: it has a __len__)
+                return cache.features(pairs, batch_ids)
+            return uncached_features(model, processor, pairs, batch_ids)
+
+        swapped = None
+        if both_orders:
+            pairs_ba, prompts_ba, prefixes_ba = swapped_pairs(
+                pairs, prompts, prefixes, task, use_dataset_prompts
+            )
+            swapped = SwappedInputs(prompts_ba, features_of(pairs_ba), prefixes_ba)
+        return predict_batch(
+            model,
+            processor,
+            task,
+            prompts,
+            features_of(pairs),
+            prefixes=prefixes,
+            swapped=swapped,
+            **answer_options,
+        )
 
     total = len(rows) if isinstance(rows, Sized) else None
     rows = iter(rows)
@@ -329,10 +408,13 @@ __all__ = [
     "MODES",
     "MoleculeFeatureCache",
     "Prediction",
+    "SwappedInputs",
     "default_max_new_tokens",
     "iter_predictions",
     "load_for_inference",
     "predict_batch",
     "predict_frame",
+    "swapped_pairs",
     "uncached_features",
+    "uses_symmetric_readout",
 ]

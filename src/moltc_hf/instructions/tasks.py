@@ -438,9 +438,17 @@ def question_of(prompt: str) -> str | None:
 
 
 def swapped_prompt(prompt: str, smiles_a: str, smiles_b: str) -> str | None:
-    """The same prompt for (B, A), or ``None`` when ``prompt`` is not the standard pair prompt of (A, B)."""
+    """The same prompt for (B, A), or ``None`` when ``prompt`` is not the standard pair prompt of (A, B).
+
+    A pair prompt without SMILES text (graph-only prompts, the text-masked ablation) is the same for both
+    orders: only the molecule graphs swap.
+    """
     question = question_of(prompt)
-    if question is None or templates.pair_prompt(smiles_a, smiles_b, question) != prompt:
+    if question is None:
+        return None
+    if prompt == templates.pair_prompt("", "", question):
+        return prompt
+    if templates.pair_prompt(smiles_a, smiles_b, question) != prompt:
         return None
     return templates.pair_prompt(smiles_b, smiles_a, question)
 
