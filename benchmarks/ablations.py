@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -33,10 +32,10 @@ from moltc_hf.evaluation.inference import load_for_inference
 from moltc_hf.instructions.layout import data_file
 from moltc_hf.instructions.loading import load_split
 from moltc_hf.instructions.tasks import read_classes
+from moltc_hf.instructions.templates import without_smiles_text
 from moltc_hf.training import Recipe, load_recipe, train
 
 VARIANTS = ("full", "graph-zeroed", "text-masked", "both", "shuffled")
-_SMILES_TEXT = re.compile(r"\[START_I_SMILES\].*?\[END_I_SMILES\]")
 SPLITS = ("train", "validation", "test")
 
 
@@ -50,9 +49,7 @@ def variant_dataset(dataset: Path, config: str, variant: str, seed: int, out: Pa
             continue
         frame = pd.read_parquet(source)
         if variant in ("text-masked", "both"):
-            frame["prompt"] = frame["prompt"].str.replace(
-                _SMILES_TEXT, "[START_I_SMILES][END_I_SMILES]", regex=True
-            )
+            frame["prompt"] = frame["prompt"].map(without_smiles_text)
         if variant == "shuffled" and split == "train":
             order = np.random.default_rng(seed).permutation(len(frame))
             frame["label"] = frame["label"].to_numpy()[order]

@@ -7,7 +7,9 @@
 Tasks (raw public files in ../shared/data/raw, turned into MoT-instructions by `build_dataset`):
   * FreeSolv (hydration free energy, 560 pairs, random split)            RMSE / MAE / R2
   * CompSol (solvent + solute solvation free energy, random split)       RMSE / MAE / R2
+  * CompSol on a cold-solute split (no test solute in train)             RMSE / MAE / R2
   * ChChMiner binary DDI (all train pairs, test subsampled) on the *source* split and on a *cold-drug* split   AUROC / accuracy
+  * DeepDDI binary DDI on a cold-drug split (``--deepddi-limit`` rows per raw file), its both-unseen pairs    AUROC
 
 Rows: the mean predictor, ridge and random forest on RDKit descriptors of both molecules, chemprop v2 where
 installed (skipped with a message otherwise), and for DDI the drug prior (each drug's positive rate in train,
@@ -15,7 +17,8 @@ no chemistry) and a Morgan-fingerprint logistic regression. The drug prior is th
 public sets it reaches AUROC ~0.99 on a random/source split, so a DDI model is only worth what it adds over it,
 above all on cold drugs ("cold, both unseen" = the test pairs whose two drugs never occur in train).
 
-MolTC rows fine-tune the tiny model from scratch (no pair pretraining) with the `tiny-task` recipe for a
+MolTC rows fine-tune the tiny model (from scratch, or from ``--start-model``, e.g. a stage-1 pretrained folder) with
+the `tiny-task` recipe (``--overrides`` changes its keys) for a
 *fixed* number of steps (``--steps``; never wall-clock, so rows do not move with machine load), once per seed
 (``--seeds``, mean ± std) and per ablation (``--variants``, see `benchmarks/ablations.py`: graph zeroed,
 SMILES text masked, both, labels shuffled), and evaluate with `moltc_hf.evaluation.evaluate_model`
@@ -46,6 +49,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ablations import VARIANTS, run_variant, summarise  # noqa: E402
 
 RAW_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
+# name -> (label, source, task, split). CompSol's cold-drug split keys on the solute (its `split_on`): cold-solute.
+PLAN = {
+    "freesolv": ("FreeSolv", "freesolv", "solvation", "random"),
+    "compsol": ("CompSol", "compsol", "solvation", "random"),
+    "compsol-cold": ("CompSol", "compsol", "solvation", "cold-drug"),
+    "chchminer-source": ("ChChMiner", "chchminer", "ddi_binary", "source"),
+    "chchminer-cold": ("ChChMiner", "chchminer", "ddi_binary", "cold-drug"),
+    "deepddi-cold": ("DeepDDI", "deepddi", "ddi_binary", "cold-drug"),
+}
 
 
 @dataclasses.dataclass
@@ -59,10 +71,10 @@ class Row:
     n_test: int
 
 
-def build(out: Path, source: str, split: str, seed: int) -> Path:
-    # No `limit`: every row of each raw file.
-    folder = out / f"{source}-{split}"
-    build_dataset([source], folder, split=split, seed=seed, raw_dir=RAW_DIR, progress=False)
+def build(out: Path, source: str, split: str, seed: int, limit: int | None = None) -> Path:
+    # No `limit` unless given: every row of each raw file.
+    folder = out / f"{source}-{split}" if limit is None else out / f"{source}-{split}-{limit}"
+    build_dataset([source], folder, split=split, seed=seed, raw_dir=RAW_DIR, progress=False, limit=limit)
     return folder
 
 
@@ -84,7 +96,17 @@ def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args
     keys = ("auroc", "accuracy") if task == "ddi_binary" else ("rmse", "mae", "r2")
     for variant in args.variants:
         reports = [
-            run_variant(folder, config, variant, seed, args.steps, workdir, test_rows=test_rows)
+            run_variant(
+                folder,
+                config,
+                variant,
+                seed,
+                args.steps,
+                workdir,
+                test_rows=test_rows,
+                start_model=args.start_model,
+                overrides=json.loads(args.overrides),
+            )
             for seed in args.seeds
         ]
         summary = summarise(reports, keys)
@@ -97,8 +119,11 @@ def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args
         ]
         if order:
             metrics["order_same_answer"] = float(np.mean(order))
-        first = reports[0]["predictions"]
-        scores = np.array([p[1] for p in first["class_probabilities"]]) if task == "ddi_binary" else None
+        scores = None
+        if task == "ddi_binary":  # per seed, for the both-unseen subset (`both_unseen`)
+            scores = np.stack(
+                [np.array([p[1] for p in r["predictions"]["class_probabilities"]]) for r in reports]
+            )
         name = f"MolTC tiny {variant} ({args.steps} steps, {len(args.seeds)} seeds)"
         seconds = float(np.mean([r["train_seconds"] for r in reports]))
         out.append(BaselineResult(name, metrics, seconds, scores))
@@ -106,7 +131,11 @@ def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args
 
 
 def both_unseen(train_rows, test_rows, result: BaselineResult) -> BaselineResult | None:
-    """The same predictions restricted to test pairs whose two drugs never occur in train."""
+    """The same predictions restricted to test pairs whose two drugs never occur in train.
+
+    ``result.predictions`` is one score per test row, or one row of scores per seed (MolTC): then the metrics
+    are the seeds' mean, with ``<key>_std``.
+    """
     seen = set(train_rows["smiles_a"]) | set(train_rows["smiles_b"])
     mask = np.array(
         [a not in seen and b not in seen for a, b in zip(test_rows["smiles_a"], test_rows["smiles_b"])]
@@ -114,8 +143,12 @@ def both_unseen(train_rows, test_rows, result: BaselineResult) -> BaselineResult
     labels = np.asarray(test_rows["label"], dtype=int)[mask]
     if result.predictions is None or mask.sum() < 10 or len(set(labels)) < 2:
         return None
-    metrics = binary_metrics(labels, result.predictions[mask]) | {"n": int(mask.sum())}
-    return BaselineResult(result.name, metrics, result.seconds)
+    per_seed = np.atleast_2d(result.predictions)
+    runs = [binary_metrics(labels, scores[mask]) for scores in per_seed]
+    metrics = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+    if len(runs) > 1:
+        metrics |= {f"{k}_std": float(np.std([r[k] for r in runs])) for k in runs[0]}
+    return BaselineResult(result.name, metrics | {"n": int(mask.sum())}, result.seconds)
 
 
 def run_task(
@@ -198,6 +231,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-test", type=int, default=None, help="cap on test rows per task (default 500)")
     parser.add_argument("--chemprop-epochs", type=int, default=30, help="0 disables the chemprop row")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (tiny ops: 1 is fastest)")
+    parser.add_argument(
+        "--tasks", nargs="+", default=list(PLAN), choices=list(PLAN), help="which rows of the plan to run"
+    )
+    parser.add_argument(
+        "--start-model", default="tiny", help="a model config name or a saved (pretrained) model"
+    )
+    parser.add_argument("--overrides", default="{}", help="JSON recipe overrides of tiny-task")
+    parser.add_argument("--deepddi-limit", type=int, default=20000, help="rows read per DeepDDI raw file")
     args = parser.parse_args(argv)
     args.steps = args.steps or (300 if args.quick else 600)
     args.max_test = args.max_test or (200 if args.quick else 500)
@@ -217,15 +258,11 @@ def main(argv: list[str] | None = None) -> int:
 def run_all(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     rows: list[Row] = []
-    plan = [
-        ("FreeSolv", "freesolv", "solvation", "random"),
-        ("CompSol", "compsol", "solvation", "random"),
-        ("ChChMiner", "chchminer", "ddi_binary", "source"),
-        ("ChChMiner", "chchminer", "ddi_binary", "cold-drug"),
-    ]
-    for label, source, task, split in plan:
+    for name in args.tasks:
+        label, source, task, split = PLAN[name]
         print(f"{label} ({split} split) ...", file=sys.stderr, flush=True)
-        folder = build(args.out / "data", source, split, args.seed)
+        limit = args.deepddi_limit if source == "deepddi" else None
+        folder = build(args.out / "data", source, split, args.seed, limit)
         run_task(rows, label, split, folder, source, task, args, args.out)
     table = format_table(rows, args.seed)
     print(table)

@@ -325,4 +325,7 @@ def test_training_writes_a_rejects_file_even_when_empty(tmp_path):
     for folder in (tmp_path / "run", *(stage.output_dir for stage in result.stages)):
         table = read_rejects(folder / "rejects.parquet")  # present, in the one schema, and empty
         assert table.num_rows == 0 and table.schema.names == list(REJECT_COLUMNS)
-    assert (tmp_path / "run" / "stages" / "1-tiny-finetune" / "adapter").is_dir()  # the README's layout
+    stages = tmp_path / "run" / "stages"  # the README's layout
+    assert (stages / "0-tiny-property-pretrain" / "final").is_dir() and (
+        stages / "1-tiny-finetune" / "final"
+    ).is_dir()

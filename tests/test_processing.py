@@ -173,3 +173,40 @@ def test_processor_round_trip_in_fresh_process(tiny, tmp_path, freesolv_rows):
 
 def test_tokenizer_training_is_deterministic():
     assert build_tokenizer().get_vocab() == build_tokenizer().get_vocab()
+
+
+def test_graph_only_collation_drops_the_smiles_text_and_keeps_the_molecule_tokens(tiny):
+    from moltc_hf import MolTCDataCollator
+    from moltc_hf.instructions.tasks import get_task
+    from moltc_hf.instructions.templates import without_smiles_text
+
+    _, processor = tiny
+    spec = get_task("ddi_binary")
+    row = {
+        "task": "ddi_binary",
+        "smiles_a": "CC(=O)Oc1ccccc1C(=O)O",
+        "smiles_b": "CCO",
+        "prompt": spec.prompt("CC(=O)Oc1ccccc1C(=O)O", "CCO"),
+        "target": spec.target(1.0),
+    }
+    plain, graph_only = (
+        MolTCDataCollator(processor)([row]),
+        MolTCDataCollator(processor, graph_only=True)([row]),
+    )
+    masked = processor.encode_prompt(without_smiles_text(row["prompt"]))
+    assert graph_only["input_ids"][0][: len(masked)].tolist() == masked
+    assert graph_only["input_ids"].shape[1] < plain["input_ids"].shape[1]  # the SMILES text is gone ...
+    mol = processor.mol_token_id
+    assert (graph_only["input_ids"] == mol).sum() == (
+        plain["input_ids"] == mol
+    ).sum()  # ... the graphs are not
+    assert graph_only["graphs"].num_graphs == 2
+    # the answer (and its labels) is the same
+    assert (
+        graph_only["labels"][graph_only["labels"] != -100].tolist()
+        == plain["labels"][plain["labels"] != -100].tolist()
+    )
+    assert (
+        "CCO" not in without_smiles_text(row["prompt"])
+        and without_smiles_text(row["prompt"]).count("<mol>") == 2
+    )

@@ -144,7 +144,7 @@ class CountSteps(TrainerCallback):
 
 def test_resume_matches_uninterrupted_run(dataset_dir, tmp_path):
     # LoRA dropout is on, so equality also needs the restored RNG state, not only weights + optimizer + scheduler.
-    recipe = tiny_recipe("tiny-finetune", save_steps=5, save_total_limit=None)
+    recipe = tiny_recipe("tiny-lora", save_steps=5, save_total_limit=None)
     full = train(recipe, dataset_dir=dataset_dir, output_dir=tmp_path / "full", max_steps=10)
     interrupted = train(
         recipe, dataset_dir=dataset_dir, output_dir=tmp_path / "run", max_steps=10, callbacks=[StopAt(5)]
@@ -177,7 +177,7 @@ def test_resume_matches_uninterrupted_run(dataset_dir, tmp_path):
 
 
 def test_pipeline_pretrain_tied_then_finetune_untied(dataset_dir, tmp_path):
-    recipe = load_recipe("tiny-pipeline")
+    recipe = load_recipe("tiny-lora-pipeline")
     recipe = dataclasses.replace(
         recipe,
         stages=[
@@ -234,7 +234,7 @@ def test_pipeline_pretrain_tied_then_finetune_untied(dataset_dir, tmp_path):
 
 def test_final_model_reloads_with_the_same_logits(dataset_dir, tmp_path, tiny):
     model, processor = tiny
-    recipe = tiny_recipe("tiny-finetune", save_strategy="no")
+    recipe = tiny_recipe("tiny-lora", save_strategy="no")  # LoRA merged into the saved weights
     prepare_stage_model(model, recipe)
     train_split = load_dataset(str(dataset_dir), "freesolv")["train"].select(range(32))
     trainer = build_trainer(recipe, model, processor, train_split, tmp_path, max_steps=4)
@@ -291,3 +291,23 @@ def test_peft_gradients_and_trl_loss_agree(dataset_dir, tiny, tmp_path):
         trl_loss = trainer.compute_loss(trainer.model, dict(batch))
         model_loss = trainer.model(**batch).loss
     torch.testing.assert_close(trl_loss, model_loss, rtol=1e-5, atol=1e-6)
+
+
+def test_graph_only_prompts_reach_the_collator_and_are_validated(dataset_dir, tiny, tmp_path):
+    model, processor = tiny
+    recipe = load_recipe("tiny-property-pretrain")
+    assert recipe.graph_only_prompts and not recipe.freeze_language_model
+    train_split = load_dataset(str(dataset_dir), "freesolv")["train"].select(range(8))
+    trainer = build_trainer(
+        dataclasses.replace(recipe, dataset_config="freesolv"),
+        model,
+        processor,
+        train_split,
+        tmp_path,
+        max_steps=1,
+    )
+    assert trainer.data_collator.graph_only
+    with pytest.raises(ValueError, match="graph_only_prompts: expected true or false"):
+        Recipe.from_dict(
+            {"name": "x", "stage": "finetune", "dataset_config": "a", "graph_only_prompts": "yes"}
+        )

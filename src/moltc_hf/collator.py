@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .instructions.tasks import REGRESSION, TASKS
+from .instructions.templates import without_smiles_text
 from .processing_moltc import ANSWER_END, MOLECULE_FIELDS, MolTCProcessor
 
 IGNORE_INDEX = -100
@@ -86,6 +87,9 @@ class MolTCDataCollator:
             the MoT-instructions build writes) when the rows have it, else ``target`` (older builds, and
             the column the rest of moltc_hf reads).
         padding_free: pack the rows instead of padding them (see the module docstring).
+        graph_only: drop every molecule's SMILES text from the prompts (`templates.without_smiles_text`), so the
+            answer must come from the graph tokens: stage-1 property pretraining uses it, or the LLM learns to
+            read the properties off the SMILES and the graph path learns nothing (README "What the models learn").
         pack_length: with ``padding_free``: ``None`` packs one sequence (flash attention); ``"longest"`` packs
             sequences of at most the batch's longest row; an integer, of at most that many tokens (or the longest row).
     """
@@ -101,6 +105,7 @@ class MolTCDataCollator:
     candidates: Mapping[str, Sequence[str]] = field(default_factory=dict)
     padding_free: bool = False
     pack_length: int | str | None = None
+    graph_only: bool = False
 
     def __post_init__(self):
         if self.padding_free and not self.include_target:
@@ -158,7 +163,10 @@ class MolTCDataCollator:
         sequences, label_sequences, weight_sequences = [], [], []
         weighted = self.include_target and self.decision_weight != 1.0
         for row in rows:
-            prompt_ids = self.processor.encode_prompt(row[self.prompt_column])
+            prompt = row[self.prompt_column]
+            prompt_ids = self.processor.encode_prompt(
+                without_smiles_text(prompt) if self.graph_only else prompt
+            )
             target_ids = (
                 self.processor.encode_answer(row[target_column]) + self._answer_end
                 if self.include_target

@@ -65,6 +65,8 @@ class Recipe:
         padding_free: pack each batch's rows into one sequence (per-row position ids, attention that does not
             cross rows) instead of padding them to the longest row; the same loss, no compute on padding
             (`moltc_hf.collator`). Best with flash attention on CUDA (varlen kernels).
+        graph_only_prompts: train on prompts without the SMILES text (`MolTCDataCollator.graph_only`): the
+            graph tokens are then the molecules' only way in (stage-1 property pretraining, `tiny-property-pretrain`).
         training: `SFTConfig` fields over `PAPER_TRAINING_DEFAULTS`.
         stages: for ``pipeline``: stage recipes (file names relative to this file, or inline mappings).
     """
@@ -84,6 +86,7 @@ class Recipe:
     mixture_temperature: float = 1.0
     stopping_strategy: str = "all_exhausted"
     padding_free: bool = False
+    graph_only_prompts: bool = False
     training: dict[str, Any] = field(default_factory=dict)
     stages: list[Recipe] = field(default_factory=list)
     source: str | None = None
@@ -196,6 +199,7 @@ _FIELD_CHECKS: dict[str, tuple[Any, str]] = {
         "all_exhausted, first_exhausted or all_exhausted_without_replacement",
     ),
     "padding_free": (lambda v: isinstance(v, bool), "true or false"),
+    "graph_only_prompts": (lambda v: isinstance(v, bool), "true or false"),
     "training": (lambda v: v is None or isinstance(v, dict), "a mapping of SFTConfig fields"),
     "stages": (lambda v: v is None or isinstance(v, list), "a list of recipe files or mappings"),
 }

@@ -320,6 +320,7 @@ def build_trainer(
         candidates=candidates or {},
         padding_free=recipe.padding_free,
         pack_length=pack_length_for(model),
+        graph_only=recipe.graph_only_prompts,
     )
     peft_config = moltc_lora_config(**recipe.lora) if recipe.lora is not None else None
     # SFTTrainer's leading parameters: model, args, data_collator, train_dataset, eval_dataset, processing_class
