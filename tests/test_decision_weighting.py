@@ -65,8 +65,11 @@ def test_collator_weights_the_number_tokens_of_a_regression_answer(tiny):
     weights, labels = batch["loss_weights"][0], batch["labels"][0]
     weighted = processor.tokenizer.decode(labels[weights == 10.0].tolist()).replace(" ", "")
     plain = processor.tokenizer.decode(labels[weights == 1.0].tolist())
-    assert weighted == "".join(c for c in target if c in "-0123456789")  # every number's sign and digits
-    assert "solvation" in plain and not any(c.isdigit() for c in plain)  # the template (and points) weigh 1
+    numbers = [n for n in target.replace(",", " ").replace(";", " ").split() if any(c.isdigit() for c in n)]
+    assert weighted == "".join(
+        numbers
+    )  # every number: sign, digits and decimal point ("-11.01", not "-1101")
+    assert "solvation" in plain and not any(c.isdigit() for c in plain)  # the template weighs 1
     assert (weights[labels == IGNORE_INDEX] == 0).all()
 
 

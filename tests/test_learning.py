@@ -18,12 +18,13 @@ from moltc_hf.instructions import build_dataset
 
 
 @pytest.mark.slow
-def test_tiny_task_recipe_gives_pair_dependent_ddi_scores(raw_dir, tmp_path):
+@pytest.mark.parametrize("recipe, steps", [("tiny-finetune", 30), ("tiny-task", 60)])
+def test_tiny_task_recipes_give_pair_dependent_ddi_scores(recipe, steps, raw_dir, tmp_path):
     dataset = tmp_path / "mot"
     build_dataset("chchminer", dataset, limit=300, seed=0, raw_dir=raw_dir, progress=False)
     code = main(
-        ["train", "--recipe", "tiny-task", "--dataset", str(dataset), "--config", "chchminer",
-         "--output-dir", str(tmp_path / "run"), "--max-steps", "60"]
+        ["train", "--recipe", recipe, "--dataset", str(dataset), "--config", "chchminer",
+         "--output-dir", str(tmp_path / "run"), "--max-steps", str(steps)]
     )  # fmt: skip
     assert code == 0
     code = main(

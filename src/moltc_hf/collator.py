@@ -16,7 +16,7 @@ the collator adds ``loss_weights`` (1 on answer tokens, ``decision_weight`` on t
 row's class sentence first differs from every other candidate, as `decision_spans` finds them), and
 `moltc_hf.training.trainer.MolTCSFTTrainer` takes the weighted mean of the token losses. A regression answer
 ("... is above -11.5 and below -11.0, so the accurate value is -11.01;") is the same case: its number tokens
-(signs and digits) are ~10 of ~33 and the rest is template, so they get the weight too.
+(signs, digits, decimal points) are ~13 of ~33 and the rest is template, so they get the weight too.
 
 Padding-free batches (``padding_free=True``, recipe key ``padding_free``): DDI prompts are short and vary in
 length, so a right-padded batch spends much of its compute on padding. Instead the rows are concatenated
@@ -112,18 +112,21 @@ class MolTCDataCollator:
             raise ValueError("padding_free=True packs training rows; prompt-only batches are padded (left).")
         self._answer_end = self.processor.encode_text(ANSWER_END)
         self._spans: dict[str, dict[tuple[int, ...], tuple[int, int]]] = {}
-        self._is_number_token: dict[int, bool] = {}
+        self._number_token_kind: dict[int, str] = {}
 
     def _number_positions(self, target_ids: list[int]) -> list[int]:
-        """The positions of a regression answer's number tokens (signs and digits; a lone point is template)."""
+        """The positions of a regression answer's number tokens: signs, digits and the points between them."""
         positions = []
         for position, token in enumerate(target_ids):
-            known = self._is_number_token.get(token)
-            if known is None:
+            kind = self._number_token_kind.get(token)
+            if kind is None:
                 text = self.processor.tokenizer.decode([token]).strip()
-                known = bool(text) and set(text) <= _NUMBER_CHARACTERS and text != "."
-                self._is_number_token[token] = known
-            if known:
+                kind = (
+                    "point" if text == "." else "number" if text and set(text) <= _NUMBER_CHARACTERS else ""
+                )
+                self._number_token_kind[token] = kind
+            # A point counts inside a number only (it sets the magnitude: "-6.34", not "-634"), not at a sentence end.
+            if kind == "number" or (kind == "point" and positions and positions[-1] == position - 1):
                 positions.append(position)
         return positions
 
