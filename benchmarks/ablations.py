@@ -51,9 +51,11 @@ def variant_dataset(dataset: Path, config: str, variant: str, seed: int, out: Pa
         if variant in ("text-masked", "both"):
             frame["prompt"] = frame["prompt"].map(without_smiles_text)
         if variant == "shuffled" and split == "train":
+            # Every answer column moves with the label: the collator trains on `completion` when it exists.
             order = np.random.default_rng(seed).permutation(len(frame))
-            frame["label"] = frame["label"].to_numpy()[order]
-            frame["target"] = frame["target"].to_numpy()[order]
+            for column in ("label", "target", "completion"):
+                if column in frame:
+                    frame[column] = frame[column].to_numpy()[order]
         target = out / data_file(config, split)
         target.parent.mkdir(parents=True, exist_ok=True)
         frame.to_parquet(target, index=False)
@@ -72,9 +74,14 @@ def zero_molecule_tokens(model) -> None:
     model.model.mol_connector.register_forward_hook(hook)
 
 
-def finetune_recipe(config: str, steps: int, seed: int, overrides: dict | None = None) -> Recipe:
-    """The shipped `tiny-task` recipe on ``config`` for exactly ``steps`` steps from ``seed`` (quiet, no checkpoints)."""
-    recipe = load_recipe("tiny-task")
+RECIPE = "tiny-finetune"
+
+
+def finetune_recipe(
+    config: str, steps: int, seed: int, overrides: dict | None = None, recipe: str = RECIPE
+) -> Recipe:
+    """The shipped ``recipe`` on ``config`` for exactly ``steps`` steps from ``seed`` (quiet, no checkpoints)."""
+    recipe = load_recipe(recipe)
     overrides = dict(overrides or {})
     training = {
         **recipe.training,

@@ -4,7 +4,7 @@
 
 Per seed: one tiny model per task (FreeSolv, CompSol, ChChMiner), ``--steps`` steps each, and one joint model
 on the mixture of the three (`moltc_hf.training.mixture`, ``--temperature``) for ``3 x --steps`` steps, so the
-two arms spend the same optimizer steps. All runs use the shipped ``tiny-task`` recipe settings (fully trained
+two arms spend the same optimizer steps. All runs use the shipped ``tiny-finetune`` recipe settings (fully trained
 random tiny LLM, untied projectors, decision weight 10), the same dataset build (``--limit`` rows per raw file,
 random 80/10/10 split, seed 0) and the same seeded test subsample. The strongest simple reference per task
 (`moltc_hf.baselines.references`: drug prior / Morgan LR, mean / descriptor ridge / RF) is fitted on the same

@@ -18,7 +18,7 @@ public sets it reaches AUROC ~0.99 on a random/source split, so a DDI model is o
 above all on cold drugs ("cold, both unseen" = the test pairs whose two drugs never occur in train).
 
 MolTC rows fine-tune the tiny model (from scratch, or from ``--start-model``, e.g. a stage-1 pretrained folder) with
-the `tiny-task` recipe (``--overrides`` changes its keys) for a
+the `tiny-finetune` recipe (``--overrides`` changes its keys) for a
 *fixed* number of steps (``--steps``; never wall-clock, so rows do not move with machine load), once per seed
 (``--seeds``, mean ± std) and per ablation (``--variants``, see `benchmarks/ablations.py`: graph zeroed,
 SMILES text masked, both, labels shuffled), and evaluate with `moltc_hf.evaluation.evaluate_model`
@@ -87,7 +87,7 @@ def rows_of(folder: Path, config: str, max_test: int | None, seed: int):
 
 
 def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args, workdir: Path) -> list:
-    """MolTC tiny (`tiny-task` recipe) at a fixed step count, per ablation variant, mean ± std over the seeds.
+    """MolTC tiny (`tiny-finetune` recipe) at a fixed step count, per ablation variant, mean ± std over the seeds.
 
     Returns ``(name, metrics, seconds, predictions-of-the-first-seed)`` per variant; metrics hold ``<key>`` (mean)
     and ``<key>_std``.
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--start-model", default="tiny", help="a model config name or a saved (pretrained) model"
     )
-    parser.add_argument("--overrides", default="{}", help="JSON recipe overrides of tiny-task")
+    parser.add_argument("--overrides", default="{}", help="JSON recipe overrides of tiny-finetune")
     parser.add_argument("--deepddi-limit", type=int, default=20000, help="rows read per DeepDDI raw file")
     args = parser.parse_args(argv)
     args.steps = args.steps or (300 if args.quick else 600)

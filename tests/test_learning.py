@@ -39,3 +39,25 @@ def test_tiny_task_recipes_give_pair_dependent_ddi_scores(recipe, steps, raw_dir
     assert 0.02 < positive.mean() < 0.98, "the model answers one class with certainty"
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())["metrics"]
     assert metrics["num_unparseable"] == 0
+
+
+def test_shuffled_ablation_moves_every_answer_column_with_the_label(raw_dir, tmp_path):
+    """The shuffled variant must train on permuted answers: the collator reads `completion` when a build has it."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "ablations", Path(__file__).resolve().parents[1] / "benchmarks" / "ablations.py"
+    )
+    ablations = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ablations)
+    dataset = tmp_path / "mot"
+    build_dataset("freesolv", dataset, limit=80, seed=0, raw_dir=raw_dir, progress=False)
+    out = ablations.variant_dataset(dataset, "freesolv", "shuffled", 0, tmp_path / "shuffled")
+    original = pd.read_parquet(dataset / "data" / "freesolv" / "train-00000-of-00001.parquet")
+    shuffled = pd.read_parquet(out / "data" / "freesolv" / "train-00000-of-00001.parquet")
+    assert "completion" in shuffled
+    assert (shuffled["completion"] == shuffled["target"]).all()  # answers still match their (moved) labels
+    assert (shuffled["completion"] != original["completion"]).mean() > 0.5
+    assert sorted(shuffled["label"]) == sorted(original["label"])
+    assert (shuffled["prompt"] == original["prompt"]).all()  # the inputs stay where they were
