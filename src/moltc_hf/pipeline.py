@@ -46,9 +46,8 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 from .evaluation.inference import (
     MoleculeFeatureCache,
-    SwappedInputs,
     predict_batch,
-    swapped_pairs,
+    swapped_inputs,
     uses_symmetric_readout,
 )
 from .featurization import InvalidMoleculeError
@@ -508,10 +507,14 @@ class MoleculePairInteractionPipeline(Pipeline):
         features = self.molecule_cache.features(model_inputs["pairs"])
         swapped = None
         if uses_symmetric_readout(spec, mode, symmetric):  # binary DDI: (A, B) and (B, A) get one answer
-            pairs_ba, prompts_ba, prefixes_ba = swapped_pairs(
-                model_inputs["pairs"], model_inputs["prompts"], model_inputs["prefixes"], spec, False
+            swapped = swapped_inputs(
+                model_inputs["pairs"],
+                model_inputs["prompts"],
+                model_inputs["prefixes"],
+                spec,
+                False,
+                self.molecule_cache.features,
             )
-            swapped = SwappedInputs(prompts_ba, self.molecule_cache.features(pairs_ba), prefixes_ba)
         predictions = predict_batch(
             self.model,
             self.processor,

@@ -20,14 +20,12 @@ from ..instructions.tasks import (
     REGRESSION,
     TaskSpec,
     candidates_for,
-    describe_pair,
     get_task,
     split_reasoning,
-    swapped_prompt,
 )
 from . import metrics as M
 from .calibration import calibrate
-from .inference import MoleculeFeatureCache, predict_frame
+from .inference import MoleculeFeatureCache, predict_frame, swapped_row
 
 
 def infer_task(frame: pd.DataFrame) -> str:
@@ -263,21 +261,19 @@ def task_metrics(spec: TaskSpec, predictions: pd.DataFrame, num_classes: int = 0
 def _order_consistency(model, processor, frame, spec, predictions, progress, kwargs) -> dict:
     """Answer every pair as (B, A) too: how often the answers agree, how far p drifts, and the metrics of
     the symmetric readout (both orders' probabilities averaged)."""
-    prompts = [
-        swapped_prompt(p, a, b) for p, a, b in zip(frame["prompt"], frame["smiles_a"], frame["smiles_b"])
-    ]
     prefixes = list(frame["answer_prefix"]) if "answer_prefix" in frame else [""] * len(frame)
-    for index, (a, b, prefix) in enumerate(zip(frame["smiles_a"], frame["smiles_b"], prefixes)):
-        if prefix:  # CoT: the descriptions follow pair order, so they swap too (when we can rebuild them)
-            prefixes[index] = describe_pair(b, a) if describe_pair(a, b) == prefix else None
-    swappable = np.array([p is not None and q is not None for p, q in zip(prompts, prefixes)], dtype=bool)
+    rebuilt = [
+        swapped_row(a, b, prompt, prefix, spec, from_dataset=True)
+        for a, b, prompt, prefix in zip(frame["smiles_a"], frame["smiles_b"], frame["prompt"], prefixes)
+    ]
+    swappable = np.array([r is not None for r in rebuilt], dtype=bool)
     if not swappable.any():
         return {"skipped": "no row's prompt (and reasoning) can be rebuilt for (B, A)"}
     swapped = frame[swappable].copy()
-    swapped["prompt"] = [p for p, keep in zip(prompts, swappable) if keep]
+    swapped["prompt"] = [r[0] for r in rebuilt if r is not None]
     swapped["smiles_a"], swapped["smiles_b"] = frame["smiles_b"][swappable], frame["smiles_a"][swappable]
     if "answer_prefix" in swapped:
-        swapped["answer_prefix"] = [p for p, keep in zip(prefixes, swappable) if keep]
+        swapped["answer_prefix"] = [r[1] for r in rebuilt if r is not None]
     results, _ = _run(model, processor, swapped, spec, progress, f"evaluating {spec.name} (B, A)", **kwargs)
     swapped_predictions = _predictions_table(results).set_index("row_id")
     joined = predictions.set_index("row_id").join(swapped_predictions, rsuffix="_swapped", how="inner")

@@ -18,9 +18,10 @@ from __future__ import annotations
 import itertools
 import math
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator, Mapping, Sequence, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import torch
 from torch_geometric.data import Batch
@@ -69,16 +70,12 @@ def default_max_new_tokens(task: TaskSpec, cot: bool) -> int:
     return 256 if cot else 64
 
 
-@dataclass
-class SwappedInputs:
+class SwappedInputs(NamedTuple):
     """A batch's pairs as (B, A): prompts, molecule features in (B, A) order, CoT prefixes (or ``None``)."""
 
     prompts: list[str]
     molecule_features: torch.Tensor
     prefixes: list[str] | None
-
-    def __iter__(self):
-        return iter((self.prompts, self.molecule_features, self.prefixes))
 
 
 def uses_symmetric_readout(task: TaskSpec, mode: str, symmetric: bool | None) -> bool:
@@ -92,35 +89,45 @@ def uses_symmetric_readout(task: TaskSpec, mode: str, symmetric: bool | None) ->
     return bool(wanted) and mode == "score" and task.kind == CLASSIFICATION
 
 
-def swapped_pairs(
+def swapped_row(
+    smiles_a: str, smiles_b: str, prompt: str, prefix: str, task: TaskSpec, from_dataset: bool
+) -> tuple[str, str] | None:
+    """The (B, A) prompt and CoT prefix of one (A, B) row, or ``None`` when either cannot be rebuilt.
+
+    A dataset prompt is rebuilt when it is the standard pair prompt (`swapped_prompt`); a prefix when it is the
+    pair's own description (`describe_pair`); an empty prefix stays empty.
+    """
+    new_prompt = (
+        swapped_prompt(prompt, smiles_a, smiles_b) if from_dataset else task.prompt(smiles_b, smiles_a)
+    )
+    new_prefix = ""
+    if prefix:  # CoT: the descriptions follow pair order, so they swap too
+        new_prefix = (
+            describe_pair(smiles_b, smiles_a) if describe_pair(smiles_a, smiles_b) == prefix else None
+        )
+    return None if new_prompt is None or new_prefix is None else (new_prompt, new_prefix)
+
+
+def swapped_inputs(
     pairs: Sequence[Sequence[str]],
     prompts: Sequence[str],
     prefixes: Sequence[str] | None,
     task: TaskSpec,
     from_dataset: bool,
-) -> tuple[list[tuple[str, str]], list[str], list[str] | None]:
-    """The (B, A) pairs, prompts and CoT prefixes of a batch.
+    features_of: Callable[[list[tuple[str, str]]], torch.Tensor],
+) -> SwappedInputs:
+    """A batch as (B, A) (`swapped_row` per row), molecule features from ``features_of(pairs)``.
 
-    A dataset prompt is rebuilt for (B, A) when it is the standard pair prompt (`swapped_prompt`), a CoT
-    prefix when it is the pair's own description; a row where either cannot be rebuilt keeps its (A, B)
-    inputs, so its answer is its one-order answer.
+    A row that cannot be rebuilt keeps its (A, B) inputs, so its answer is its one-order answer.
     """
-    out_pairs, out_prompts, out_prefixes = [], [], [] if prefixes is not None else None
+    out_pairs, out_prompts, out_prefixes = [], [], []
     for index, ((a, b), prompt) in enumerate(zip(pairs, prompts)):
-        new_prompt = swapped_prompt(prompt, a, b) if from_dataset else task.prompt(b, a)
-        new_prefix = ""
-        if prefixes is not None and prefixes[index]:
-            new_prefix = describe_pair(b, a) if describe_pair(a, b) == prefixes[index] else None
-        if new_prompt is None or new_prefix is None:
-            out_pairs.append((a, b))
-            out_prompts.append(prompt)
-            new_prefix = prefixes[index] if prefixes is not None else ""
-        else:
-            out_pairs.append((b, a))
-            out_prompts.append(new_prompt)
-        if out_prefixes is not None:
-            out_prefixes.append(new_prefix)
-    return out_pairs, out_prompts, out_prefixes
+        prefix = prefixes[index] if prefixes is not None else ""
+        swapped = swapped_row(a, b, prompt, prefix, task, from_dataset)
+        out_pairs.append((a, b) if swapped is None else (b, a))
+        out_prompts.append(prompt if swapped is None else swapped[0])
+        out_prefixes.append(prefix if swapped is None else swapped[1])
+    return SwappedInputs(out_prompts, features_of(out_pairs), out_prefixes if prefixes is not None else None)
 
 
 def predict_batch(
@@ -356,10 +363,7 @@ def iter_predictions(
 
         swapped = None
         if both_orders:
-            pairs_ba, prompts_ba, prefixes_ba = swapped_pairs(
-                pairs, prompts, prefixes, task, use_dataset_prompts
-            )
-            swapped = SwappedInputs(prompts_ba, features_of(pairs_ba), prefixes_ba)
+            swapped = swapped_inputs(pairs, prompts, prefixes, task, use_dataset_prompts, features_of)
         return predict_batch(
             model,
             processor,
@@ -414,7 +418,8 @@ __all__ = [
     "load_for_inference",
     "predict_batch",
     "predict_frame",
-    "swapped_pairs",
+    "swapped_inputs",
+    "swapped_row",
     "uncached_features",
     "uses_symmetric_readout",
 ]
