@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
 import os
 import sys
@@ -94,7 +95,8 @@ def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args
     """
     out = []
     keys = ("auroc", "accuracy") if task == "ddi_binary" else ("rmse", "mae", "r2")
-    for variant in args.variants:
+    for (label, start_model), variant in itertools.product(start_models(args.start_model), args.variants):
+        seeds = args.seeds if variant in args.seeded_variants or not args.seeded_variants else args.seeds[:1]
         reports = [
             run_variant(
                 folder,
@@ -102,12 +104,12 @@ def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args
                 variant,
                 seed,
                 args.steps,
-                workdir,
+                workdir / label,
                 test_rows=test_rows,
-                start_model=args.start_model,
+                start_model=start_model,
                 overrides=json.loads(args.overrides),
             )
-            for seed in args.seeds
+            for seed in seeds
         ]
         summary = summarise(reports, keys)
         metrics = {k: m for k, (m, _) in summary.items()} | {f"{k}_std": sd for k, (_, sd) in summary.items()}
@@ -124,9 +126,19 @@ def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args
             scores = np.stack(
                 [np.array([p[1] for p in r["predictions"]["class_probabilities"]]) for r in reports]
             )
-        name = f"MolTC tiny {variant} ({args.steps} steps, {len(args.seeds)} seeds)"
+        origin = "" if label == "tiny" else f" from {label}"
+        name = f"MolTC tiny {variant}{origin} ({args.steps} steps, {len(seeds)} seeds)"
         seconds = float(np.mean([r["train_seconds"] for r in reports]))
         out.append(BaselineResult(name, metrics, seconds, scores))
+    return out
+
+
+def start_models(entries: list[str]) -> list[tuple[str, str]]:
+    """``--start-model`` entries as ``(label, model)``: ``LABEL=PATH`` or a bare config name / folder."""
+    out = []
+    for entry in entries:
+        label, _, model = entry.rpartition("=")
+        out.append((label or Path(model).name or model, model))
     return out
 
 
@@ -235,7 +247,17 @@ def main(argv: list[str] | None = None) -> int:
         "--tasks", nargs="+", default=list(PLAN), choices=list(PLAN), help="which rows of the plan to run"
     )
     parser.add_argument(
-        "--start-model", default="tiny", help="a model config name or a saved (pretrained) model"
+        "--start-model",
+        nargs="+",
+        default=["tiny"],
+        help="model config names or saved (pretrained) models to fine-tune, each [LABEL=]PATH: one set of "
+        "MolTC rows per start model, on the same test rows",
+    )
+    parser.add_argument(
+        "--seeded-variants",
+        nargs="*",
+        default=[],
+        help="run all --seeds only for these variants (the others: the first seed); default: every variant",
     )
     parser.add_argument("--overrides", default="{}", help="JSON recipe overrides of tiny-finetune")
     parser.add_argument("--deepddi-limit", type=int, default=20000, help="rows read per DeepDDI raw file")

@@ -17,6 +17,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
         "build_dataset",
         "build MoT-instructions (parquet + dataset card) from raw or embedded data",
     ),
+    "pretrain-graph": (
+        "pretrain_graph",
+        "self-supervised GIN pretraining on the MOSES molecules (attribute masking + GraphCL)",
+    ),
     "train": ("train", "train with TRL SFTTrainer from a recipe (pretrain / finetune / pipeline)"),
     "evaluate": ("evaluate", "score a model on a dataset split: metrics.json + plots"),
     "predict": ("predict", "screen pairs from CSV/parquet with cached molecule embeddings"),

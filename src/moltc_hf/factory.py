@@ -23,6 +23,10 @@ from .tokenization_moltc import build_tokenizer
 # moltc_hf.hub_configs), found through the import system: one lookup for a checkout, a wheel and a Space.
 HUB_CONFIGS_DIR = files("moltc_hf.hub_configs")
 MODEL_CONFIGS_DIR = HUB_CONFIGS_DIR / "models"
+# A pretrained graph encoder folder (`moltc pretrain-graph`): the GIN's weights (pretrain-gnns key names) and its
+# `MolTCGraphConfig`, which replaces the model config's own graph config when a model is built from it.
+GRAPH_ENCODER_WEIGHTS = "graph_encoder.safetensors"
+GRAPH_CONFIG_FILE = "graph_config.json"
 
 
 def available_model_configs() -> list[str]:
@@ -83,6 +87,7 @@ def build_model(
     seed: int | None = 0,
     dtype: torch.dtype | None = None,
     device: str | torch.device | None = None,
+    graph_encoder: str | Path | None = None,
 ) -> tuple[MolTCForConditionalGeneration, MolTCProcessor]:
     """Build a fresh, untrained MolTC model and its processor from a model config.
 
@@ -93,8 +98,13 @@ def build_model(
             with a locally trained tokenizer.
         tokenizer: use this tokenizer instead (MolTC's special tokens are added if missing).
         seed: seeds the random init, so the same seed gives the same weights.
+        graph_encoder: a pretrained GIN folder (`moltc pretrain-graph` output: ``graph_encoder.safetensors`` +
+            ``graph_config.json``): its graph config replaces the spec's and its weights are loaded.
     """
     spec = load_model_spec(name_or_path)
+    encoder_weights = None
+    if graph_encoder is not None:
+        spec["graph_config"], encoder_weights = read_graph_encoder(graph_encoder)
     tokenizer_spec = spec.get("tokenizer", {})
     if tokenizer is None:
         if pretrained_text_model and tokenizer_spec.get("name_or_path"):
@@ -111,12 +121,51 @@ def build_model(
         language_model.resize_token_embeddings(config.text_config.vocab_size)
         model.model.language_model.load_state_dict(language_model.state_dict())
         model.tie_weights()
+    if encoder_weights is not None:
+        model.model.graph_encoder.load_state_dict(encoder_weights)
+        model.config.pretrained_graph_encoder = str(graph_encoder)
     configure_generation(model, processor)
     if dtype is not None:
         model = model.to(dtype)
     if device is not None:
         model = model.to(device)
     return model, processor
+
+
+def read_graph_encoder(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """``(graph config dict, GIN state dict)`` of a pretrained graph encoder folder, with a message that names
+    what is missing (a ``final/`` inside the folder given is found too: the folder a run writes)."""
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    if (
+        not (folder / GRAPH_ENCODER_WEIGHTS).is_file()
+        and (folder / "final" / GRAPH_ENCODER_WEIGHTS).is_file()
+    ):
+        folder = folder / "final"
+    missing = [name for name in (GRAPH_ENCODER_WEIGHTS, GRAPH_CONFIG_FILE) if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"graph_encoder: {folder} is not a pretrained graph encoder folder (missing {', '.join(missing)}; "
+            "`moltc pretrain-graph --out DIR` writes DIR/final)"
+        )
+    config = json.loads((folder / GRAPH_CONFIG_FILE).read_text())
+    keep = {
+        f
+        for f in (
+            "num_layers",
+            "hidden_size",
+            "dropout",
+            "jk_mode",
+            "num_atom_types",
+            "num_chirality_tags",
+            "num_bond_types",
+            "num_bond_directions",
+            "self_loop_bond_type",
+            "layer_norm_eps",
+        )
+    }
+    return {k: v for k, v in config.items() if k in keep}, load_file(str(folder / GRAPH_ENCODER_WEIGHTS))
 
 
 def configure_generation(model: MolTCForConditionalGeneration, processor: MolTCProcessor) -> None:
@@ -133,9 +182,12 @@ def configure_generation(model: MolTCForConditionalGeneration, processor: MolTCP
 
 
 __all__ = [
+    "GRAPH_CONFIG_FILE",
+    "GRAPH_ENCODER_WEIGHTS",
     "available_model_configs",
     "build_config",
     "build_model",
     "configure_generation",
     "load_model_spec",
+    "read_graph_encoder",
 ]

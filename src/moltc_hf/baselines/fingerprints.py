@@ -1,4 +1,5 @@
-"""Binary DDI reference with chemistry but no language model: logistic regression on Morgan pair fingerprints.
+"""Binary DDI references with chemistry but no language model: logistic regression / random forest on Morgan pair
+fingerprints.
 
 It answers "does the model learn more than substructure co-occurrence?" and, next to the drug prior
 (`priors`), shows how much of a split's score needs chemistry at all.
@@ -10,6 +11,7 @@ import numpy as np
 from rdkit import DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 from scipy import sparse
+from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 
 from ..featurization import parse_molecule
@@ -56,4 +58,17 @@ class MorganPairLogistic:
         return self.estimator.predict_proba(self.pairs(rows))[:, 1]
 
 
-__all__ = ["MorganPairLogistic"]
+class MorganPairForest(MorganPairLogistic):
+    """A random forest on the same order-free Morgan pair features: on pairs whose drugs are both new it is the
+    strongest fingerprint reference (docs: ChChMiner cold-both 0.69, DeepDDI 0.74 against the LR's 0.59 / 0.62)."""
+
+    def __init__(
+        self, *, radius: int = 2, n_bits: int = 2048, n_estimators: int = 200, seed: int = 0
+    ) -> None:
+        super().__init__(radius=radius, n_bits=n_bits, seed=seed)
+        self.estimator = RandomForestClassifier(
+            n_estimators=n_estimators, min_samples_leaf=1, n_jobs=1, random_state=seed
+        )
+
+
+__all__ = ["MorganPairForest", "MorganPairLogistic"]

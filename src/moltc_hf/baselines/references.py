@@ -17,7 +17,7 @@ import numpy as np
 from ..evaluation.metrics import accuracy, binary_auroc, regression_metrics
 from .chemprop import ChempropPair, chemprop_available
 from .descriptors import DescriptorRegressor, MeanRegressor
-from .fingerprints import MorganPairLogistic
+from .fingerprints import MorganPairForest, MorganPairLogistic
 from .frames import LABELLED_PAIR_COLUMNS, rows_to_frame
 from .priors import DrugPrior
 
@@ -54,6 +54,7 @@ REGRESSION_BASELINES: dict[str, Callable[[int], object]] = {
 BINARY_BASELINES: dict[str, Callable[[int], object]] = {
     "drug prior (no chemistry)": lambda seed: DrugPrior(),
     "Morgan LR (pair fingerprints)": lambda seed: MorganPairLogistic(seed=seed),
+    "Morgan RF (pair fingerprints)": lambda seed: MorganPairForest(seed=seed),
 }
 
 

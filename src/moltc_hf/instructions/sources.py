@@ -126,6 +126,16 @@ SOURCE_INFO: dict[str, SourceInfo] = {
             "CC BY-SA 3.0 (ChEMBL)",
             "Mendez et al., NAR 47, D930 (2019)",
         ),
+        SourceInfo(
+            "moses",
+            ("pretrain",),
+            False,
+            "both",
+            False,
+            "MOSES train set (molsets 0.3.1 wheel, moses/dataset/data/train.csv.gz; ZINC Clean Leads)",
+            "MIT (molsets 0.3.1, data included); molecules from ZINC",
+            "Polykovskiy et al., Front. Pharmacol. 11, 565644 (2020)",
+        ),
     ]
 }
 

@@ -14,9 +14,10 @@ from typing import Any
 import yaml
 
 from ..factory import HUB_CONFIGS_DIR
+from .graph_pretrain import GraphPretrainingArguments
 
 RECIPES_DIR = HUB_CONFIGS_DIR / "recipes"
-STAGES = ("pretrain", "finetune", "pipeline")
+STAGES = ("graph-pretrain", "pretrain", "finetune", "pipeline")
 
 # The paper's optimiser and schedule (LAVIS linear-warmup-cosine, AdamW 1e-4 -> 1e-5, wd 0.05) expressed with
 # transformers' own scheduler. A recipe's ``training:`` block overrides any of these or sets any other SFTConfig field.
@@ -47,7 +48,8 @@ class Recipe:
 
     Attributes:
         name: recipe name (the file stem by default).
-        stage: ``pretrain``, ``finetune`` or ``pipeline``.
+        stage: ``graph-pretrain`` (self-supervised GIN pretraining on the MOSES corpus, `graph_pretrain`),
+            ``pretrain``, ``finetune`` or ``pipeline``.
         model: where a run starts when `train` gets no ``model``: a `hub_configs/models` name (fresh build),
             a saved model folder or a hub id.
         dataset_config: the dataset folder's config (``pretrain``, ``freesolv``, ``drugbank``, ...).
@@ -67,6 +69,11 @@ class Recipe:
             (`moltc_hf.collator`). Best with flash attention on CUDA (varlen kernels).
         graph_only_prompts: train on prompts without the SMILES text (`MolTCDataCollator.graph_only`): the
             graph tokens are then the molecules' only way in (stage-1 property pretraining, `tiny-property-pretrain`).
+        graph_encoder: a pretrained GIN folder (`moltc pretrain-graph` output) that a model built fresh from
+            ``model`` (a config name) starts from; in a pipeline, a ``graph-pretrain`` stage sets it for the next.
+        graph_pretraining: for ``graph-pretrain``: `GraphPretrainingArguments` fields (``max_steps``,
+            ``batch_size``, ``objectives``, ...); the corpus is MOSES from ``$MOLTC_RAW_DIR`` (or the molsets wheel
+            there), the GIN's shape ``model``'s graph config.
         training: `SFTConfig` fields over `PAPER_TRAINING_DEFAULTS`.
         stages: for ``pipeline``: stage recipes (file names relative to this file, or inline mappings).
     """
@@ -87,6 +94,8 @@ class Recipe:
     stopping_strategy: str = "all_exhausted"
     padding_free: bool = False
     graph_only_prompts: bool = False
+    graph_encoder: str | None = None
+    graph_pretraining: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     stages: list[Recipe] = field(default_factory=list)
     source: str | None = None
@@ -96,7 +105,7 @@ class Recipe:
             raise ValueError(f"Recipe {self.name!r}: stage must be one of {STAGES}, got {self.stage!r}")
         if self.stage == "pipeline" and not self.stages:
             raise ValueError(f"Recipe {self.name!r}: a pipeline needs a non-empty `stages` list")
-        if self.stage != "pipeline" and not self.dataset_config:
+        if self.stage not in ("pipeline", "graph-pretrain") and not self.dataset_config:
             raise ValueError(f"Recipe {self.name!r}: stage {self.stage!r} needs `dataset_config`")
 
     @classmethod
@@ -200,6 +209,8 @@ _FIELD_CHECKS: dict[str, tuple[Any, str]] = {
     ),
     "padding_free": (lambda v: isinstance(v, bool), "true or false"),
     "graph_only_prompts": (lambda v: isinstance(v, bool), "true or false"),
+    "graph_encoder": (lambda v: v is None or (isinstance(v, str) and v.strip()), "a pretrained GIN folder or null"),
+    "graph_pretraining": (lambda v: v is None or isinstance(v, dict), "a mapping of graph pretraining settings"),
     "training": (lambda v: v is None or isinstance(v, dict), "a mapping of SFTConfig fields"),
     "stages": (lambda v: v is None or isinstance(v, list), "a list of recipe files or mappings"),
 }
@@ -213,6 +224,13 @@ def validate_fields(data: dict[str, Any], label: str, where: str = "") -> None:
             raise ValueError(f"{label}: {where}{key}: expected {expected}, got {_shown(value)}")
     if data.get("training") is None:
         data["training"] = {}
+    if data.get("graph_pretraining") is None:
+        data["graph_pretraining"] = {}
+    if data["graph_pretraining"]:
+        try:
+            GraphPretrainingArguments.from_dict(data["graph_pretraining"])
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"{label}: {where}graph_pretraining: {err}") from None
     if data.get("lora"):
         validate_lora(data["lora"], label, f"{where}lora.")
     if data["training"]:

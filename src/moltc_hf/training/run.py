@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -13,6 +14,7 @@ from typing import Any
 import yaml
 from transformers import TrainerCallback
 
+from ..atomic import write_folder_atomically
 from ..instructions.tasks import read_classes
 from ..modeling_moltc import MolTCForConditionalGeneration
 from ..processing_moltc import MolTCProcessor
@@ -81,6 +83,8 @@ def train(
     """
     recipe = load_recipe(recipe)
     output_dir = Path(output_dir)
+    if recipe.stage == "graph-pretrain":
+        return _pretrain_graph_stage(recipe, output_dir, max_steps, resume)
     if recipe.stage == "pipeline":
         return _train_pipeline(
             recipe, dataset_dir, output_dir, config_name, model, max_steps, resume, callbacks
@@ -93,8 +97,16 @@ def _train_pipeline(
 ) -> TrainResult:
     results: list[TrainResult] = []
     current = model
+    graph_encoder = None  # set by a graph-pretrain stage: the next stage builds its model on that GIN
     for index, stage in enumerate(recipe.stages):
         stage_dir = output_dir / "stages" / f"{index}-{stage.name}"
+        if stage.stage == "graph-pretrain":
+            results.append(_pretrain_graph_stage(stage, stage_dir, max_steps, resume))
+            graph_encoder = results[-1].final_dir
+            continue
+        if graph_encoder is not None:
+            stage = dataclasses.replace(stage, graph_encoder=str(graph_encoder))
+            graph_encoder = None
         if (
             resume
             and (stage_dir / "final" / "config.json").is_file()
@@ -132,6 +144,44 @@ def _train_pipeline(
     return result
 
 
+def _pretrain_graph_stage(recipe: Recipe, output_dir: Path, max_steps: int | None, resume: bool) -> TrainResult:
+    """A ``graph-pretrain`` stage: `pretrain_graph_encoder` on MOSES (``$MOLTC_RAW_DIR`` or the molsets wheel
+    there), the GIN of ``recipe.model``'s shape; ``final/`` is the GIN folder the next stage starts from."""
+    from ..corpus import find_moses_file
+    from ..instructions.builder import default_raw_dir
+    from .graph_pretrain import GraphPretrainingArguments, finished_graph_encoder, pretrain_graph_encoder
+
+    final = finished_graph_encoder(output_dir)
+    if resume and final is not None and (output_dir / "train_result.json").is_file():
+        logger.info("Graph pretraining already finished in %s; skipping.", output_dir)
+        return _read_result(output_dir)
+    settings = dict(recipe.graph_pretraining)
+    if max_steps is not None:
+        settings["max_steps"] = min(max_steps, settings.get("max_steps", max_steps))
+    settings.setdefault("seed", int(recipe.training.get("seed", PAPER_TRAINING_DEFAULTS["seed"])))
+    args = GraphPretrainingArguments.from_dict(settings)
+    raw_dir = default_raw_dir()
+    result = pretrain_graph_encoder(
+        find_moses_file("train", raw_dir),
+        output_dir,
+        graph_config=recipe.model,
+        args=args,
+        heldout=find_moses_file("test", raw_dir),
+        resume=resume,
+        progress=lambda point: logger.info("graph pretraining: %s", point),
+    )
+    losses = [p["train_loss"] for p in result.curve if "train_loss" in p]
+    train_result = TrainResult(
+        output_dir=output_dir,
+        final_dir=output_dir / "final",
+        global_step=result.global_step,
+        training_loss=losses[-1] if losses else None,
+        log_history=[p | {"loss": p.get("train_loss")} for p in result.curve],
+    )
+    _write_result(train_result)
+    return train_result
+
+
 def _write_pipeline_rejects(output_dir: Path, stage_dirs: list[Path]) -> None:
     """``rejects.parquet`` of a pipeline: every stage's rejects in one file (empty when none), at the top."""
     import pyarrow as pa
@@ -161,7 +211,9 @@ def _train_stage(
         model, processor = model
     else:
         seed = int(recipe.training.get("seed", PAPER_TRAINING_DEFAULTS["seed"]))
-        model, processor = load_model(model if model is not None else recipe.model, seed=seed)
+        model, processor = load_model(
+            model if model is not None else recipe.model, seed=seed, graph_encoder=recipe.graph_encoder
+        )
     prepare_stage_model(model, recipe)
 
     configs = split_configs(config_name or recipe.dataset_config)
@@ -254,25 +306,6 @@ def _train_stage(
     if trainer.accelerator.is_main_process:
         _write_result(result)
     return result
-
-
-def write_folder_atomically(folder: Path, write) -> None:
-    """``write(tmp)`` into ``.<name>.partial`` beside ``folder``, then swap it in by renames.
-
-    A kill or a full disk while the final model is written leaves the previous ``final/`` (or none) and a
-    ``.partial`` folder that the next run removes, never a ``final/`` with half its weights.
-    """
-    partial = folder.with_name(f".{folder.name}.partial")
-    old = folder.with_name(f".{folder.name}.old")
-    for leftover in (partial, old):
-        if leftover.exists():
-            shutil.rmtree(leftover)
-    write(partial)
-    if folder.exists():
-        os.replace(folder, old)
-    os.replace(partial, folder)
-    if old.exists():
-        shutil.rmtree(old)
 
 
 def _reached_max_steps(checkpoint: str, max_steps: int) -> bool:

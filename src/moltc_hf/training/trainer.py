@@ -35,14 +35,22 @@ logger = logging.getLogger(__name__)
 
 
 # -- model --
-def load_model(source: str | Path, seed: int = 0) -> tuple[MolTCForConditionalGeneration, MolTCProcessor]:
-    """A model to train: a `hub_configs/models` name or JSON spec builds a fresh one (seeded); a saved folder or a
-    hub id loads a trained one (``AutoModelForCausalLM`` / ``AutoProcessor``)."""
+def load_model(
+    source: str | Path, seed: int = 0, graph_encoder: str | Path | None = None
+) -> tuple[MolTCForConditionalGeneration, MolTCProcessor]:
+    """A model to train: a `hub_configs/models` name or JSON spec builds a fresh one (seeded; on the pretrained GIN
+    ``graph_encoder`` when given); a saved folder or a hub id loads a trained one (``AutoModelForCausalLM`` /
+    ``AutoProcessor``), whose GIN is already trained (``graph_encoder`` is then refused, not ignored)."""
     path = Path(source)
     is_spec = path.suffix == ".json" and path.is_file()
     is_config_name = not path.exists() and str(source) in available_model_configs()
     if is_spec or is_config_name:
-        return build_model(source, seed=seed)
+        return build_model(source, seed=seed, graph_encoder=graph_encoder)
+    if graph_encoder is not None:
+        raise ValueError(
+            f"graph_encoder {graph_encoder}: applies to a model built from a config name, not to the trained "
+            f"model {source} (its GIN is already trained)"
+        )
     # fp32 master weights: bf16 is applied by autocast during training, not by the stored dtype.
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
     register_model_tasks(model.config)  # user tasks an earlier stage was trained on
