@@ -3,6 +3,7 @@ builds on, the `moltc pretrain-graph` command, the `moses` dataset source and a 
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import json
 import subprocess
@@ -186,3 +187,28 @@ def test_chain_pretrains_the_gin_then_builds_the_next_stage_on_it(molsets_wheel,
     assert config["pretrained_graph_encoder"] == str(gin_dir / "final")
     with pytest.raises(ValueError, match="graph_pretraining"):
         Recipe.from_dict({"stage": "graph-pretrain", "graph_pretraining": {"objectives": ["nope"]}})
+
+
+def test_freeze_graph_encoder_keeps_the_gin_fixed(tmp_path):
+    from moltc_hf.instructions import build_dataset
+    from moltc_hf.training import Recipe
+
+    build_dataset("embedded", tmp_path / "mot", limit=40, pretrain_pairs=20, progress=False)
+    model, processor = build_model("tiny", seed=0)
+    before = {k: v.clone() for k, v in model.model.graph_encoder.state_dict().items()}
+    connector = {k: v.clone() for k, v in model.model.mol_connector.state_dict().items() if k.endswith("weight")}
+    recipe = dataclasses.replace(
+        load_recipe("tiny-finetune"),
+        freeze_graph_encoder=True,
+        training={"max_steps": 3, "per_device_train_batch_size": 4, "report_to": "none", "save_steps": 100},
+    )
+    result = train(
+        recipe, dataset_dir=tmp_path / "mot", output_dir=tmp_path / "run", model=(model, processor)
+    )
+    saved = load_file(result.final_dir / "model.safetensors")
+    weights = [k for k in before if "running" not in k and "num_batches" not in k]
+    assert all(torch.equal(saved[f"model.graph_encoder.{k}"], before[k]) for k in weights)
+    changed = [k for k, v in connector.items() if not torch.equal(saved[f"model.mol_connector.{k}"], v)]
+    assert changed  # the rest of the model trained
+    with pytest.raises(ValueError, match="freeze_graph_encoder"):
+        Recipe.from_dict({"stage": "finetune", "dataset_config": "x", "freeze_graph_encoder": "yes"})

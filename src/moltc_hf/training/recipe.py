@@ -71,6 +71,8 @@ class Recipe:
             graph tokens are then the molecules' only way in (stage-1 property pretraining, `tiny-property-pretrain`).
         graph_encoder: a pretrained GIN folder (`moltc pretrain-graph` output) that a model built fresh from
             ``model`` (a config name) starts from; in a pipeline, a ``graph-pretrain`` stage sets it for the next.
+        freeze_graph_encoder: keep the GIN's weights fixed in this stage (a pretrained GIN used as a feature
+            extractor, as the paper's stage 2 keeps it only through LoRA's ``modules_to_save``).
         graph_pretraining: for ``graph-pretrain``: `GraphPretrainingArguments` fields (``max_steps``,
             ``batch_size``, ``objectives``, ...); the corpus is MOSES from ``$MOLTC_RAW_DIR`` (or the molsets wheel
             there), the GIN's shape ``model``'s graph config.
@@ -95,6 +97,7 @@ class Recipe:
     padding_free: bool = False
     graph_only_prompts: bool = False
     graph_encoder: str | None = None
+    freeze_graph_encoder: bool = False
     graph_pretraining: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     stages: list[Recipe] = field(default_factory=list)
@@ -209,8 +212,15 @@ _FIELD_CHECKS: dict[str, tuple[Any, str]] = {
     ),
     "padding_free": (lambda v: isinstance(v, bool), "true or false"),
     "graph_only_prompts": (lambda v: isinstance(v, bool), "true or false"),
-    "graph_encoder": (lambda v: v is None or (isinstance(v, str) and v.strip()), "a pretrained GIN folder or null"),
-    "graph_pretraining": (lambda v: v is None or isinstance(v, dict), "a mapping of graph pretraining settings"),
+    "graph_encoder": (
+        lambda v: v is None or (isinstance(v, str) and v.strip()),
+        "a pretrained GIN folder or null",
+    ),
+    "graph_pretraining": (
+        lambda v: v is None or isinstance(v, dict),
+        "a mapping of graph pretraining settings",
+    ),
+    "freeze_graph_encoder": (lambda v: isinstance(v, bool), "true or false"),
     "training": (lambda v: v is None or isinstance(v, dict), "a mapping of SFTConfig fields"),
     "stages": (lambda v: v is None or isinstance(v, list), "a list of recipe files or mappings"),
 }

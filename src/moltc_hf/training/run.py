@@ -144,7 +144,9 @@ def _train_pipeline(
     return result
 
 
-def _pretrain_graph_stage(recipe: Recipe, output_dir: Path, max_steps: int | None, resume: bool) -> TrainResult:
+def _pretrain_graph_stage(
+    recipe: Recipe, output_dir: Path, max_steps: int | None, resume: bool
+) -> TrainResult:
     """A ``graph-pretrain`` stage: `pretrain_graph_encoder` on MOSES (``$MOLTC_RAW_DIR`` or the molsets wheel
     there), the GIN of ``recipe.model``'s shape; ``final/`` is the GIN folder the next stage starts from."""
     from ..corpus import find_moses_file

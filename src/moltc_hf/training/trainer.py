@@ -68,6 +68,8 @@ def prepare_stage_model(model: MolTCForConditionalGeneration, recipe: Recipe) ->
             )
         else:
             logger.info("Projectors already untied; nothing to do.")
+    if recipe.freeze_graph_encoder:
+        model.model.graph_encoder.requires_grad_(False)
     if recipe.lora is None and recipe.freeze_language_model:
         # The LM head is tied to the input embeddings, so it is frozen with them.
         model.model.language_model.requires_grad_(False)
@@ -330,7 +332,11 @@ def build_trainer(
         pack_length=pack_length_for(model),
         graph_only=recipe.graph_only_prompts,
     )
-    peft_config = moltc_lora_config(**recipe.lora) if recipe.lora is not None else None
+    peft_config = (
+        moltc_lora_config(**{"train_graph_encoder": not recipe.freeze_graph_encoder, **recipe.lora})
+        if recipe.lora is not None
+        else None
+    )
     # SFTTrainer's leading parameters: model, args, data_collator, train_dataset, eval_dataset, processing_class
     trainer = MolTCSFTTrainer(
         model,
