@@ -20,8 +20,8 @@ TASKS=${TASKS:-chchminer-cold deepddi-cold freesolv compsol compsol-cold}
 export MOLTC_RAW_DIR=$RAW OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 mkdir -p "$OUT/recipes"
 
-# 1. the GIN (3,000 x 256 molecules; its curve and cost are in $OUT/gin/final/pretraining.json)
-[ -d "$OUT/gin/final" ] || moltc pretrain-graph --raw-dir "$RAW" --out "$OUT/gin" --max-steps 3000 --resume
+# 1. the GIN (1,500 x 256 molecules; its curve and cost are in $OUT/gin/final/pretraining.json)
+[ -d "$OUT/gin/final" ] || moltc pretrain-graph --raw-dir "$RAW" --out "$OUT/gin" --max-steps 1500 --resume
 # 2. stage-1 data: ChEMBL drug pairs (today's) and MOSES molecule pairs
 [ -d "$OUT/data/chembl" ] || moltc build-dataset --source pretrain --out "$OUT/data/chembl" --no-progress
 [ -d "$OUT/data/moses" ] || moltc build-dataset --source moses --raw-dir "$RAW" --out "$OUT/data/moses" \

@@ -75,7 +75,7 @@ class GraphPretrainingArguments:
         device: ``auto`` (CUDA when present, bf16 autocast there) or a torch device string.
     """
 
-    max_steps: int = 2000
+    max_steps: int = 1500
     batch_size: int = 256
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
