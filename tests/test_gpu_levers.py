@@ -2,15 +2,29 @@
 
 * Projector routing planned on the host: the same molecule tokens and the same loss as running each role's projector
   on its own molecules, and no read of the device-side ``mol_roles`` (a ``meta`` tensor here: reading it fails).
+* bf16 inference (``dtype``/``torch_dtype`` of the pipeline, ``--dtype`` of predict): the same class on >= 99% of
+  pairs as fp32 and probabilities within ``BF16_PROBABILITY_TOLERANCE``.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
 import pytest
 import torch
 
 from moltc_hf import MolTCDataCollator
+from moltc_hf.cli import main
+from moltc_hf.evaluation.inference import inference_dtype
 from moltc_hf.instructions import templates
+from moltc_hf.pipeline import set_task_defaults
+
+# bf16 keeps 8 mantissa bits; the class scores are summed log-probabilities, log-softmaxed in fp32.
+BF16_PROBABILITY_TOLERANCE = 0.01
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Oc1ccccc1C(=O)O", "CN1CCC[C@H]1c1cccnc1", "O=C=O", "CCCCCl"]
 
@@ -103,3 +117,115 @@ def test_training_loss_equals_the_per_role_definition(tiny, padding_free, per_ro
     loss.backward()
     for projector in model.mol_connector.projectors:  # both projectors learn from their own molecules
         assert projector.query_tokens.grad is not None and projector.query_tokens.grad.abs().sum() > 0
+
+
+# -- bf16 inference --
+DRUGS = [
+    "CCO",
+    "c1ccccc1O",
+    "CC(=O)Oc1ccccc1C(=O)O",
+    "CN1CCC[C@H]1c1cccnc1",
+    "CC(C)Cc1ccc(cc1)C(C)C(=O)O",
+    "CC(=O)Nc1ccc(O)cc1",
+    "c1ccncc1",
+    "ClC(Cl)Cl",
+    "CN1C=NC2=C1C(=O)N(C(=O)N2C)C",
+    "OC(=O)c1ccccc1O",
+]
+PAIRS = [(a, b) for a in DRUGS for b in DRUGS if a != b]  # 90 pairs
+
+
+@pytest.fixture(scope="module")
+def ddi_model_dir(tmp_path_factory):
+    from moltc_hf import build_model
+
+    model, processor = build_model("tiny", seed=0)
+    set_task_defaults(model.config, task="ddi_binary", tasks=["ddi_binary"])
+    path = tmp_path_factory.mktemp("tiny-ddi")
+    model.save_pretrained(path)
+    processor.save_pretrained(path)
+    return path
+
+
+def _agreement(reference: list[dict], other: list[dict]) -> None:
+    same = sum(a["label"] == b["label"] for a, b in zip(reference, other)) / len(reference)
+    gaps = [abs(a["probability"] - b["probability"]) for a, b in zip(reference, other)]
+    print(f"bf16 vs fp32: same class {same:.1%}, largest probability gap {max(gaps):.4f}")
+    assert same >= 0.99
+    assert max(gaps) <= BF16_PROBABILITY_TOLERANCE
+    for a, b in zip(reference, other):  # a decided fp32 answer (margin above the tolerance) never flips
+        if abs(a["probability"] - 0.5) > BF16_PROBABILITY_TOLERANCE:
+            assert a["label"] == b["label"]
+
+
+def test_inference_dtype_is_bf16_on_cuda_and_fp32_on_cpu():
+    assert inference_dtype(None, "cpu") is torch.float32 and inference_dtype("auto", "cpu") is torch.float32
+    assert (
+        inference_dtype("auto", "cuda") is torch.bfloat16
+        and inference_dtype(None, "cuda:1") is torch.bfloat16
+    )
+    assert inference_dtype("float32", "cuda") is torch.float32
+    assert inference_dtype(torch.float16, "cpu") is torch.float16
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        inference_dtype("fp8", "cpu")
+
+
+def test_pipeline_in_bf16_agrees_with_fp32(ddi_model_dir):
+    from transformers import pipeline
+
+    fp32 = pipeline("molecule-pair-interaction", model=str(ddi_model_dir), trust_remote_code=True)
+    assert fp32.model.dtype is torch.float32  # "auto" on CPU
+    bf16 = pipeline("molecule-pair-interaction", model=str(ddi_model_dir), dtype=torch.bfloat16)
+    assert bf16.model.dtype is torch.bfloat16
+    _agreement(fp32(PAIRS, batch_size=16), bf16(PAIRS, batch_size=16))
+
+
+def test_pipeline_torch_dtype_in_a_fresh_process_without_moltc_hf(ddi_model_dir, tmp_path):
+    from transformers import pipeline
+
+    fp32 = pipeline("molecule-pair-interaction", model=str(ddi_model_dir))
+    folder = tmp_path / "shared"
+    fp32.save_pretrained(folder)
+    script = (
+        "import json, sys, torch\n"
+        "from transformers import pipeline\n"
+        "pipe = pipeline('molecule-pair-interaction', model=sys.argv[1], trust_remote_code=True,"
+        " torch_dtype=torch.bfloat16)\n"
+        "assert not [m for m in sys.modules if m.startswith('moltc_hf')]\n"
+        "pairs = json.loads(sys.argv[2])\n"
+        "print(json.dumps({'dtype': str(pipe.model.dtype), 'out': pipe(pairs, batch_size=16)}))\n"
+    )
+    pairs = PAIRS[:20]
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "HF_MODULES_CACHE": str(tmp_path / "modules"),
+        "OMP_NUM_THREADS": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(folder), json.dumps(pairs)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["dtype"] == "torch.bfloat16"
+    _agreement(fp32([tuple(p) for p in pairs]), result["out"])
+
+
+def test_predict_dtype_option(ddi_model_dir, tmp_path):
+    source = tmp_path / "pairs.csv"
+    pd.DataFrame({"smiles_a": [a for a, _ in PAIRS], "smiles_b": [b for _, b in PAIRS]}).to_csv(
+        source, index=False
+    )
+    base = ["predict", "--model", str(ddi_model_dir), "--input", str(source), "--device", "cpu"]
+    outputs = {}
+    for dtype in ("auto", "bfloat16"):
+        outputs[dtype] = tmp_path / f"{dtype}.parquet"
+        assert main([*base, "--output", str(outputs[dtype]), "--dtype", dtype]) == 0
+    frames = {dtype: pd.read_parquet(path) for dtype, path in outputs.items()}
+    _agreement(frames["auto"].to_dict("records"), frames["bfloat16"].to_dict("records"))
+    assert main([*base, "--output", str(tmp_path / "x.parquet"), "--dtype", "fp8"]) == 2

@@ -134,7 +134,8 @@ class MolTCProjector(nn.Module):
         queries = self.query_tokens.expand(node_tokens.size(0), -1, -1)
         query_output = self.qformer(
             query_embeds=queries,
-            encoder_hidden_states=node_tokens,
+            # (the GIN's LayerNorm output is fp32; a bf16/fp16 model's Q-Former takes its own dtype)
+            encoder_hidden_states=node_tokens.to(queries.dtype),
             encoder_attention_mask=node_mask.long(),
         ).last_hidden_state
         return self.language_projection(query_output.to(self.language_projection.weight.dtype))
