@@ -229,3 +229,127 @@ def test_predict_dtype_option(ddi_model_dir, tmp_path):
     frames = {dtype: pd.read_parquet(path) for dtype, path in outputs.items()}
     _agreement(frames["auto"].to_dict("records"), frames["bfloat16"].to_dict("records"))
     assert main([*base, "--output", str(tmp_path / "x.parquet"), "--dtype", "fp8"]) == 2
+
+
+# -- training levers (recipe keys) --
+def _lever_trainer(tmp_path, tiny, **recipe_keys):
+    import datasets
+
+    from moltc_hf.training import Recipe, build_trainer, prepare_stage_model
+
+    model, processor = tiny
+    recipe = Recipe.from_dict(
+        {
+            "name": "levers",
+            "stage": "finetune",
+            "dataset_config": "x",
+            "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0},
+            "untie_projectors": True,
+            **recipe_keys,
+            "training": {
+                "per_device_train_batch_size": 4,
+                "max_steps": 2,
+                "logging_steps": 1,
+                "save_strategy": "no",
+                "disable_tqdm": True,
+                "learning_rate": 1e-3,
+                "warmup_steps": 0,
+            },
+        }
+    )
+    prepare_stage_model(model, recipe)
+    return build_trainer(recipe, model, processor, datasets.Dataset.from_list(_rows(8)), tmp_path)
+
+
+def _losses(trainer) -> list[float]:
+    trainer.train()
+    return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+
+
+@pytest.mark.parametrize("padding_free", [False, True])
+def test_pad_to_multiple_of_keeps_the_loss(tiny, padding_free):
+    model, processor = _untied(tiny)
+    model.eval()
+    rows = _rows(5)
+    plain = MolTCDataCollator(processor, padding_free=padding_free, pack_length="longest")(rows)
+    rounded = MolTCDataCollator(
+        processor, padding_free=padding_free, pack_length="longest", pad_to_multiple_of=64
+    )(rows)
+    assert (
+        rounded["input_ids"].shape[1] % 64 == 0
+        and rounded["input_ids"].shape[1] > plain["input_ids"].shape[1]
+    )
+    with torch.no_grad():
+        torch.testing.assert_close(model(**rounded).loss, model(**plain).loss, rtol=1e-5, atol=1e-5)
+
+
+def test_sdpa_backends_setting():
+    from moltc_hf.training.speed import sdpa_backends
+
+    assert sdpa_backends("auto", cuda=False) is None  # CPU: torch's own choice
+    assert sdpa_backends("auto", cuda=True) == [
+        "flash",
+        "efficient",
+        "math",
+    ]  # no cuDNN re-planning per shape
+    assert sdpa_backends("all", cuda=True) is None and sdpa_backends(["math"]) == ["math"]
+    from moltc_hf.training import Recipe
+
+    with pytest.raises(ValueError, match="sdpa_backends: expected auto, all or a list"):
+        Recipe.from_dict({"name": "t", "stage": "finetune", "dataset_config": "x", "sdpa_backends": ["fast"]})
+    with pytest.raises(ValueError, match="frozen_weights_dtype: expected auto, float32 or bfloat16"):
+        Recipe.from_dict(
+            {"name": "t", "stage": "finetune", "dataset_config": "x", "frozen_weights_dtype": "fp16"}
+        )
+
+
+def test_training_steps_run_under_the_recipes_sdpa_backends(tiny, tmp_path):
+    trainer = _lever_trainer(tmp_path, tiny, sdpa_backends=["math"])
+    seen = []
+    language_model = trainer.model.get_base_model().model.language_model
+    handle = language_model.register_forward_hook(
+        lambda *_: seen.append(
+            (torch.backends.cuda.flash_sdp_enabled(), torch.backends.cuda.math_sdp_enabled())
+        )
+    )
+    try:
+        losses = _losses(trainer)
+    finally:
+        handle.remove()
+    assert len(losses) == 2 and seen and all(state == (False, True) for state in seen)
+    assert torch.backends.cuda.flash_sdp_enabled()  # restored after the step
+
+
+def test_frozen_language_model_in_bf16_keeps_fp32_masters_and_saves_fp32(tiny, tmp_path):
+    from safetensors import safe_open
+
+    from moltc_hf.training import merged_model
+
+    trainer = _lever_trainer(tmp_path, tiny, bf16=True, frozen_weights_dtype="bfloat16")
+    dtypes = {name: p.dtype for name, p in trainer.model.named_parameters()}
+    frozen = [
+        n for n, p in trainer.model.named_parameters() if not p.requires_grad and "language_model." in n
+    ]
+    assert frozen and all(dtypes[n] is torch.bfloat16 for n in frozen)
+    trainable = [n for n, p in trainer.model.named_parameters() if p.requires_grad]
+    assert any("lora_" in n for n in trainable) and any("graph_encoder" in n for n in trainable)
+    assert all(dtypes[n] is torch.float32 for n in trainable)
+    losses = _losses(trainer)
+    assert len(losses) == 2 and all(torch.isfinite(torch.tensor(losses)))
+    model = merged_model(trainer)
+    model.save_pretrained(tmp_path / "final")
+    with safe_open(tmp_path / "final" / "model.safetensors", "pt") as weights:
+        # (I64: BatchNorm's num_batches_tracked)
+        assert {weights.get_slice(k).get_dtype() for k in weights.keys()} - {"I64"} == {"F32"}  # noqa: SIM118
+
+
+def test_compiled_graph_path_trains_like_the_eager_one(tmp_path):
+    """`compile_graph_path` (the eager backend here: dynamo's tracing and graph breaks, without a C compiler):
+    the same losses, the same parameter names."""
+    from moltc_hf import build_model
+
+    eager = _lever_trainer(tmp_path / "a", build_model("tiny", seed=0))
+    compiled = _lever_trainer(tmp_path / "b", build_model("tiny", seed=0), compile_graph_path="eager")
+    names = [n for n, _ in compiled.model.named_parameters()]
+    assert names == [n for n, _ in eager.model.named_parameters()]
+    assert _losses(compiled) == pytest.approx(_losses(eager), abs=1e-5)
