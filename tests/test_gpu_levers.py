@@ -353,3 +353,53 @@ def test_compiled_graph_path_trains_like_the_eager_one(tmp_path):
     names = [n for n, _ in compiled.model.named_parameters()]
     assert names == [n for n, _ in eager.model.named_parameters()]
     assert _losses(compiled) == pytest.approx(_losses(eager), abs=1e-5)
+
+
+# -- the GPU check's CPU dry run, from a fresh copy of the tree --
+def test_gpu_check_dry_run_from_a_fresh_clone(tmp_path):
+    """`benchmarks/gpu_check.sh --dry-run` in a copy of the tracked files (no install, no hub_configs link in
+    src/): the same script as on the GPU, on the CPU at the tiny shape, writing the table's rows to $OUT."""
+    import shutil
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    listed = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"], cwd=root, capture_output=True, text=True, check=True
+    )
+    clone = tmp_path / "clone"
+    for name in listed.stdout.splitlines():
+        source = root / name
+        if source.is_file() and not source.is_symlink():
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, clone / name)
+    assert not (clone / "src" / "moltc_hf" / "hub_configs").exists()
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        "PYTHON": sys.executable,
+        "OUT": str(tmp_path / "out"),
+        "OMP_NUM_THREADS": "1",
+    }
+    done = subprocess.run(
+        ["bash", "benchmarks/gpu_check.sh", "--dry-run", "--levers", "default", "off", "--layouts", "padded"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=500,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "gpu_check.json").read_text())
+    assert (
+        Path(summary["package"]) == (clone / "src" / "moltc_hf").resolve()
+    )  # the clone's code, not an install
+    runs = {(r["levers"], r["variant"]): r for r in summary["runs"]}
+    assert set(runs) == {
+        (levers, variant) for levers in ("default", "off") for variant in ("moltc", "text-only")
+    }
+    assert all(
+        r["s_per_step"] > 0 and r["tokens_per_step"] > 0 and len(r["losses"]) == 2 for r in runs.values()
+    )
+    assert summary["generate_new_tokens"] > 0
+    [screen] = summary["screening"]
+    assert screen["pairs"] == 16 and screen["pairs_per_s"] > 0 and screen["dtype"] == "float32"
+    assert "vs text" in done.stdout and "screening tiny float32: 1 query x 16 drugs" in done.stdout
