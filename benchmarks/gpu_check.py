@@ -228,6 +228,37 @@ def generate_check(args, trainer, processor, data: Dataset, bf16: bool) -> dict:
     }
 
 
+def host_sync_check() -> dict:
+    """Host syncs in one training-mode forward (tiny shape, untied projectors, CUDA), counted with
+    `torch.cuda.set_sync_debug_mode`: the molecule path alone (routing, GIN, Q-Former, which should have none) and
+    the whole forward (the language model's mask code adds its own)."""
+    import warnings
+
+    model, processor = build_model("tiny", seed=0, device="cuda")
+    model.untie_projectors()
+    model.train()
+    batch = MolTCDataCollator(processor)(rows(8))
+    graphs = batch.pop("graphs").pin_memory()  # as a CUDA DataLoader hands it over
+    batch = {k: (v.to("cuda") if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
+    calls = {
+        "molecule_path": lambda: model.get_molecule_features(graphs, batch["mol_roles"]),
+        "forward": lambda: model(**batch, graphs=graphs).loss,
+    }
+    counts = {}
+    for name, call in calls.items():
+        call()  # warm-up
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                call()
+            finally:
+                torch.cuda.set_sync_debug_mode(0)
+        counts[f"host_syncs_{name}"] = sum("synchroniz" in str(w.message) for w in caught)
+    return counts
+
+
 def screening_library(count: int, processor) -> list[str]:
     """``count`` distinct valid molecules: DrugBank's drugs where the shared data is at hand, else the benchmark's
     molecules with alkyl chains of growing length attached (so a fresh clone on a bare GPU machine runs too)."""
@@ -370,6 +401,8 @@ def main() -> dict:
                     del trainer
                     if torch.cuda.is_available():
                         torch.cuda.empty_cache()
+    if args.device == "cuda":
+        extra.update(host_sync_check())
     screening = [screening_check(args, shape) for shape in args.shapes[:1] if args.screen_library > 0]
     for row in screening:
         print(json.dumps(row), flush=True)

@@ -271,7 +271,7 @@ class MolTCModel(MolTCPreTrainedModel):
         if self.config.graph_batch_per_role and self.training and host_roles is not None and len(host_roles):
             return self._molecule_features_per_role(graphs, host_roles, device)
         max_nodes = host_max_nodes(graphs)
-        node_tokens, node_mask = self.graph_encoder(graphs.to(device), max_nodes)
+        node_tokens, node_mask = self.graph_encoder(graphs.to(device, non_blocking=True), max_nodes)
         return self.mol_connector(node_tokens, node_mask, mol_roles, host_roles)
 
     def _molecule_features_per_role(self, graphs: Batch, roles: torch.Tensor, device) -> torch.Tensor:
@@ -285,7 +285,7 @@ class MolTCModel(MolTCPreTrainedModel):
         for role in torch.unique(roles).tolist():
             index = torch.nonzero(roles == role).flatten()
             part = Batch.from_data_list(host.index_select(index))
-            node_tokens, node_mask = self.graph_encoder(part.to(device), host_max_nodes(part))
+            node_tokens, node_mask = self.graph_encoder(part.to(device, non_blocking=True), host_max_nodes(part))
             parts.append(self.mol_connector(node_tokens, node_mask, None, roles[index]))
             positions.append(index)
         inverse = torch.argsort(torch.cat(positions)).to(device, non_blocking=True)
