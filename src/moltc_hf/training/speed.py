@@ -123,6 +123,9 @@ def apply_training_levers(trainer, recipe, bf16: bool) -> dict[str, Any]:
     done: dict[str, Any] = {"sdpa_backends": sdpa_backends(recipe.sdpa_backends)}
     trainer.sdpa_backends = done["sdpa_backends"]
     dtype = frozen_weights_dtype(recipe.frozen_weights_dtype, lora=recipe.lora is not None, bf16=bf16)
+    sharded = getattr(trainer, "is_fsdp_enabled", False) or getattr(trainer, "is_deepspeed_enabled", False)
+    if sharded and recipe.frozen_weights_dtype == "auto":
+        dtype = None  # FSDP / ZeRO flatten parameters into one dtype per unit: keep them uniform
     done["frozen_weights_dtype"] = str(dtype).removeprefix("torch.") if dtype else None
     if dtype is not None:
         done["frozen_parameters_cast"] = cast_frozen_language_model(trainer.model, dtype)
