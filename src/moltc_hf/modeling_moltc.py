@@ -267,7 +267,7 @@ class MolTCModel(MolTCPreTrainedModel):
         GIN batches) is read from the graphs while they are still on the host, before they move to the device.
         """
         device = self.graph_encoder.x_embedding1.weight.device
-        host_roles = _host_roles(graphs, mol_roles)
+        host_roles = _host_roles(graphs, mol_roles, from_graphs=self.training)
         if self.config.graph_batch_per_role and self.training and host_roles is not None and len(host_roles):
             return self._molecule_features_per_role(graphs, host_roles, device)
         max_nodes = host_max_nodes(graphs)
@@ -285,7 +285,9 @@ class MolTCModel(MolTCPreTrainedModel):
         for role in torch.unique(roles).tolist():
             index = torch.nonzero(roles == role).flatten()
             part = Batch.from_data_list(host.index_select(index))
-            node_tokens, node_mask = self.graph_encoder(part.to(device, non_blocking=True), host_max_nodes(part))
+            node_tokens, node_mask = self.graph_encoder(
+                part.to(device, non_blocking=True), host_max_nodes(part)
+            )
             parts.append(self.mol_connector(node_tokens, node_mask, None, roles[index]))
             positions.append(index)
         inverse = torch.argsort(torch.cat(positions)).to(device, non_blocking=True)
@@ -549,13 +551,14 @@ def _interleaved_roles(count: int, num_roles: int) -> torch.Tensor:
     return torch.arange(num_roles).repeat(count // num_roles)
 
 
-def _host_roles(graphs: Batch, mol_roles: torch.Tensor | None) -> torch.Tensor | None:
+def _host_roles(graphs: Batch, mol_roles: torch.Tensor | None, from_graphs: bool) -> torch.Tensor | None:
     """The molecules' roles as a CPU tensor, read without a device sync where possible.
 
     ``mol_roles`` already on the CPU is used as is. A Trainer moves ``mol_roles`` to the device but leaves the PyG
     ``graphs`` on the host, and `MolTCProcessor.featurize_molecules` stores each graph's role in it
-    (``graphs.mol_role``), so that copy is read instead. Otherwise (graphs moved by the caller) the device
-    tensor is read once.
+    (``graphs.mol_role``): in training (``from_graphs``, batches from the collator) that copy is read instead.
+    Otherwise (inference, or graphs moved by the caller) the device tensor is read once: a caller's own
+    ``mol_roles`` always wins outside training.
     """
     if mol_roles is None:
         return None
@@ -563,7 +566,8 @@ def _host_roles(graphs: Batch, mol_roles: torch.Tensor | None) -> torch.Tensor |
         return mol_roles
     stored = getattr(graphs, "mol_role", None)
     if (
-        isinstance(stored, torch.Tensor)
+        from_graphs
+        and isinstance(stored, torch.Tensor)
         and stored.device.type == "cpu"
         and stored.numel() == mol_roles.numel()
     ):
