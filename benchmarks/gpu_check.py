@@ -1,6 +1,6 @@
 """One short GPU check: bf16 SFTTrainer steps of MolTC vs the same LLM on text alone, padded vs padding-free.
 
-Per shape (``--shapes``, default galactica-1.3b then galactica-125m; random init from hub_configs, no download),
+Per shape (``--shapes``, default galactica-1.3b; random init from hub_configs, no download),
 four runs through the same `moltc_hf.training.build_trainer` as `moltc train` (projectors untied, the
 fine-tuning LoRA), each on a fresh model and the same fixed in-memory set of real drug SMILES pairs:
   * ``moltc``      the MolTC step (GIN + Q-Former + LLM)
@@ -325,7 +325,7 @@ def main() -> dict:
         "--shape",
         "--config",
         nargs="+",
-        default=["galactica-1.3b", "galactica-125m"],
+        default=["galactica-1.3b"],
         help="hub_configs/models names",
     )
     parser.add_argument("--steps", type=int, default=10, help="timed steps (after --warmup)")

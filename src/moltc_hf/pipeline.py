@@ -385,7 +385,8 @@ class MoleculePairInteractionPipeline(Pipeline):
         dtype = kwargs.get("dtype", kwargs.get("torch_dtype"))  # (`pipeline()` passes "auto" unless told)
         super().__init__(model, *args, processor=processor, device=device, **kwargs)
         wanted = inference_dtype(dtype, self.device)
-        if self.model.dtype != wanted:  # a saved model is fp32: bf16 on CUDA (see the module docstring)
+        # "auto": a saved (fp32) model runs bf16 on CUDA; a model already in a half dtype is left as it is.
+        if self.model.dtype != wanted and (dtype not in (None, "auto") or self.model.dtype == torch.float32):
             self.model.to(wanted)
         self.model.eval()
         register_model_tasks(self.model.config)
