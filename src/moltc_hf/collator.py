@@ -92,6 +92,8 @@ class MolTCDataCollator:
             read the properties off the SMILES and the graph path learns nothing (README "What the models learn").
         pack_length: with ``padding_free``: ``None`` packs one sequence (flash attention); ``"longest"`` packs
             sequences of at most the batch's longest row; an integer, of at most that many tokens (or the longest row).
+        pad_to_multiple_of: round the batch length (padded, or packed with bins) up to a multiple of this, so the
+            model sees a few shapes instead of one per batch (kernels planned or compiled per shape are reused).
     """
 
     processor: MolTCProcessor
@@ -106,6 +108,7 @@ class MolTCDataCollator:
     padding_free: bool = False
     pack_length: int | str | None = None
     graph_only: bool = False
+    pad_to_multiple_of: int | None = None
 
     def __post_init__(self):
         if self.padding_free and not self.include_target:
@@ -193,16 +196,26 @@ class MolTCDataCollator:
         graphs, mol_roles = self.processor.featurize_molecules(molecules, rows=rows_ids)
         if self.padding_free:
             pad_id = self.processor.tokenizer.pad_token_id
-            packed = _packed(bins, sequences, label_sequences, weight_sequences if weighted else None, pad_id)
+            packed = _packed(
+                bins,
+                sequences,
+                label_sequences,
+                weight_sequences if weighted else None,
+                pad_id,
+                self.pad_to_multiple_of if len(bins) > 1 else None,  # (one varlen sequence needs no rounding)
+            )
             return {**packed, "graphs": graphs, "mol_roles": mol_roles}
+        length = _rounded(max(len(s) for s in sequences), self.pad_to_multiple_of)
         batch = {
-            "input_ids": self.processor.pad(sequences, self.padding_side),
-            "attention_mask": self.processor.attention_mask_for(sequences, self.padding_side),
+            "input_ids": self.processor.pad(sequences, self.padding_side, length=length),
+            "attention_mask": self.processor.attention_mask_for(sequences, self.padding_side, length=length),
             "graphs": graphs,
             "mol_roles": mol_roles,
         }
         if self.include_target:
-            batch["labels"] = self.processor.pad(label_sequences, self.padding_side, pad_value=IGNORE_INDEX)
+            batch["labels"] = self.processor.pad(
+                label_sequences, self.padding_side, pad_value=IGNORE_INDEX, length=length
+            )
         if weighted:
             batch["loss_weights"] = _pad_weights(
                 weight_sequences, batch["labels"].shape[1], self.padding_side
@@ -246,13 +259,14 @@ def _packed(
     labels: list[list[int]],
     weights: list[list[float]] | None,
     pad_id: int,
+    multiple: int | None = None,
 ) -> dict[str, torch.Tensor | int]:
     """Rows concatenated per bin into ``[num_bins, width]`` (TRL's padding-free layout when there is one bin).
 
     A bin shorter than the widest one ends in a pad block of its own (position ids from 0, labels -100), so
     no ``attention_mask`` is needed and the block mask keeps it apart from the rows.
     """
-    width = max(sum(len(sequences[i]) for i in members) for members in bins)
+    width = _rounded(max(sum(len(sequences[i]) for i in members) for members in bins), multiple)
     ids, positions, packed_labels, packed_weights, lengths = [], [], [], [], []
     for members in bins:
         for i in members:
@@ -284,6 +298,10 @@ def _packed(
     if weights is not None:
         out["loss_weights"] = torch.tensor(packed_weights, dtype=torch.float32).view(shape)
     return out
+
+
+def _rounded(length: int, multiple: int | None) -> int:
+    return length if not multiple else -(-length // multiple) * multiple
 
 
 def _pad_weights(sequences: list[list[float]], width: int, padding_side: str) -> torch.Tensor:

@@ -87,8 +87,8 @@ NO_MODEL_MESSAGE = (
 class Predictor:
     """Loads the pipeline once, on first use (so the page comes up before the model is read)."""
 
-    def __init__(self, model: str | None):
-        self.model = model
+    def __init__(self, model: str | None, dtype: str = "auto"):
+        self.model, self.dtype = model, dtype
         self._pipeline = None
         self._lock = threading.Lock()
 
@@ -96,7 +96,9 @@ class Predictor:
         with self._lock:
             if self._pipeline is None:
                 # `import moltc_hf` (this module's package) registered the pipeline task and the Auto classes.
-                self._pipeline = pipeline(PIPELINE_TASK, model=self.model, trust_remote_code=True)
+                self._pipeline = pipeline(
+                    PIPELINE_TASK, model=self.model, trust_remote_code=True, dtype=self.dtype
+                )
             return self._pipeline
 
     def __call__(self, smiles_a: str, smiles_b: str, task: str) -> dict:
@@ -282,10 +284,10 @@ def predict(predictor: Predictor | None, smiles_a: str, smiles_b: str, task_labe
     return status, _answer_text(result), reasoning, _format_confidence(result.get("probability")), *images
 
 
-def build_demo(model: str | None = None) -> gr.Blocks:
-    """The page. ``model``: hub id or folder (default: `default_model`)."""
+def build_demo(model: str | None = None, dtype: str = "auto") -> gr.Blocks:
+    """The page. ``model``: hub id or folder (default: `default_model`); ``dtype``: the pipeline's (bf16 on CUDA)."""
     model = model or default_model()
-    predictor = Predictor(model) if model else None
+    predictor = Predictor(model, dtype) if model else None
     availability = task_availability(model)
     offered = [t for t in TASKS if not availability.get(t.name)] or TASKS
     with gr.Blocks(title="MolTC: molecular relational learning") as demo:
@@ -363,7 +365,9 @@ def _api_endpoint(predictor: Predictor | None, availability: dict[str, str | Non
     )
 
 
-def launch(model: str | None = None, host: str = "127.0.0.1", port: int | None = None, **kwargs) -> gr.Blocks:
+def launch(
+    model: str | None = None, host: str = "127.0.0.1", port: int | None = None, dtype: str = "auto", **kwargs
+) -> gr.Blocks:
     """Start the server (blocking unless ``prevent_thread_lock=True``) and return the page.
 
     System fonts instead of the default Google font, so the page loads without reaching the internet.
@@ -371,7 +375,7 @@ def launch(model: str | None = None, host: str = "127.0.0.1", port: int | None =
     theme = gr.themes.Default(
         font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
     )
-    demo = build_demo(model)
+    demo = build_demo(model, dtype)
     demo.launch(server_name=host, server_port=port, theme=theme, footer_links=[], **kwargs)
     return demo
 

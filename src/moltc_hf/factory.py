@@ -19,9 +19,19 @@ from .modeling_moltc import MolTCForConditionalGeneration
 from .processing_moltc import MolTCProcessor
 from .tokenization_moltc import build_tokenizer
 
-# The shipped configs are package data (pyproject.toml maps the top-level hub_configs/ to the package
-# moltc_hf.hub_configs), found through the import system: one lookup for a checkout, a wheel and a Space.
-HUB_CONFIGS_DIR = files("moltc_hf.hub_configs")
+
+def _hub_configs_dir():
+    """The shipped configs: package data (pyproject.toml maps the top-level hub_configs/ to the package
+    moltc_hf.hub_configs), found through the import system in a wheel, an install and a Space. A source checkout
+    run with ``PYTHONPATH=src`` (no install, so no mapping: `benchmarks/gpu_check.sh` on a fresh clone) reads the
+    checkout's own hub_configs/, which is also the one to prefer when an install of another tree is on the path."""
+    checkout = Path(__file__).resolve().parents[2] / "hub_configs"
+    if (checkout / "models").is_dir() and (checkout / "recipes").is_dir():
+        return checkout
+    return files("moltc_hf.hub_configs")
+
+
+HUB_CONFIGS_DIR = _hub_configs_dir()
 MODEL_CONFIGS_DIR = HUB_CONFIGS_DIR / "models"
 # A pretrained graph encoder folder (`moltc pretrain-graph`): the GIN's weights (pretrain-gnns key names) and its
 # `MolTCGraphConfig`, which replaces the model config's own graph config when a model is built from it.

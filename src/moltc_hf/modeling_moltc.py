@@ -90,7 +90,9 @@ class MolTCGraphEncoder(nn.Module):
         self.dropout = nn.Dropout(config.dropout)
         self.layernorm = nn.LayerNorm(width, eps=config.layer_norm_eps)
 
-    def forward(self, graphs: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, graphs: Batch, max_nodes: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``max_nodes``: the largest graph's node count, when the caller knows it on the host (`host_max_nodes`):
+        without it `to_dense_batch` reads it off the device, a host sync per forward."""
         hidden = self.x_embedding1(graphs.x[:, 0]) + self.x_embedding2(graphs.x[:, 1])
         layer_outputs = []
         for index, (gnn, norm) in enumerate(zip(self.gnns, self.batch_norms)):
@@ -101,7 +103,9 @@ class MolTCGraphEncoder(nn.Module):
             layer_outputs.append(hidden)
         nodes = hidden if self.config.jk_mode == "last" else torch.stack(layer_outputs).sum(0)
         pooled = global_mean_pool(nodes, graphs.batch, size=graphs.num_graphs)
-        dense, node_mask = to_dense_batch(nodes, graphs.batch, batch_size=graphs.num_graphs)
+        dense, node_mask = to_dense_batch(
+            nodes, graphs.batch, batch_size=graphs.num_graphs, max_num_nodes=max_nodes
+        )
         tokens = torch.cat([pooled.unsqueeze(1), dense], dim=1)
         mask = torch.cat([node_mask.new_ones(node_mask.size(0), 1), node_mask], dim=1)
         # LayerNorm in fp32 as in MolTC (`ln_graph`), whatever the autocast dtype.
@@ -130,7 +134,8 @@ class MolTCProjector(nn.Module):
         queries = self.query_tokens.expand(node_tokens.size(0), -1, -1)
         query_output = self.qformer(
             query_embeds=queries,
-            encoder_hidden_states=node_tokens,
+            # (the GIN's LayerNorm output is fp32; a bf16/fp16 model's Q-Former takes its own dtype)
+            encoder_hidden_states=node_tokens.to(queries.dtype),
             encoder_attention_mask=node_mask.long(),
         ).last_hidden_state
         return self.language_projection(query_output.to(self.language_projection.weight.dtype))
@@ -148,32 +153,55 @@ class MolTCMoleculeConnector(nn.Module):
             MolTCProjector(config, output_size) for _ in range(config.num_projectors)
         )
 
-    def forward(self, node_tokens: torch.Tensor, node_mask: torch.Tensor, mol_roles: torch.Tensor | None):
+    def forward(
+        self,
+        node_tokens: torch.Tensor,
+        node_mask: torch.Tensor,
+        mol_roles: torch.Tensor | None,
+        host_roles: torch.Tensor | None = None,
+    ):
+        """Route each molecule to its role's projector.
+
+        The routing is planned on the host (``host_roles``: the roles as a CPU tensor, which `MolTCModel` takes from
+        the collated graphs) so that a CUDA forward reads nothing back from the device: no ``nonzero`` or
+        ``min``/``max`` on device tensors, whose data-dependent shapes force a ``cudaStreamSynchronize`` each. The
+        pair layout of the collator (A, B, A, B, ...) takes strided slices, one projector call per role; any other
+        order is gathered per role and scattered back. Without ``host_roles``, ``mol_roles`` is read once.
+        """
         if len(self.projectors) == 1:
             return self.projectors[0](node_tokens, node_mask)
-        if mol_roles is None:
+        if mol_roles is None and host_roles is None:
             raise ValueError(
                 "Untied projectors need `mol_roles` (0 = molecule A, 1 = molecule B) for every molecule."
             )
-        mol_roles = mol_roles.to(node_tokens.device)
-        if mol_roles.numel() != node_tokens.size(0):
-            raise ValueError(
-                f"`mol_roles` has {mol_roles.numel()} entries for {node_tokens.size(0)} molecules."
-            )
-        if mol_roles.numel() and (mol_roles.min() < 0 or mol_roles.max() >= len(self.projectors)):
-            raise ValueError(
-                f"`mol_roles` must be in [0, {len(self.projectors) - 1}], got {mol_roles.tolist()}"
-            )
-        outputs = None
+        roles = host_roles if host_roles is not None else mol_roles.detach().cpu()
+        num_roles = len(self.projectors)
+        if roles.numel() != node_tokens.size(0):
+            raise ValueError(f"`mol_roles` has {roles.numel()} entries for {node_tokens.size(0)} molecules.")
+        if roles.numel() and (int(roles.min()) < 0 or int(roles.max()) >= num_roles):
+            raise ValueError(f"`mol_roles` must be in [0, {num_roles - 1}], got {roles.tolist()}")
+        count = roles.numel()
+        if count and count % num_roles == 0 and torch.equal(roles, _interleaved_roles(count, num_roles)):
+            outputs = [
+                projector(node_tokens[role::num_roles], node_mask[role::num_roles])
+                for role, projector in enumerate(self.projectors)
+            ]
+            return torch.stack(outputs, dim=1).flatten(0, 1)
+        parts, positions = [], []
         for role, projector in enumerate(self.projectors):
-            selected = (mol_roles == role).nonzero(as_tuple=True)[0]
+            selected = torch.nonzero(roles == role).flatten()  # host tensor: no device sync
             if selected.numel() == 0:
                 continue
-            projected = projector(node_tokens[selected], node_mask[selected])
-            if outputs is None:
-                outputs = projected.new_zeros(node_tokens.size(0), *projected.shape[1:])
-            outputs = outputs.index_copy(0, selected, projected)
-        return outputs
+            index = selected.to(node_tokens.device, non_blocking=True)
+            parts.append(projector(node_tokens.index_select(0, index), node_mask.index_select(0, index)))
+            positions.append(selected)
+        if not parts:
+            first = self.projectors[0]
+            return node_tokens.new_zeros(
+                0, first.query_tokens.size(1), first.language_projection.out_features
+            )
+        inverse = torch.argsort(torch.cat(positions)).to(node_tokens.device, non_blocking=True)
+        return torch.cat(parts).index_select(0, inverse)
 
     def untie(self, num_roles: int) -> None:
         """Replace the shared projector by ``num_roles`` copies initialised from it (paper §5)."""
@@ -233,25 +261,37 @@ class MolTCModel(MolTCPreTrainedModel):
         self.language_model.set_input_embeddings(value)
 
     def get_molecule_features(self, graphs: Batch, mol_roles: torch.Tensor | None = None) -> torch.Tensor:
-        """Graphs -> ``[num_mols, num_query_tokens, embed_dim]`` soft tokens, in the order of ``graphs``."""
-        device = self.graph_encoder.x_embedding1.weight.device
-        graphs = graphs.to(device)
-        if self.config.graph_batch_per_role and self.training and mol_roles is not None and len(mol_roles):
-            return self._molecule_features_per_role(graphs, mol_roles.to(device))
-        node_tokens, node_mask = self.graph_encoder(graphs)
-        return self.mol_connector(node_tokens, node_mask, mol_roles)
+        """Graphs -> ``[num_mols, num_query_tokens, embed_dim]`` soft tokens, in the order of ``graphs``.
 
-    def _molecule_features_per_role(self, graphs: Batch, mol_roles: torch.Tensor) -> torch.Tensor:
-        """The original's training-mode batching: one GIN batch per molecule role (BatchNorm statistics per side)."""
-        parts = []
-        for role in torch.unique(mol_roles):
-            index = torch.nonzero(mol_roles == role).flatten()
-            node_tokens, node_mask = self.graph_encoder(Batch.from_data_list(graphs.index_select(index)))
-            parts.append((index, self.mol_connector(node_tokens, node_mask, mol_roles[index])))
-        features = parts[0][1].new_empty((len(mol_roles), *parts[0][1].shape[1:]))
-        for index, values in parts:
-            features[index] = values
-        return features
+        Everything that depends on the batch's contents (each molecule's role, the largest graph, the per-role
+        GIN batches) is read from the graphs while they are still on the host, before they move to the device.
+        """
+        device = self.graph_encoder.x_embedding1.weight.device
+        host_roles = _host_roles(graphs, mol_roles, from_graphs=self.training)
+        if self.config.graph_batch_per_role and self.training and host_roles is not None and len(host_roles):
+            return self._molecule_features_per_role(graphs, host_roles, device)
+        max_nodes = host_max_nodes(graphs)
+        node_tokens, node_mask = self.graph_encoder(graphs.to(device, non_blocking=True), max_nodes)
+        return self.mol_connector(node_tokens, node_mask, mol_roles, host_roles)
+
+    def _molecule_features_per_role(self, graphs: Batch, roles: torch.Tensor, device) -> torch.Tensor:
+        """The original's training-mode batching: one GIN batch per molecule role (BatchNorm statistics per side).
+
+        The per-role batches are cut from the host copy of the graphs (no device reads); each goes through the GIN
+        and its own projector, and the results are put back in the order of ``graphs``.
+        """
+        host = graphs if graphs.x.device.type == "cpu" else graphs.cpu()
+        parts, positions = [], []
+        for role in torch.unique(roles).tolist():
+            index = torch.nonzero(roles == role).flatten()
+            part = Batch.from_data_list(host.index_select(index))
+            node_tokens, node_mask = self.graph_encoder(
+                part.to(device, non_blocking=True), host_max_nodes(part)
+            )
+            parts.append(self.mol_connector(node_tokens, node_mask, None, roles[index]))
+            positions.append(index)
+        inverse = torch.argsort(torch.cat(positions)).to(device, non_blocking=True)
+        return torch.cat(parts).index_select(0, inverse)
 
     def get_placeholder_mask(
         self, input_ids: torch.LongTensor | None, inputs_embeds: torch.Tensor, molecule_features: torch.Tensor
@@ -264,6 +304,10 @@ class MolTCModel(MolTCPreTrainedModel):
             placeholder = (inputs_embeds == mol_embedding).all(-1)
         else:
             placeholder = input_ids == self.config.mol_token_id
+        if not self._checks_cost_nothing(placeholder):
+            # A CUDA training step: counting would be a host sync per step. The collator counted the slots of
+            # every row against its molecules on the host (`MolTCProcessor.count_molecule_slots`).
+            return placeholder.unsqueeze(-1).expand_as(inputs_embeds).to(inputs_embeds.device)
         num_placeholders = int(placeholder.sum())
         num_query = self.config.num_query_tokens
         num_molecule_tokens = molecule_features.shape[0] * molecule_features.shape[1]
@@ -302,6 +346,7 @@ class MolTCModel(MolTCPreTrainedModel):
             inputs_embeds = inputs_embeds.masked_scatter(mask, molecule_features)
         elif (
             input_ids is not None
+            and self._checks_cost_nothing(input_ids)
             and self._is_prefill(cache)
             and (input_ids == self.config.mol_token_id).any()
         ):
@@ -344,6 +389,11 @@ class MolTCModel(MolTCPreTrainedModel):
             cache=None,
             position_ids=position_ids.to(inputs_embeds.device),
         )
+
+    def _checks_cost_nothing(self, tensor: torch.Tensor) -> bool:
+        """Input checks that read device values run on CPU tensors and outside training (evaluation, generation,
+        a user's call); a CUDA training step skips them rather than stall the host on every forward."""
+        return tensor.device.type == "cpu" or not self.training
 
     @staticmethod
     def _is_prefill(cache) -> bool:
@@ -494,6 +544,43 @@ class MolTCForConditionalGeneration(MolTCPreTrainedModel, GenerationMixin):
 
 
 MOLECULE_INPUTS = ("graphs", "mol_roles", "molecule_features")
+
+
+def _interleaved_roles(count: int, num_roles: int) -> torch.Tensor:
+    """The collator's role layout: every row's molecules in role order (0, 1, 0, 1, ... for pairs)."""
+    return torch.arange(num_roles).repeat(count // num_roles)
+
+
+def _host_roles(graphs: Batch, mol_roles: torch.Tensor | None, from_graphs: bool) -> torch.Tensor | None:
+    """The molecules' roles as a CPU tensor, read without a device sync where possible.
+
+    ``mol_roles`` already on the CPU is used as is. A Trainer moves ``mol_roles`` to the device but leaves the PyG
+    ``graphs`` on the host, and `MolTCProcessor.featurize_molecules` stores each graph's role in it
+    (``graphs.mol_role``): in training (``from_graphs``, batches from the collator) that copy is read instead.
+    Otherwise (inference, or graphs moved by the caller) the device tensor is read once: a caller's own
+    ``mol_roles`` always wins outside training.
+    """
+    if mol_roles is None:
+        return None
+    if mol_roles.device.type == "cpu":
+        return mol_roles
+    stored = getattr(graphs, "mol_role", None)
+    if (
+        from_graphs
+        and isinstance(stored, torch.Tensor)
+        and stored.device.type == "cpu"
+        and stored.numel() == mol_roles.numel()
+    ):
+        return stored
+    return mol_roles.detach().cpu()
+
+
+def host_max_nodes(graphs: Batch) -> int | None:
+    """The largest graph's node count from a host batch's ``ptr`` (``None`` when the batch is on the device)."""
+    ptr = getattr(graphs, "ptr", None)
+    if ptr is None or ptr.device.type != "cpu" or ptr.numel() < 2:
+        return None
+    return int((ptr[1:] - ptr[:-1]).max())
 
 
 def _select_molecules(values: Batch | torch.Tensor | None, index: torch.Tensor):

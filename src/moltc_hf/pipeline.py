@@ -22,7 +22,8 @@ plus ``label_id`` and ``error`` (why an answer could not be read, else ``None``)
 also carries the pipeline's code and ``custom_pipelines``, so it (or its hub copy) loads with
 ``trust_remote_code=True`` where moltc_hf is never imported. Inputs may also be a generator, a
 `datasets.Dataset` or ``KeyPairDataset(ds, "smiles_a", "smiles_b")`` (answers then stream, one per row), and
-``device=0``/``"cuda"`` on a machine without a GPU is an error.
+``device=0``/``"cuda"`` on a machine without a GPU is an error. ``dtype`` (``torch_dtype``): ``"auto"``, the
+default, runs bf16 on CUDA and fp32 on CPU (`inference_dtype`); a dtype given is used as is.
 
 Molecule features are cached per pipeline instance (`MoleculeFeatureCache`), so asking about the same
 drug again does not re-encode it. An invalid SMILES raises `InvalidMoleculeError` naming the input.
@@ -46,6 +47,7 @@ from transformers.pipelines import PIPELINE_REGISTRY
 
 from .evaluation.inference import (
     MoleculeFeatureCache,
+    inference_dtype,
     predict_batch,
     swapped_inputs,
     uses_symmetric_readout,
@@ -380,7 +382,12 @@ class MoleculePairInteractionPipeline(Pipeline):
         self._warned: set[str] = set()  # before super().__init__, which sanitizes the construction options
         if processor is None:  # e.g. a model object given without its processor
             processor = AutoProcessor.from_pretrained(model.name_or_path)
+        dtype = kwargs.get("dtype", kwargs.get("torch_dtype"))  # (`pipeline()` passes "auto" unless told)
         super().__init__(model, *args, processor=processor, device=device, **kwargs)
+        wanted = inference_dtype(dtype, self.device)
+        # "auto": a saved (fp32) model runs bf16 on CUDA; a model already in a half dtype is left as it is.
+        if self.model.dtype != wanted and (dtype not in (None, "auto") or self.model.dtype == torch.float32):
+            self.model.to(wanted)
         self.model.eval()
         register_model_tasks(self.model.config)
         self.molecule_cache = MoleculeFeatureCache(self.model, self.processor)

@@ -12,6 +12,7 @@ into one PyG ``Batch`` with their roles (0 = molecule A, 1 = molecule B).
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Sequence
 
@@ -207,13 +208,19 @@ class MolTCProcessor(ProcessorMixin):
         """Pairs (or any tuples) of SMILES -> one PyG ``Batch`` in row-major order + the role of each molecule.
 
         Raises `InvalidMoleculeError` naming the row and field (``smiles_a`` / ``smiles_b``) of a bad SMILES.
+        Each graph also carries its role (``graphs.mol_role``): the batch stays on the host when a Trainer moves
+        ``mol_roles`` to the device, so the model plans the projector routing from it without a device read.
         """
         graphs, roles = [], []
         for position, group in enumerate(molecules):
             row = rows[position] if rows is not None else position
             for role, smiles in enumerate(group):
                 field = MOLECULE_FIELDS[role] if role < len(MOLECULE_FIELDS) else f"smiles_{role}"
-                graphs.append(self.featurizer(smiles, row=row, field=field))
+                graph = copy.copy(
+                    self.featurizer(smiles, row=row, field=field)
+                )  # (the featurizer's cached graph)
+                graph.mol_role = role
+                graphs.append(graph)
                 roles.append(role)
         return Batch.from_data_list(graphs), torch.tensor(roles, dtype=torch.long)
 

@@ -48,6 +48,16 @@ def device_name(text: str) -> str:
     return text
 
 
+def add_dtype_argument(parser) -> None:
+    """``--dtype`` of the inference commands (`evaluation.inference.inference_dtype`)."""
+    parser.add_argument(
+        "--dtype",
+        choices=["auto", "bfloat16", "float16", "float32"],
+        default="auto",
+        help="weights' dtype (default auto: bfloat16 on CUDA, float32 on CPU)",
+    )
+
+
 def check_device(device: str | None) -> None:
     """A CUDA device must exist here (torch would otherwise fail deep inside ``.to``)."""
     if device is None or not device.startswith("cuda"):
@@ -136,7 +146,7 @@ def check_model_folder(source: str | os.PathLike) -> None:
         raise ValueError(f"--model {folder}: no weights (expected {WEIGHT_FILES[0]})")
 
 
-def load_model(source: str | os.PathLike, device: str | None):
+def load_model(source: str | os.PathLike, device: str | None, dtype: str | None = None):
     """`load_for_inference` with a broken folder (config, weights, processor) reported as one line."""
     from safetensors import SafetensorError
 
@@ -145,7 +155,7 @@ def load_model(source: str | os.PathLike, device: str | None):
     check_device(device)
     check_model_folder(source)
     try:
-        return load_for_inference(source, device=device)
+        return load_for_inference(source, device=device, dtype=dtype)
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as err:
         if os.environ.get("MOLTC_DEBUG"):
             raise

@@ -27,8 +27,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--port", type=int, default=None, help="port (default: Gradio's, 7860 or the next free)"
     )
+    parser.add_argument(
+        "--dtype",
+        choices=["auto", "bfloat16", "float16", "float32"],
+        default="auto",
+        help="weights' dtype (default auto: bfloat16 on CUDA, float32 on CPU)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    load_app().launch(model=args.model, host=args.host, port=args.port)
+    load_app().launch(model=args.model, host=args.host, port=args.port, dtype=args.dtype)
     return 0

@@ -11,7 +11,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ._checks import device_name, load_model, output_folder, positive_int
+from ._checks import add_dtype_argument, device_name, load_model, output_folder, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,6 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", type=device_name, default=None, help="cpu / cuda / cuda:N (default: cuda when available)"
     )
+    add_dtype_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if not configs:
         raise ValueError(f"--config {args.config!r}: no config name")
     loaded = [_split_rows(args, config) for config in configs]  # every config checked before the model loads
-    model, processor = load_model(args.model, args.device)
+    model, processor = load_model(args.model, args.device, args.dtype)
     reports = {}
     for config, (frame, bad_labels, train_rows) in zip(configs, loaded):
         out = Path(args.out) / config if len(configs) > 1 else Path(args.out)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._checks import device_name, input_file, load_model, output_file, positive_int
+from ._checks import add_dtype_argument, device_name, input_file, load_model, output_file, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", type=device_name, default=None, help="cpu / cuda / cuda:N (default: cuda when available)"
     )
+    add_dtype_argument(parser)
     parser.add_argument(
         "--part-size",
         type=positive_int,
@@ -84,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     # a bad file is refused before the model loads
     pairs = PairsFile(input_file(args.input), smiles_columns=args.smiles_columns)
     output_file(args.output, args.input)
-    model, processor = load_model(args.model, args.device)
+    model, processor = load_model(args.model, args.device, args.dtype)
     # A task the model was not trained on is refused with the tasks it knows (unless --allow-untrained-task).
     task = resolve_task(model.config, args.task, allow_untrained_task=args.allow_untrained_task)
     candidates = task_candidates(model.config, get_task(task), _read_candidates(args.candidates)) or None

@@ -67,6 +67,10 @@ class Recipe:
         padding_free: pack each batch's rows into one sequence (per-row position ids, attention that does not
             cross rows) instead of padding them to the longest row; the same loss, no compute on padding
             (`moltc_hf.collator`). Best with flash attention on CUDA (varlen kernels).
+        sdpa_backends / frozen_weights_dtype / compile_graph_path: GPU-speed levers (`moltc_hf.training.speed`):
+            the attention kernels allowed (``auto``: not cuDNN on CUDA), the frozen LLM weights' dtype (``auto``: bf16
+            with LoRA + bf16 on CUDA), `torch.compile` of the GIN + Q-Former (off, or true / a backend name).
+        pad_to_multiple_of: padded (and packed) batch lengths rounded up to a multiple of this: fewer shapes.
         graph_only_prompts: train on prompts without the SMILES text (`MolTCDataCollator.graph_only`): the
             graph tokens are then the molecules' only way in (stage-1 property pretraining, `tiny-property-pretrain`).
         graph_encoder: a pretrained GIN folder (`moltc pretrain-graph` output) that a model built fresh from
@@ -99,6 +103,10 @@ class Recipe:
     graph_encoder: str | None = None
     freeze_graph_encoder: bool = False
     graph_pretraining: dict[str, Any] = field(default_factory=dict)
+    sdpa_backends: str | list[str] = "auto"
+    frozen_weights_dtype: str = "auto"
+    compile_graph_path: bool | str = False
+    pad_to_multiple_of: int | None = None
     training: dict[str, Any] = field(default_factory=dict)
     stages: list[Recipe] = field(default_factory=list)
     source: str | None = None
@@ -221,6 +229,22 @@ _FIELD_CHECKS: dict[str, tuple[Any, str]] = {
         "a mapping of graph pretraining settings",
     ),
     "freeze_graph_encoder": (lambda v: isinstance(v, bool), "true or false"),
+    "sdpa_backends": (
+        lambda v: (
+            v in ("auto", "all")
+            or (isinstance(v, list) and v and all(b in ("flash", "efficient", "cudnn", "math") for b in v))
+        ),
+        "auto, all or a list of flash, efficient, cudnn, math",
+    ),
+    "frozen_weights_dtype": (lambda v: v in ("auto", "float32", "bfloat16"), "auto, float32 or bfloat16"),
+    "compile_graph_path": (
+        lambda v: isinstance(v, bool) or (isinstance(v, str) and v),
+        "true, false or a torch.compile backend name",
+    ),
+    "pad_to_multiple_of": (
+        lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 1),
+        "an integer >= 1 or null",
+    ),
     "training": (lambda v: v is None or isinstance(v, dict), "a mapping of SFTConfig fields"),
     "stages": (lambda v: v is None or isinstance(v, list), "a list of recipe files or mappings"),
 }

@@ -30,6 +30,7 @@ from ..lora import moltc_lora_config
 from ..modeling_moltc import MolTCForConditionalGeneration
 from ..processing_moltc import MOLECULE_FIELDS, MolTCProcessor
 from .recipe import PAPER_TRAINING_DEFAULTS, Recipe
+from .speed import apply_training_levers, attention_context, full_precision
 
 logger = logging.getLogger(__name__)
 
@@ -278,6 +279,17 @@ class MolTCSFTTrainer(SFTTrainer):
         finally:
             configure_generation(model, processor)
 
+    # The SDPA kernels a step may use (`training.speed.sdpa_backends`; set by `build_trainer`; None: torch's choice).
+    sdpa_backends: list[str] | None = None
+
+    def training_step(self, *args, **kwargs):
+        with attention_context(self.sdpa_backends):  # forward and backward
+            return super().training_step(*args, **kwargs)
+
+    def prediction_step(self, *args, **kwargs):
+        with attention_context(self.sdpa_backends):
+            return super().prediction_step(*args, **kwargs)
+
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         return super().create_scheduler(self.schedule_steps or num_training_steps, optimizer)
 
@@ -331,6 +343,7 @@ def build_trainer(
         padding_free=recipe.padding_free,
         pack_length=pack_length_for(model),
         graph_only=recipe.graph_only_prompts,
+        pad_to_multiple_of=recipe.pad_to_multiple_of,
     )
     peft_config = (
         moltc_lora_config(**{"train_graph_encoder": not recipe.freeze_graph_encoder, **recipe.lora})
@@ -352,12 +365,14 @@ def build_trainer(
         # The bar is off because stderr is a log file: plain progress lines there, not Trainer's log dicts.
         trainer.remove_callback(PrinterCallback)
         trainer.add_callback(PlainProgressCallback())
+    apply_training_levers(trainer, recipe, bf16=args.bf16)
     return trainer
 
 
 def merged_model(trainer: SFTTrainer) -> MolTCForConditionalGeneration:
     """The trained model as a plain MolTC model: LoRA merged, PEFT/accelerate/TRL forward patches removed."""
     model = trainer.accelerator.unwrap_model(trainer.model, keep_fp32_wrapper=False)
+    model = full_precision(model)  # frozen weights stored in bf16 for speed: final/ stays fp32
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     # TRL (fused LM head) and accelerate (autocast) replace `forward` on the instance; the class forward is the model.
