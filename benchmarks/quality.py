@@ -169,8 +169,12 @@ def run_task(
     train_rows, test_rows = rows_of(folder, config, args.max_test, args.seed)
     kind = "binary" if task == "ddi_binary" else "regression"
     log = lambda line: print(f"  [{label} / {split}] {line}", file=sys.stderr, flush=True)  # noqa: E731
-    results = run_baselines(
-        kind, train_rows, test_rows, seed=args.seed, chemprop_epochs=args.chemprop_epochs, progress=log
+    results = (
+        []
+        if args.skip_baselines
+        else run_baselines(
+            kind, train_rows, test_rows, seed=args.seed, chemprop_epochs=args.chemprop_epochs, progress=log
+        )
     )
     for r in results:
         rows.append(Row(label, split, r.name, r.metrics, r.seconds, len(train_rows), len(test_rows)))
@@ -234,6 +238,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/quality"))
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-moltc", action="store_true", help="baselines only")
+    parser.add_argument(
+        "--skip-baselines", action="store_true", help="MolTC rows only (the references of another run)"
+    )
     parser.add_argument("--quick", action="store_true", help="200 test rows per task, 300-step MolTC runs")
     parser.add_argument("--steps", type=int, default=None, help="MolTC training steps per run (default 600)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="MolTC seeds (mean ± std)")

@@ -25,7 +25,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="tiny",
         help="hub_configs/models name or JSON whose graph_config is pretrained",
     )
-    parser.add_argument("--max-steps", type=positive_int, default=1500, help="optimizer steps (default 1500: the tiny-gin-pretrain recipe)")
+    parser.add_argument(
+        "--max-steps",
+        type=positive_int,
+        default=1500,
+        help="optimizer steps (default 1500: the tiny-gin-pretrain recipe)",
+    )
     parser.add_argument(
         "--batch-size", type=positive_int, default=256, help="molecules per step (default 256)"
     )
