@@ -91,3 +91,100 @@ def test_reject_reasons_are_one_short_line_without_the_smiles(smiles, expected):
     reason = info.value.reason
     assert expected in reason and smiles[:20] not in reason
     assert len(reason) <= 200 and "\n" not in reason
+
+
+# -- 7. a converted checkpoint is right without --peft-config -------------------------------------------
+
+FIVE_MODULES = ["q_proj", "v_proj", "out_proj", "fc1", "fc2"]
+
+
+@pytest.fixture(scope="module")
+def peft_config_run(tmp_path_factory):
+    """A MolTC run given ``--peft_config lora_config.json`` (r=16, alpha=32, five modules): its LLM is PEFT-wrapped
+    in the .ckpt, its hyper-parameters keep the unused lora_r=8 / lora_alpha=32. Real PEFT builds the adapter;
+    PEFT's own ``merge_and_unload`` is the expected LLM."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import OPTConfig, OPTForCausalLM
+
+    from moltc_hf import build_model
+    from test_conversion import original_state_dict
+
+    text_config = build_model("tiny")[0].config.text_config
+    torch.manual_seed(7)
+    base = OPTForCausalLM(OPTConfig(**{k: v for k, v in text_config.to_dict().items() if k != "model_type"}))
+    lora = LoraConfig(r=16, lora_alpha=32, target_modules=FIVE_MODULES, init_lora_weights=False)
+    peft_model = get_peft_model(base, lora)
+    llm = {f"blip2opt.opt_model.{k}": v.clone() for k, v in peft_model.state_dict().items()}
+    merged = {k: v.clone() for k, v in peft_model.merge_and_unload().state_dict().items()}
+    state = original_state_dict(text_config.vocab_size)
+    state = {k: v for k, v in state.items() if not k.startswith("blip2opt.opt_model.")} | llm
+    folder = tmp_path_factory.mktemp("peft-run")
+    torch.save(
+        {"state_dict": state, "hyper_parameters": {"lora_r": 8, "lora_alpha": 32}}, folder / "last.ckpt"
+    )
+    return folder / "last.ckpt", merged
+
+
+def _lora_config(folder: Path, **fields) -> Path:
+    import json
+
+    path = folder / "lora_config.json"
+    path.write_text(json.dumps({"r": 16, "lora_alpha": 32, "target_modules": FIVE_MODULES} | fields))
+    return path
+
+
+def test_conversion_reads_the_lora_rank_from_the_tensors(peft_config_run, tmp_path, capsys):
+    import json
+
+    from safetensors.torch import load_file
+
+    checkpoint, merged = peft_config_run
+    out = tmp_path / "converted"
+    args = ["convert-original", "--checkpoint", str(checkpoint), "--out", str(out), "--model-config", "tiny"]
+    assert main(args) == 0  # no --peft-config
+    notes = " ".join(json.loads((out / "conversion_report.json").read_text())["notes"])
+    assert "scale alpha/r = 2 " in notes and "rank 16 on fc1, fc2, out_proj, q_proj, v_proj" in notes
+    ours = load_file(out / "model.safetensors")
+    for layer in range(2):
+        for module in ("self_attn.q_proj", "self_attn.v_proj", "self_attn.out_proj", "fc1", "fc2"):
+            key = f"decoder.layers.{layer}.{module}.weight"
+            expected = merged[f"model.{key}"]
+            assert torch_close(ours[f"model.language_model.{key}"], expected), key
+
+    from moltc_hf.conversion import convert_original_checkpoint
+
+    with_config = convert_original_checkpoint(
+        checkpoint, model_config="tiny", peft_config=_lora_config(tmp_path)
+    )[0]
+    key = "decoder.layers.1.fc2.weight"
+    assert torch_close(with_config.model.language_model.state_dict()[key], merged[f"model.{key}"])
+
+
+def torch_close(a, b) -> bool:
+    import torch
+
+    return bool(torch.allclose(a.float(), b.float(), rtol=1e-5, atol=1e-6))
+
+
+def test_a_rank_or_targets_that_contradict_the_tensors_are_refused(peft_config_run, tmp_path, capsys):
+    from moltc_hf.conversion import CheckpointConversionError, convert_original_checkpoint
+
+    checkpoint, _ = peft_config_run
+    args = [
+        "convert-original",
+        "--checkpoint",
+        str(checkpoint),
+        "--out",
+        str(tmp_path / "o"),
+        "--model-config",
+    ]
+    assert main([*args, "tiny", "--lora-r", "8"]) == 2
+    error = capsys.readouterr().err
+    assert "--lora-r says r=8 but the checkpoint's lora_A tensors are rank 16" in error
+    assert not (tmp_path / "o").exists()
+    with pytest.raises(CheckpointConversionError, match="lora_config.json says r=8 but"):
+        convert_original_checkpoint(checkpoint, model_config="tiny", peft_config=_lora_config(tmp_path, r=8))
+    with pytest.raises(CheckpointConversionError, match=r"targets \['q_proj', 'v_proj'\] but"):
+        config = _lora_config(tmp_path, target_modules=["q_proj", "v_proj"])
+        convert_original_checkpoint(checkpoint, model_config="tiny", peft_config=config)
