@@ -188,3 +188,45 @@ def test_a_rank_or_targets_that_contradict_the_tensors_are_refused(peft_config_r
     with pytest.raises(CheckpointConversionError, match=r"targets \['q_proj', 'v_proj'\] but"):
         config = _lora_config(tmp_path, target_modules=["q_proj", "v_proj"])
         convert_original_checkpoint(checkpoint, model_config="tiny", peft_config=config)
+
+
+# -- 2. whole-file refusals only for their real cause --------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zip"])
+def test_compressed_csv_inputs_are_predicted(model_dir, tmp_path, suffix):
+    source = tmp_path / f"pairs{suffix}"
+    pd.DataFrame(VALID_PAIRS, columns=["smiles_a", "smiles_b"]).assign(note=["a,b", "c", "d", "e"]).to_csv(
+        source, index=False
+    )
+    assert source.read_bytes()[:9] != b"smiles_a,"  # really compressed
+    output = tmp_path / "out.parquet"
+    args = ["predict", "--model", str(model_dir), "--input", str(source), "--output", str(output)]
+    assert main([*args, "--device", "cpu"]) == 0
+    predictions = pd.read_parquet(output)
+    assert predictions["row_id"].tolist() == [0, 1, 2, 3] and predictions["note"][0] == "a,b"
+
+
+def test_a_two_million_character_field_is_its_rows_reject(model_dir, tmp_path):
+    huge = "C" * 2_000_000
+    rows = [*VALID_PAIRS[:2], (huge, "CCO"), *VALID_PAIRS[2:]]
+    source = tmp_path / "pairs.csv"
+    frame = pd.DataFrame(rows, columns=["smiles_a", "smiles_b"]).assign(note=["x", huge, "y", "z", "w"])
+    frame.to_csv(source, index=False)
+    output = tmp_path / "out.parquet"
+    args = ["predict", "--model", str(model_dir), "--input", str(source), "--output", str(output)]
+    assert main([*args, "--device", "cpu"]) == 0
+    predictions = pd.read_parquet(output)
+    assert predictions["row_id"].tolist() == [0, 1, 3, 4] and len(predictions["note"][1]) == 2_000_000
+    rejects = pd.read_parquet(tmp_path / "out.rejects.parquet")
+    assert rejects["row"].tolist() == ["2"] and "longer than 5000 characters" in rejects["reason"][0]
+
+
+def test_a_bare_cr_refusal_says_the_rows_cannot_be_counted(tmp_path, capsys):
+    source = tmp_path / "bare.csv"
+    source.write_bytes(b"smiles_a,smiles_b\nCCO,CCN\nC\rC,O\nCC,N\n")
+    args = ["predict", "--model", "nosuch", "--input", str(source), "--output", str(tmp_path / "o.parquet")]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert "line 3: a carriage return (CR) outside quotes" in error
+    assert "the file's rows cannot be counted reliably (pandas reads 4)" in error

@@ -139,26 +139,48 @@ class PairsFile:
     def _check_record_count(self, num_rows: int) -> None:
         """pandas must see exactly the records of the file's lines, or row ids would drift from its rows.
 
-        The file is re-read with Python's csv module over lines split at LF only: a carriage return outside
-        quotes (a bare CR that a careless writer left in a value, or an old-Mac line ending) is where readers
-        disagree on row boundaries, so it is refused with its line; CR and NUL inside quotes are plain data.
+        The file is re-read (decompressed as pandas does: ``.gz``, ``.bz2``, ``.zip``, ``.xz``, ``.zst``) with
+        Python's csv module over lines split at LF only: a carriage return outside quotes (a bare CR that a
+        careless writer left in a value, or an old-Mac line ending) is where readers disagree on row boundaries,
+        so the file is refused with its line; CR and NUL inside quotes are plain data. The csv module's field
+        size limit (128 kB) is lifted for the count: a huge value is its row's problem (a SMILES that long is
+        that row's reject), not a reason to refuse the file.
         """
         import csv
+        import io
+        import sys
 
-        with open(self.path, newline="\n", encoding="utf-8", errors="replace") as handle:
-            reader = csv.reader(handle)
-            try:
-                records = sum(1 for record in reader if record) - 1  # minus the header
-            except csv.Error as err:
-                raise ValueError(
-                    f"{self.path}: line {reader.line_num}: a carriage return (CR) outside quotes ({err}); row "
-                    "boundaries are ambiguous, so the file is refused. Quote that value or convert the file to parquet."
-                ) from None
+        from pandas.io.common import get_handle
+
+        limit = csv.field_size_limit()
+        csv.field_size_limit(sys.maxsize)
+        try:
+            with get_handle(self.path, "rb", compression="infer", is_text=False) as handles:
+                text = io.TextIOWrapper(handles.handle, encoding="utf-8", errors="replace", newline="\n")
+                reader = csv.reader(text)
+                try:
+                    records = sum(1 for record in reader if record) - 1  # minus the header
+                except csv.Error as err:
+                    cause = (
+                        "a carriage return (CR) outside quotes"
+                        if "new-line character" in str(err)
+                        else "Python's csv reader fails"
+                    )
+                    raise ValueError(
+                        f"{self.path}: line {reader.line_num}: {cause} ({err}); the file's rows cannot be counted "
+                        f"reliably (pandas reads {num_rows}), so row ids could not be its rows and the file is "
+                        "refused. Quote that value or convert the file to parquet."
+                    ) from None
+                finally:
+                    text.detach()
+        finally:
+            csv.field_size_limit(limit)
         if records != num_rows:
             raise ValueError(
                 f"{self.path}: pandas reads {num_rows} rows but the file holds {records} CSV records "
-                "(quoted CR or NUL bytes, or unbalanced quotes?); refusing it so that row ids stay the file's "
-                "rows. Rewrite it with a standard CSV writer or convert it to parquet."
+                "(quoted CR or NUL bytes, or unbalanced quotes?); the file's rows cannot be counted reliably, "
+                "so it is refused to keep row ids the file's rows. Rewrite it with a standard CSV writer or "
+                "convert it to parquet."
             )
 
     def frames(self) -> Iterator[pd.DataFrame]:
