@@ -230,3 +230,84 @@ def test_a_bare_cr_refusal_says_the_rows_cannot_be_counted(tmp_path, capsys):
     error = capsys.readouterr().err
     assert "line 3: a carriage return (CR) outside quotes" in error
     assert "the file's rows cannot be counted reliably (pandas reads 4)" in error
+
+
+# -- 3. a full disk during training -----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory) -> Path:
+    from moltc_hf.instructions import build_dataset
+
+    out = tmp_path_factory.mktemp("data") / "mot"
+    build_dataset("embedded", out, limit=30, pretrain_pairs=10, progress=False)
+    return out
+
+
+def _small_disk():
+    """In the child: no file may grow past 300 kB, so the tiny model's 735 kB weights cannot be written (EFBIG,
+    the same write-error path as ENOSPC on a full disk; RLIMIT_FSIZE is the real kernel limit, no patching)."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
+
+
+def test_a_full_disk_during_train_is_one_line_and_leaves_no_weightless_checkpoint(dataset_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    run = tmp_path / "run"
+    args = ["train", "--recipe", "tiny-finetune", "--dataset", str(dataset_dir), "--output-dir", str(run)]
+    args += ["--max-steps", "3", "--save_steps", "2", "--per_device_train_batch_size", "4"]
+    env = {k: v for k, v in os.environ.items() if k != "MOLTC_DEBUG"} | {"OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "moltc_hf.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=_small_disk,
+        timeout=600,
+    )
+    lines = [line for line in done.stderr.splitlines() if line.startswith("moltc train: error:")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(lines) == 1, done.stderr[-3000:]
+    assert "could not write checkpoint-2" in lines[0] and "File too large" in lines[0]
+    assert "--resume starts from step 0" in lines[0]
+    assert not (run / "checkpoint-2").exists() and not (run / "final").exists()
+
+
+def _tiny_files():
+    """In the child: no file may grow past 6 kB (a predictions part is larger)."""
+    import resource
+    import signal
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))
+
+
+def test_a_full_disk_in_predict_names_the_parts_folder_it_keeps(model_dir, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    source = tmp_path / "pairs.csv"
+    pd.DataFrame(VALID_PAIRS * 4, columns=["smiles_a", "smiles_b"]).to_csv(source, index=False)
+    output = tmp_path / "out.parquet"
+    args = ["predict", "--model", str(model_dir), "--input", str(source), "--output", str(output)]
+    args += ["--device", "cpu", "--part-size", "4"]
+    env = {k: v for k, v in os.environ.items() if k != "MOLTC_DEBUG"} | {"OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "moltc_hf.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        preexec_fn=_tiny_files,
+        timeout=300,
+    )
+    lines = [line for line in done.stderr.splitlines() if line.startswith("moltc predict: error:")]
+    assert done.returncode == 2 and "Traceback" not in done.stderr and len(lines) == 1, done.stderr[-2000:]
+    parts = tmp_path / ".out.parquet.parts"
+    assert f"the finished parts are kept in {parts} (the run's resume state" in lines[0]
+    assert "rerun with --resume" in lines[0] and parts.is_dir() and not output.exists()

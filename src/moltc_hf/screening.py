@@ -14,6 +14,7 @@ import dataclasses
 import math
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -347,7 +348,7 @@ def screen_file(
     bar = progress_bar(  # (off a terminal: a plain line a minute, not a redraw per chunk)
         total=stop - start, desc=f"screening [{state.process_index}]", disable=not progress, unit="pair"
     )
-    with bar:
+    with bar, _keeps_parts_on_write_error(parts):
         for index, frame in enumerate(pairs.rows(start, stop, write_every)):
             if parts.done(state.process_index, index):
                 bar.update(len(frame))
@@ -367,7 +368,22 @@ def screen_file(
                 encoded += encodings_per_pair * len(results)
     if isinstance(feature_cache, MoleculeFeatureCache):
         encoded = feature_cache.misses
-    return _finish(state, parts, schema, output_path, num_rows, encoded)
+    with _keeps_parts_on_write_error(parts):
+        return _finish(state, parts, schema, output_path, num_rows, encoded)
+
+
+@contextmanager
+def _keeps_parts_on_write_error(parts: PartsFolder):
+    """A write error (full disk) says where the finished parts are kept: they are the run's resume state."""
+    try:
+        yield
+    except OSError as err:
+        text = " ".join(str(err).split())
+        raise OSError(
+            f"{text}; the finished parts are kept in {parts.folder} (the run's resume state, "
+            f"{len(list(parts.folder.glob('part-*.predictions.parquet')))} part(s)): free disk space and rerun "
+            "with --resume to continue, or delete that folder",
+        ) from None
 
 
 def _share(num_rows: int, processes: int, index: int) -> tuple[int, int]:
@@ -442,11 +458,15 @@ def _finish(state, parts: PartsFolder, schema: pa.Schema, output_path: Path, num
             return ScreenReport(num_rows=num_rows)
     partial = output_path.with_name(f".{output_path.name}.partial")
     predicted = unparseable = 0
-    with pq.ParquetWriter(partial, schema) as writer:
-        for table in parts.tables():
-            writer.write_table(table)
-            predicted += table.num_rows
-            unparseable += pc.sum(pc.invert(pc.is_null(table["error"]))).as_py() or 0
+    try:
+        with pq.ParquetWriter(partial, schema) as writer:
+            for table in parts.tables():
+                writer.write_table(table)
+                predicted += table.num_rows
+                unparseable += pc.sum(pc.invert(pc.is_null(table["error"]))).as_py() or 0
+    except OSError:
+        partial.unlink(missing_ok=True)  # half a merged output is not kept; the parts are
+        raise
     rejects = [t for t in parts.tables("rejects")]
     rejects = pa.concat_tables(rejects) if rejects else rejects_table([], "predict")
     write_rejects(rejects, rejects_path_for(output_path), "predict")
