@@ -311,3 +311,63 @@ def test_a_full_disk_in_predict_names_the_parts_folder_it_keeps(model_dir, tmp_p
     parts = tmp_path / ".out.parquet.parts"
     assert f"the finished parts are kept in {parts} (the run's resume state" in lines[0]
     assert "rerun with --resume" in lines[0] and parts.is_dir() and not output.exists()
+
+
+# -- 4. truncation that cuts the answers away ------------------------------------------------------------
+
+
+def _recipe_with_max_length(folder: Path, max_length: int) -> Path:
+    import yaml
+
+    from moltc_hf.training.recipe import load_recipe
+
+    source = Path(load_recipe("tiny-finetune").source)
+    recipe = yaml.safe_load(source.read_text()) | {"max_length": max_length}
+    path = folder / "tiny-short.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+def test_a_max_length_that_cuts_every_answer_is_refused_with_the_count(dataset_dir, tmp_path, capsys):
+    recipe = _recipe_with_max_length(tmp_path, 3)
+    args = [
+        "train",
+        "--recipe",
+        str(recipe),
+        "--dataset",
+        str(dataset_dir),
+        "--output-dir",
+        str(tmp_path / "run"),
+    ]
+    assert main([*args, "--max-steps", "2"]) == 2
+    error = capsys.readouterr().err
+    assert "moltc train: error: max_length=3 cuts the whole answer off all" in error and "train rows" in error
+    assert "Raise max_length to at least" in error and not (tmp_path / "run" / "final").exists()
+
+
+def test_rows_that_lose_their_answer_are_rejects_and_the_rest_train(dataset_dir, tiny_processor, caplog):
+    from moltc_hf.collator import IGNORE_INDEX, MolTCDataCollator
+    from moltc_hf.instructions.loading import load_split
+    from moltc_hf.training.truncation import answer_lengths, drop_answerless_rows
+
+    split = load_split(dataset_dir, "freesolv", "train")
+    prompts = sorted(p for p, _, _ in answer_lengths(split, tiny_processor, 10_000))
+    max_length = prompts[len(prompts) // 2]  # the longer half of the prompts leave no room for an answer
+    lengths = answer_lengths(split, tiny_processor, max_length)
+    expected = [i for i, (prompt, _, _) in enumerate(lengths) if prompt >= max_length]
+    assert 0 < len(expected) < len(split)
+    with caplog.at_level("WARNING"):
+        kept, rejects = drop_answerless_rows(split, tiny_processor, max_length, "train")
+    assert len(rejects) == len(expected) and len(kept) == len(split) - len(expected)
+    assert f"cuts the whole answer off {len(expected)} of {len(split)} train rows" in caplog.text
+    assert all(r["reason"].startswith(f"answer cut away by max_length={max_length}") for r in rejects)
+    # what is kept really trains: the collator leaves answer tokens in every kept row's labels
+    batch = MolTCDataCollator(tiny_processor, max_length=max_length)(list(kept))
+    assert bool(((batch["labels"] != IGNORE_INDEX).sum(dim=1) > 0).all())
+
+
+@pytest.fixture(scope="module")
+def tiny_processor():
+    from moltc_hf import build_model
+
+    return build_model("tiny", seed=0)[1]
