@@ -371,3 +371,80 @@ def tiny_processor():
     from moltc_hf import build_model
 
     return build_model("tiny", seed=0)[1]
+
+
+# -- 5. progress per scored batch; 6. bounded caches ------------------------------------------------------
+
+
+def distinct_smiles(count: int, offset: int = 0) -> list[str]:
+    """``count`` different valid molecules: a carbon then the base-3 digits of i as a C/N/O chain."""
+    out = []
+    for i in range(offset, offset + count):
+        chain, n = "", i + 1
+        while n:
+            n, digit = divmod(n, 3)
+            chain += "CNO"[digit]
+        out.append("C" + chain + "C")
+    return out
+
+
+@pytest.fixture()
+def tiny_loaded(model_dir):
+    from moltc_hf.evaluation.inference import load_for_inference
+
+    return load_for_inference(model_dir, device="cpu")
+
+
+def test_the_predict_bar_counts_rows_as_batches_are_scored(tiny_loaded, tmp_path, monkeypatch, capsys):
+    import re
+
+    import moltc_hf._progress
+    from moltc_hf.screening import screen_file
+
+    monkeypatch.setattr(moltc_hf._progress, "LOG_INTERVAL_S", 0.0)  # off a terminal: redraw on every update
+    source = tmp_path / "pairs.csv"
+    pd.DataFrame(VALID_PAIRS * 4, columns=["smiles_a", "smiles_b"]).to_csv(source, index=False)
+    model, processor = tiny_loaded
+    screen_file(model, processor, source, tmp_path / "out.parquet", "ddi_binary", batch_size=2, write_every=8)
+    counts = [int(n) for n in re.findall(r"(\d+)/16", capsys.readouterr().err)]
+    assert {2, 4, 6, 10, 16} <= set(counts)  # before: only 0, 8 and 16 (one move per part)
+
+
+def test_the_feature_cache_is_bounded_in_bytes(tiny_loaded):
+    from moltc_hf.evaluation.inference import MoleculeFeatureCache
+    from moltc_hf.featurization import canonical_smiles
+
+    model, processor = tiny_loaded
+    per_molecule = model.config.num_query_tokens * model.config.text_config.hidden_size * 4
+    cache = MoleculeFeatureCache(model, processor, max_bytes=10 * per_molecule, min_molecules=4)
+    molecules = distinct_smiles(60)
+    for start in range(0, 60, 6):
+        cache.features([(a, "O") for a in molecules[start : start + 6]])
+        assert len(cache) <= 10
+    distinct = len({canonical_smiles(m) for m in [*molecules, "O"]})
+    assert cache.max_molecules == 10 and len(cache) == 10 and cache.misses >= distinct  # evicted ones again
+    assert len(cache._canonical) <= 41
+
+
+def test_a_screen_keeps_the_graph_cache_bounded_and_restores_it(tiny_loaded, tmp_path, monkeypatch):
+    from moltc_hf import screening
+
+    model, processor = tiny_loaded
+    monkeypatch.setattr(screening, "GRAPH_CACHE_SIZE", 32)
+    molecules = distinct_smiles(200)
+    source = tmp_path / "pairs.parquet"
+    pd.DataFrame({"smiles_a": molecules[:100], "smiles_b": molecules[100:]}).to_parquet(source)
+    sizes = []
+    processor.featurizer.cache_size = 200_000
+    original_remember = processor.featurizer._remember
+
+    def remember(*args):
+        original_remember(*args)
+        sizes.append(len(processor.featurizer))
+
+    processor.featurizer._remember = remember  # records the cache size after every insert; the cache is real
+    report = screening.screen_file(
+        model, processor, source, tmp_path / "out.parquet", "ddi_binary", batch_size=8
+    )
+    assert report.num_predicted == 100 and len(sizes) >= 200
+    assert max(sizes) <= 32 and processor.featurizer.cache_size == 200_000

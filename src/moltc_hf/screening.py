@@ -24,13 +24,17 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ._progress import progress_bar
-from .evaluation.inference import MoleculeFeatureCache, Prediction, predict_frame, uses_symmetric_readout
+from .evaluation.inference import MoleculeFeatureCache, Prediction, iter_predictions, uses_symmetric_readout
 from .featurization import Reject
 from .instructions.tasks import TaskSpec, get_task
 from .processing_moltc import MOLECULE_FIELDS
 from .rejects import read_rejects, rejects_table, write_rejects
 
 ROW_ID = "row_id"
+# Memory bounds of a screen, so its resident size is flat in the number of rows (benchmarks/predict_memory.py):
+# encoded molecule features kept for repeats (bytes, on the model's device) and RDKit graphs (entries).
+FEATURE_CACHE_BYTES = 64 * 2**20
+GRAPH_CACHE_SIZE = 16_384
 
 
 @dataclass
@@ -338,7 +342,7 @@ def screen_file(
         parts.prepare(options, resume)
     state.wait_for_everyone()
     start, stop = _share(num_rows, state.num_processes, state.process_index)
-    feature_cache = MoleculeFeatureCache(model, processor) if cache else False
+    feature_cache = MoleculeFeatureCache(model, processor, max_bytes=FEATURE_CACHE_BYTES) if cache else False
     encoded = 0
     spec = get_task(task) if isinstance(task, str) else task
     both_orders = uses_symmetric_readout(
@@ -348,22 +352,36 @@ def screen_file(
     bar = progress_bar(  # (off a terminal: a plain line a minute, not a redraw per chunk)
         total=stop - start, desc=f"screening [{state.process_index}]", disable=not progress, unit="pair"
     )
-    with bar, _keeps_parts_on_write_error(parts):
+    with (
+        bar,
+        _keeps_parts_on_write_error(parts),
+        _graph_cache_at_most(processor.featurizer, GRAPH_CACHE_SIZE),
+    ):
         for index, frame in enumerate(pairs.rows(start, stop, write_every)):
             if parts.done(state.process_index, index):
                 bar.update(len(frame))
                 continue
-            # (every row of the part ends in the predictions or the rejects)
-            results, rejects = predict_frame(
-                model, processor, frame, task, batch_size=batch_size, cache=feature_cache, **predict_kwargs
-            )
+            # (every row of the part ends in the predictions or the rejects; the bar moves per scored batch)
+            results, rejects = [], []
+            for batch_results, batch_rejects in iter_predictions(
+                model,
+                processor,
+                frame.to_dict("records"),
+                task,
+                row_ids=frame.index.tolist(),
+                batch_size=batch_size,
+                cache=feature_cache,
+                **predict_kwargs,
+            ):
+                results += batch_results
+                rejects += batch_rejects
+                bar.update(len(batch_results) + len({r.row for r in batch_rejects}))
             parts.write(
                 state.process_index,
                 index,
                 predictions_table(results, schema, list(pairs.schema.names)),
                 [dataclasses.replace(r, field=pairs.field_name(r.field)) for r in rejects],
             )
-            bar.update(len(frame))
             if not isinstance(feature_cache, MoleculeFeatureCache):
                 encoded += encodings_per_pair * len(results)
     if isinstance(feature_cache, MoleculeFeatureCache):
@@ -384,6 +402,22 @@ def _keeps_parts_on_write_error(parts: PartsFolder):
             f"{len(list(parts.folder.glob('part-*.predictions.parquet')))} part(s)): free disk space and rerun "
             "with --resume to continue, or delete that folder",
         ) from None
+
+
+@contextmanager
+def _graph_cache_at_most(featurizer, size: int):
+    """The featurizer's graph cache bounded for a screen: its graphs are needed only until their batch is encoded
+    (the feature cache keeps what repeats), and at the training default (200,000 graphs) a screen of distinct
+    molecules grew by ~170 MB per 100k rows. The caller's setting is restored afterwards."""
+    previous = getattr(featurizer, "cache_size", None)
+    if previous is None:
+        yield
+        return
+    featurizer.cache_size = min(previous, size)
+    try:
+        yield
+    finally:
+        featurizer.cache_size = previous
 
 
 def _share(num_rows: int, processes: int, index: int) -> tuple[int, int]:
