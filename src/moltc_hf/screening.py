@@ -33,8 +33,10 @@ from .rejects import read_rejects, rejects_table, write_rejects
 ROW_ID = "row_id"
 # Memory bounds of a screen, so its resident size is flat in the number of rows (benchmarks/predict_memory.py):
 # encoded molecule features kept for repeats (bytes, on the model's device) and RDKit graphs (entries).
-FEATURE_CACHE_BYTES = 64 * 2**20
-GRAPH_CACHE_SIZE = 16_384
+# An RDKit graph costs ~10 kB resident (a PyG `Data` of three small tensors): 16,384 of them grew a screen of
+# distinct molecules by ~160 MB, 2,048 (more than a batch needs) keep it flat.
+FEATURE_CACHE_BYTES = 32 * 2**20
+GRAPH_CACHE_SIZE = 2048
 
 
 @dataclass
@@ -355,7 +357,7 @@ def screen_file(
     with (
         bar,
         _keeps_parts_on_write_error(parts),
-        _graph_cache_at_most(processor.featurizer, GRAPH_CACHE_SIZE),
+        _graph_cache_at_most(processor.featurizer, max(GRAPH_CACHE_SIZE, 4 * batch_size)),
     ):
         for index, frame in enumerate(pairs.rows(start, stop, write_every)):
             if parts.done(state.process_index, index):
@@ -407,8 +409,8 @@ def _keeps_parts_on_write_error(parts: PartsFolder):
 @contextmanager
 def _graph_cache_at_most(featurizer, size: int):
     """The featurizer's graph cache bounded for a screen: its graphs are needed only until their batch is encoded
-    (the feature cache keeps what repeats), and at the training default (200,000 graphs) a screen of distinct
-    molecules grew by ~170 MB per 100k rows. The caller's setting is restored afterwards."""
+    (the feature cache keeps what repeats); at the training default (200,000 graphs) a screen of distinct
+    molecules grew by ~20 MB per 1,000 rows. The caller's setting is restored afterwards."""
     previous = getattr(featurizer, "cache_size", None)
     if previous is None:
         yield

@@ -28,12 +28,11 @@ def save_or_remove(save, folder: Path) -> None:
     """``save()`` writes ``folder``; if it fails with a write error, remove ``folder`` and raise one clear error."""
     from safetensors import SafetensorError
 
-    existed = folder.exists()
     try:
         save()
     except (OSError, SafetensorError) as err:
-        if not existed:
-            shutil.rmtree(folder, ignore_errors=True)
+        # (also a folder being rewritten: half overwritten is not complete either)
+        shutil.rmtree(folder, ignore_errors=True)
         text = " ".join(str(err).split())
         code = getattr(err, "errno", None) or next((c for k, c in _KNOWN.items() if k in text), None)
         cause = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is full"}.get(
