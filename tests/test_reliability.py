@@ -448,3 +448,17 @@ def test_a_screen_keeps_the_graph_cache_bounded_and_restores_it(tiny_loaded, tmp
     )
     assert report.num_predicted == 100 and len(sizes) >= 200
     assert max(sizes) <= 32 and processor.featurizer.cache_size == 200_000
+
+
+def test_a_truncated_or_mislabelled_compressed_csv_is_refused_with_the_cause(tmp_path, capsys):
+    good = tmp_path / "good.csv.gz"
+    pd.DataFrame(VALID_PAIRS * 50, columns=["smiles_a", "smiles_b"]).to_csv(good, index=False)
+    truncated = tmp_path / "truncated.csv.gz"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    mislabelled = tmp_path / "plain.csv.gz"
+    mislabelled.write_text("smiles_a,smiles_b\nCCO,CC\n")
+    for source, cause in ((truncated, "EOFError"), (mislabelled, "BadGzipFile")):
+        out = tmp_path / "o.parquet"
+        assert main(["predict", "--model", "nosuch", "--input", str(source), "--output", str(out)]) == 2
+        error = capsys.readouterr().err
+        assert f"{source}: cannot decompress it ({cause}" in error and "Traceback" not in error

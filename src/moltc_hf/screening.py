@@ -11,8 +11,11 @@ With several processes (``torchrun`` or ``accelerate launch``), `screen_file` sp
 from __future__ import annotations
 
 import dataclasses
+import lzma
 import math
 import os
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -127,6 +130,13 @@ class PairsFile:
                 num_rows += len(chunk)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
             raise ValueError(f"{self.path}: not a readable CSV file ({' '.join(str(err).split())})") from None
+        except (FileNotFoundError, PermissionError, IsADirectoryError):
+            raise
+        except (EOFError, OSError, ImportError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as err:
+            # a truncated or mislabelled compressed file (.gz that is not gzip), or no zstandard for a .zst
+            raise ValueError(
+                f"{self.path}: cannot decompress it ({type(err).__name__}: {' '.join(str(err).split())})"
+            ) from None
         self._check_record_count(num_rows)
         if not schemas:  # a header and no rows: the columns are there, their types unknown
             header = pd.read_csv(self.path, nrows=0)
