@@ -25,6 +25,7 @@ inert dict stand-ins so the tensors load without trusting the file.
 from __future__ import annotations
 
 import json
+import logging
 import pickle
 import re
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from safetensors.torch import load_file
 from .factory import build_model
 from .modeling_moltc import MolTCForConditionalGeneration, MolTCGraphEncoder
 from .processing_moltc import MolTCProcessor
+
+logger = logging.getLogger(__name__)
 
 ORIGINAL_PREFIXES = ("blip2opt.", "blip2qformer.")
 
@@ -220,25 +223,100 @@ def lora_scaling_and_source(
     ``peft_config`` file, when the caller passes it, wins over the hyper-parameters; without either, MolTC's
     defaults (32 / 8) apply.
     """
+    r, alpha, origin = _lora_r_alpha(checkpoint, lora_r, lora_alpha, peft_config)[:3]
+    return float(alpha) / float(r), f"r={r}, lora_alpha={alpha} from {origin}"
+
+
+def _read_peft_config(peft_config: str | Path) -> dict:
+    path = Path(peft_config)
+    try:
+        config = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CheckpointConversionError(f"--peft-config {path}: not a readable LoRA config ({err})") from None
+    if not isinstance(config, dict):
+        raise CheckpointConversionError(f"--peft-config {path}: not a LoRA config (a JSON object)")
+    return config
+
+
+def _lora_r_alpha(checkpoint, lora_r, lora_alpha, peft_config) -> tuple[int, float, str, str]:
+    """``(r, alpha, origin, where r came from)`` by the rule of `lora_scaling_and_source`."""
     if peft_config is not None:
-        path = Path(peft_config)
-        try:
-            config = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as err:
-            raise CheckpointConversionError(
-                f"--peft-config {path}: not a readable LoRA config ({err})"
-            ) from None
-        r, alpha, origin = config.get("r", 8), config.get("lora_alpha", 8), path.name  # PEFT's defaults
+        config = _read_peft_config(peft_config)
+        r, alpha = config.get("r", 8), config.get("lora_alpha", 8)  # PEFT's defaults
+        origin = r_origin = Path(peft_config).name
     else:
         hparams = checkpoint.get("hyper_parameters", {}) if isinstance(checkpoint, dict) else {}
         hparams = hparams if isinstance(hparams, dict) else {}
         r, alpha = hparams.get("lora_r") or 8, hparams.get("lora_alpha") or 32
         given = hparams.get("lora_r") or hparams.get("lora_alpha")
-        origin = "the checkpoint's hyper-parameters" if given else "MolTC's defaults"
+        origin = r_origin = "the checkpoint's hyper-parameters" if given else "MolTC's defaults"
     if lora_r or lora_alpha:
         origin = f"the caller's arguments over {origin}"
-    r, alpha = lora_r or r, lora_alpha or alpha
-    return float(alpha) / float(r), f"r={r}, lora_alpha={alpha} from {origin}"
+    r_origin = "--lora-r" if lora_r else r_origin
+    return lora_r or r, lora_alpha or alpha, origin, r_origin
+
+
+def lora_in_state(state: dict[str, torch.Tensor]) -> tuple[set[int], list[str]]:
+    """The ranks of the LoRA pairs in a state dict (rows of each ``lora_A``) and the modules they adapt
+    (``q_proj``, ``fc1``, ...): what the run really trained, whatever its hyper-parameters say."""
+    ranks, targets = set(), set()
+    for key, value in state.items():
+        match = _LORA_KEY.match(key)
+        if match and match.group(2) == "A" and isinstance(value, torch.Tensor) and value.dim() == 2:
+            ranks.add(int(value.shape[0]))
+            targets.add(match.group(1).rsplit(".", 1)[-1])
+    return ranks, sorted(targets)
+
+
+def checked_lora_scaling(
+    state: dict[str, torch.Tensor],
+    checkpoint: dict,
+    lora_r: int | None = None,
+    lora_alpha: float | None = None,
+    peft_config: str | Path | None = None,
+) -> tuple[float, str]:
+    """alpha / r for the checkpoint's own LoRA pairs, with r checked against the rank of its tensors.
+
+    A run given ``--peft_config`` (MolTC's ``lora_config.json``: r=16, alpha=32, five modules) keeps its unused
+    ``lora_r=8`` hyper-parameter, so r from the hyper-parameters would double the scale. The ``lora_A`` tensors
+    say the real rank: without ``--peft-config`` / ``--lora-r`` it replaces the hyper-parameters' r (alpha stays
+    theirs, 32, which is also ``lora_config.json``'s); a rank or target list given explicitly that contradicts
+    the tensors is refused, since it would merge the wrong scale silently.
+    """
+    ranks, targets = lora_in_state(state)
+    r, alpha, origin, r_origin = _lora_r_alpha(checkpoint, lora_r, lora_alpha, peft_config)
+    if not ranks:
+        return float(alpha) / float(r), f"r={r}, lora_alpha={alpha} from {origin}"
+    if len(ranks) > 1:
+        raise CheckpointConversionError(
+            f"The checkpoint's LoRA pairs have different ranks {sorted(ranks)} (a per-module rank_pattern); "
+            "merging them with one alpha/r would be wrong, so the conversion is refused."
+        )
+    rank = ranks.pop()
+    found = f"the checkpoint's lora_A tensors are rank {rank} on {', '.join(targets)}"
+    if peft_config is not None:
+        config_targets = _read_peft_config(peft_config).get("target_modules")
+        if isinstance(config_targets, list) and not set(targets) <= set(config_targets):
+            raise CheckpointConversionError(
+                f"--peft-config {Path(peft_config).name} targets {sorted(config_targets)} but {found}: it is not "
+                "this run's LoRA config"
+            )
+    if r != rank and (lora_r or (peft_config is not None)):
+        raise CheckpointConversionError(
+            f"{r_origin} says r={r} but {found}; the merge would use a scale {rank / r:g}x off. Pass the run's "
+            "own LoRA config (or leave --lora-r out: the rank is read from the tensors)."
+        )
+    if r != rank:
+        logger.warning(
+            "LoRA rank: %s, not the r=%s of %s (the run used a --peft_config); merging with r=%d, lora_alpha=%s.",
+            found,
+            r,
+            r_origin,
+            rank,
+            alpha,
+        )
+        origin = f"the rank of the lora_A tensors (not r={r} of {r_origin}), lora_alpha from {origin}"
+    return float(alpha) / float(rank), f"r={rank}, lora_alpha={alpha} from {origin}; {found}"
 
 
 def read_peft_adapter(peft_dir: str | Path) -> tuple[dict[str, torch.Tensor], float]:
@@ -252,6 +330,12 @@ def read_peft_adapter(peft_dir: str | Path) -> tuple[dict[str, torch.Tensor], fl
         weights = load_torch_checkpoint(peft_dir / "adapter_model.bin")
     else:
         raise FileNotFoundError(f"No adapter_model.safetensors or adapter_model.bin in {peft_dir}")
+    ranks, targets = lora_in_state(weights)
+    if ranks and ranks != {config.get("r", 8)}:
+        raise CheckpointConversionError(
+            f"{peft_dir / 'adapter_config.json'}: r={config.get('r', 8)} but its adapter's lora_A tensors are "
+            f"rank {sorted(ranks)} on {', '.join(targets)}; the folder's config does not match its weights."
+        )
     scaling = float(config.get("lora_alpha", 32)) / float(config.get("r", 8))
     return {"opt_model." + k[len("base_model.model.") :]: v for k, v in weights.items()}, scaling
 
@@ -332,7 +416,7 @@ def convert_original_checkpoint(
         checkpoint = load_torch_checkpoint(checkpoint)
     report = ConversionReport()
     state = original_state_dict(checkpoint)
-    scaling, origin = lora_scaling_and_source(checkpoint, lora_r, lora_alpha, peft_config)
+    scaling, origin = checked_lora_scaling(state, checkpoint, lora_r, lora_alpha, peft_config)
     state = merge_lora(state, scaling, report)
     if report.merged_lora:
         report.notes.append(f"in-checkpoint LoRA merged with scale alpha/r = {scaling:g} ({origin})")
@@ -433,9 +517,11 @@ def load_graphcl_weights(model_or_encoder, path: str | Path) -> ConversionReport
 __all__ = [
     "CheckpointConversionError",
     "ConversionReport",
+    "checked_lora_scaling",
     "convert_original_checkpoint",
     "load_graphcl_weights",
     "load_torch_checkpoint",
+    "lora_in_state",
     "merge_lora",
     "original_state_dict",
     "rename_original_keys",

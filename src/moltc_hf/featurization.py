@@ -133,9 +133,22 @@ def parse_molecule(
         raise InvalidMoleculeError(
             smiles, f"SMILES longer than {DEFAULT_MAX_SMILES_LENGTH} characters ({len(text)})", row, field
         )
-    with _rdkit_quiet():
-        _check_ring_systems(text, smiles, row, field)
-        mol, messages = _parse_with_messages(text)
+    if not text.isascii():
+        # SMILES are ASCII; RDKit would echo the bytes into its error log (which then may not even decode).
+        position, char = next((i, c) for i, c in enumerate(text) if not c.isascii())
+        raise InvalidMoleculeError(
+            smiles, f"non-ASCII character {char!r} at position {position} (SMILES are ASCII)", row, field
+        )
+    try:
+        with _rdkit_quiet():
+            _check_ring_systems(text, smiles, row, field)
+            mol, messages = _parse_with_messages(text)
+    except InvalidMoleculeError:
+        raise
+    except Exception as err:  # noqa: BLE001 - any failure inside RDKit on one value is that value's reject
+        raise InvalidMoleculeError(
+            smiles, f"RDKit failed on it ({type(err).__name__}: {_one_line(str(err))})", row, field
+        ) from None
     if mol is None:
         raise InvalidMoleculeError(smiles, f"RDKit could not parse it: {rdkit_reason(messages)}", row, field)
     if mol.GetNumAtoms() == 0:
@@ -161,7 +174,20 @@ def _parse_with_messages(text: str) -> tuple[Chem.Mol | None, str]:
         return Chem.MolFromSmiles(text), ""
     with capture() as log:
         mol = Chem.MolFromSmiles(text)
-    return mol, log.messages
+    try:
+        messages = log.messages
+    except UnicodeDecodeError:  # the log echoes the input and may cut a multi-byte character: no reason
+        messages = ""
+    return mol, messages
+
+
+_MAX_REASON = 160
+
+
+def _one_line(text: str, limit: int = _MAX_REASON) -> str:
+    """One line of at most ``limit`` characters: reasons go into one-line errors and rejects files."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def rdkit_reason(messages: str) -> str:
@@ -175,13 +201,16 @@ def rdkit_reason(messages: str) -> str:
     lines = [line.removeprefix("SMILES Parse Error: ") for line in lines if line.strip()]
     if not lines:
         return "syntax, valence or ring closure"
-    reason = (
-        re.sub(r"( for input: '.*'|: .*)$", "", lines[0])
-        if lines[0].startswith(("unclosed", "syntax"))
-        else lines[0]
-    )
+    # RDKit echoes the input after "while parsing:" / "for input:" (hundreds of characters): the row's value
+    # is already in the rejects file, so the reason keeps only what went wrong.
+    reason = lines[0]
+    if " while parsing: " in reason:
+        reason = reason[: reason.index(" while parsing: ")] + " while parsing"
+    elif reason.startswith(("unclosed", "syntax")):
+        reason = re.sub(r"( for input: '.*'|: .*)$", "", reason)
     position = _POSITION.search(messages)
-    return f"{reason} (check around position {position.group(1)})" if position else reason
+    reason = f"{reason} (check around position {position.group(1)})" if position else reason
+    return _one_line(reason)
 
 
 def largest_ring_system(mol: Chem.Mol) -> int:

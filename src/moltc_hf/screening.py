@@ -11,9 +11,13 @@ With several processes (``torchrun`` or ``accelerate launch``), `screen_file` sp
 from __future__ import annotations
 
 import dataclasses
+import lzma
 import math
 import os
+import zipfile
+import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,13 +27,19 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ._progress import progress_bar
-from .evaluation.inference import MoleculeFeatureCache, Prediction, predict_frame, uses_symmetric_readout
+from .evaluation.inference import MoleculeFeatureCache, Prediction, iter_predictions, uses_symmetric_readout
 from .featurization import Reject
 from .instructions.tasks import TaskSpec, get_task
 from .processing_moltc import MOLECULE_FIELDS
 from .rejects import read_rejects, rejects_table, write_rejects
 
 ROW_ID = "row_id"
+# Memory bounds of a screen, so its resident size is flat in the number of rows (benchmarks/predict_memory.py):
+# encoded molecule features kept for repeats (bytes, on the model's device) and RDKit graphs (entries).
+# An RDKit graph costs ~10 kB resident (a PyG `Data` of three small tensors): 16,384 of them grew a screen of
+# distinct molecules by ~160 MB, 2,048 (more than a batch needs) keep it flat.
+FEATURE_CACHE_BYTES = 32 * 2**20
+GRAPH_CACHE_SIZE = 2048
 
 
 @dataclass
@@ -120,6 +130,13 @@ class PairsFile:
                 num_rows += len(chunk)
         except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
             raise ValueError(f"{self.path}: not a readable CSV file ({' '.join(str(err).split())})") from None
+        except (FileNotFoundError, PermissionError, IsADirectoryError):
+            raise
+        except (EOFError, OSError, ImportError, zlib.error, lzma.LZMAError, zipfile.BadZipFile) as err:
+            # a truncated or mislabelled compressed file (.gz that is not gzip), or no zstandard for a .zst
+            raise ValueError(
+                f"{self.path}: cannot decompress it ({type(err).__name__}: {' '.join(str(err).split())})"
+            ) from None
         self._check_record_count(num_rows)
         if not schemas:  # a header and no rows: the columns are there, their types unknown
             header = pd.read_csv(self.path, nrows=0)
@@ -139,26 +156,48 @@ class PairsFile:
     def _check_record_count(self, num_rows: int) -> None:
         """pandas must see exactly the records of the file's lines, or row ids would drift from its rows.
 
-        The file is re-read with Python's csv module over lines split at LF only: a carriage return outside
-        quotes (a bare CR that a careless writer left in a value, or an old-Mac line ending) is where readers
-        disagree on row boundaries, so it is refused with its line; CR and NUL inside quotes are plain data.
+        The file is re-read (decompressed as pandas does: ``.gz``, ``.bz2``, ``.zip``, ``.xz``, ``.zst``) with
+        Python's csv module over lines split at LF only: a carriage return outside quotes (a bare CR that a
+        careless writer left in a value, or an old-Mac line ending) is where readers disagree on row boundaries,
+        so the file is refused with its line; CR and NUL inside quotes are plain data. The csv module's field
+        size limit (128 kB) is lifted for the count: a huge value is its row's problem (a SMILES that long is
+        that row's reject), not a reason to refuse the file.
         """
         import csv
+        import io
+        import sys
 
-        with open(self.path, newline="\n", encoding="utf-8", errors="replace") as handle:
-            reader = csv.reader(handle)
-            try:
-                records = sum(1 for record in reader if record) - 1  # minus the header
-            except csv.Error as err:
-                raise ValueError(
-                    f"{self.path}: line {reader.line_num}: a carriage return (CR) outside quotes ({err}); row "
-                    "boundaries are ambiguous, so the file is refused. Quote that value or convert the file to parquet."
-                ) from None
+        from pandas.io.common import get_handle
+
+        limit = csv.field_size_limit()
+        csv.field_size_limit(sys.maxsize)
+        try:
+            with get_handle(self.path, "rb", compression="infer", is_text=False) as handles:
+                text = io.TextIOWrapper(handles.handle, encoding="utf-8", errors="replace", newline="\n")
+                reader = csv.reader(text)
+                try:
+                    records = sum(1 for record in reader if record) - 1  # minus the header
+                except csv.Error as err:
+                    cause = (
+                        "a carriage return (CR) outside quotes"
+                        if "new-line character" in str(err)
+                        else "Python's csv reader fails"
+                    )
+                    raise ValueError(
+                        f"{self.path}: line {reader.line_num}: {cause} ({err}); the file's rows cannot be counted "
+                        f"reliably (pandas reads {num_rows}), so row ids could not be its rows and the file is "
+                        "refused. Quote that value or convert the file to parquet."
+                    ) from None
+                finally:
+                    text.detach()
+        finally:
+            csv.field_size_limit(limit)
         if records != num_rows:
             raise ValueError(
                 f"{self.path}: pandas reads {num_rows} rows but the file holds {records} CSV records "
-                "(quoted CR or NUL bytes, or unbalanced quotes?); refusing it so that row ids stay the file's "
-                "rows. Rewrite it with a standard CSV writer or convert it to parquet."
+                "(quoted CR or NUL bytes, or unbalanced quotes?); the file's rows cannot be counted reliably, "
+                "so it is refused to keep row ids the file's rows. Rewrite it with a standard CSV writer or "
+                "convert it to parquet."
             )
 
     def frames(self) -> Iterator[pd.DataFrame]:
@@ -315,7 +354,7 @@ def screen_file(
         parts.prepare(options, resume)
     state.wait_for_everyone()
     start, stop = _share(num_rows, state.num_processes, state.process_index)
-    feature_cache = MoleculeFeatureCache(model, processor) if cache else False
+    feature_cache = MoleculeFeatureCache(model, processor, max_bytes=FEATURE_CACHE_BYTES) if cache else False
     encoded = 0
     spec = get_task(task) if isinstance(task, str) else task
     both_orders = uses_symmetric_readout(
@@ -325,27 +364,72 @@ def screen_file(
     bar = progress_bar(  # (off a terminal: a plain line a minute, not a redraw per chunk)
         total=stop - start, desc=f"screening [{state.process_index}]", disable=not progress, unit="pair"
     )
-    with bar:
+    with (
+        bar,
+        _keeps_parts_on_write_error(parts),
+        _graph_cache_at_most(processor.featurizer, max(GRAPH_CACHE_SIZE, 4 * batch_size)),
+    ):
         for index, frame in enumerate(pairs.rows(start, stop, write_every)):
             if parts.done(state.process_index, index):
                 bar.update(len(frame))
                 continue
-            # (every row of the part ends in the predictions or the rejects)
-            results, rejects = predict_frame(
-                model, processor, frame, task, batch_size=batch_size, cache=feature_cache, **predict_kwargs
-            )
+            # (every row of the part ends in the predictions or the rejects; the bar moves per scored batch)
+            results, rejects = [], []
+            for batch_results, batch_rejects in iter_predictions(
+                model,
+                processor,
+                frame.to_dict("records"),
+                task,
+                row_ids=frame.index.tolist(),
+                batch_size=batch_size,
+                cache=feature_cache,
+                **predict_kwargs,
+            ):
+                results += batch_results
+                rejects += batch_rejects
+                bar.update(len(batch_results) + len({r.row for r in batch_rejects}))
             parts.write(
                 state.process_index,
                 index,
                 predictions_table(results, schema, list(pairs.schema.names)),
                 [dataclasses.replace(r, field=pairs.field_name(r.field)) for r in rejects],
             )
-            bar.update(len(frame))
             if not isinstance(feature_cache, MoleculeFeatureCache):
                 encoded += encodings_per_pair * len(results)
     if isinstance(feature_cache, MoleculeFeatureCache):
         encoded = feature_cache.misses
-    return _finish(state, parts, schema, output_path, num_rows, encoded)
+    with _keeps_parts_on_write_error(parts):
+        return _finish(state, parts, schema, output_path, num_rows, encoded)
+
+
+@contextmanager
+def _keeps_parts_on_write_error(parts: PartsFolder):
+    """A write error (full disk) says where the finished parts are kept: they are the run's resume state."""
+    try:
+        yield
+    except OSError as err:
+        text = " ".join(str(err).split())
+        raise OSError(
+            f"{text}; the finished parts are kept in {parts.folder} (the run's resume state, "
+            f"{len(list(parts.folder.glob('part-*.predictions.parquet')))} part(s)): free disk space and rerun "
+            "with --resume to continue, or delete that folder",
+        ) from None
+
+
+@contextmanager
+def _graph_cache_at_most(featurizer, size: int):
+    """The featurizer's graph cache bounded for a screen: its graphs are needed only until their batch is encoded
+    (the feature cache keeps what repeats); at the training default (200,000 graphs) a screen of distinct
+    molecules grew by ~20 MB per 1,000 rows. The caller's setting is restored afterwards."""
+    previous = getattr(featurizer, "cache_size", None)
+    if previous is None:
+        yield
+        return
+    featurizer.cache_size = min(previous, size)
+    try:
+        yield
+    finally:
+        featurizer.cache_size = previous
 
 
 def _share(num_rows: int, processes: int, index: int) -> tuple[int, int]:
@@ -420,11 +504,15 @@ def _finish(state, parts: PartsFolder, schema: pa.Schema, output_path: Path, num
             return ScreenReport(num_rows=num_rows)
     partial = output_path.with_name(f".{output_path.name}.partial")
     predicted = unparseable = 0
-    with pq.ParquetWriter(partial, schema) as writer:
-        for table in parts.tables():
-            writer.write_table(table)
-            predicted += table.num_rows
-            unparseable += pc.sum(pc.invert(pc.is_null(table["error"]))).as_py() or 0
+    try:
+        with pq.ParquetWriter(partial, schema) as writer:
+            for table in parts.tables():
+                writer.write_table(table)
+                predicted += table.num_rows
+                unparseable += pc.sum(pc.invert(pc.is_null(table["error"]))).as_py() or 0
+    except OSError:
+        partial.unlink(missing_ok=True)  # half a merged output is not kept; the parts are
+        raise
     rejects = [t for t in parts.tables("rejects")]
     rejects = pa.concat_tables(rejects) if rejects else rejects_table([], "predict")
     write_rejects(rejects, rejects_path_for(output_path), "predict")

@@ -88,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"PEFT adapter (for the stage's starting model): {result.adapter_dir}")
     if result.num_rejects:
         print(
-            f"skipped {result.num_rejects} row(s) with invalid molecules: {result.output_dir / 'rejects.parquet'}"
+            f"skipped {result.num_rejects} row(s) (invalid molecules, answers cut away by max_length): "
+            f"{result.output_dir / 'rejects.parquet'}"
         )
     # One upload, by the rank that wrote final/ (under torchrun every rank runs this command).
     if args.push_to_hub and int(os.environ.get("RANK", "0")) == 0:

@@ -223,13 +223,26 @@ class MoleculeFeatureCache:
 
     ``features(pairs, rows)`` returns the stacked features of every molecule of ``pairs`` in row-major
     order, encoding only the molecules not seen before (in one batch). ``max_molecules`` bounds memory:
-    a molecule costs ``num_query_tokens x hidden`` floats (64 KiB at 8 x 2048 fp32).
+    a molecule costs ``num_query_tokens x hidden`` floats (64 KiB at 8 x 2048 fp32). ``max_bytes`` bounds it in
+    bytes instead (measured on the first encoded molecule, at least ``min_molecules``): a screen of millions
+    of distinct molecules then stays flat in memory whatever the model's width.
     """
 
-    def __init__(self, model, processor, max_molecules: int = 100_000):
+    def __init__(
+        self,
+        model,
+        processor,
+        max_molecules: int = 100_000,
+        *,
+        max_bytes: int | None = None,
+        min_molecules: int = 2048,
+    ):
         self.model = model
         self.processor = processor
         self.max_molecules = max_molecules
+        self.max_bytes = max_bytes
+        self.min_molecules = min_molecules
+        self._bounded = max_bytes is not None
         self.tied = len(model.model.mol_connector.projectors) == 1
         self._features: OrderedDict[tuple[str, int], torch.Tensor] = OrderedDict()
         self._canonical: dict[str, str] = {}
@@ -266,7 +279,12 @@ class MoleculeFeatureCache:
             with torch.inference_mode():
                 encoded = self.model.get_molecule_features(Batch.from_data_list(graphs), roles)
             for key, value in zip(missing, encoded):
-                self._features[key] = value
+                # a copy, not a view: a view would keep its whole batch alive after the others are evicted
+                self._features[key] = value.clone() if self._bounded else value
+            if self.max_bytes is not None:  # the bound in molecules, now that one molecule's size is known
+                per_molecule = encoded[0].numel() * encoded[0].element_size()
+                self.max_molecules = max(self.min_molecules, self.max_bytes // per_molecule)
+                self.max_bytes, self._bounded = None, True
         stacked = torch.stack([self._features[k] for k in keys])
         for key in dict.fromkeys(keys):  # least recently used goes first; evict after this batch is served
             self._features.move_to_end(key)

@@ -31,6 +31,7 @@ from .trainer import (
     save_final,
     trained_tasks,
 )
+from .truncation import drop_answerless_rows
 
 logger = logging.getLogger(__name__)
 
@@ -226,9 +227,20 @@ def _train_stage(
         if train_split is None:
             raise ValueError(f"Dataset {dataset_dir} has no 'train' split in config {config!r}")
         trains[config], config_rejects = drop_invalid_rows(train_split, processor, "train")
+        trains[config], cut = drop_answerless_rows(
+            trains[config], processor, recipe.max_length, "train", graph_only=recipe.graph_only_prompts
+        )
+        config_rejects += cut
         if wants_eval and (validation := load_split(dataset_dir, config, "validation")) is not None:
             evals[config], eval_rejects = drop_invalid_rows(validation, processor, "validation")
-            config_rejects += eval_rejects
+            evals[config], cut = drop_answerless_rows(
+                evals[config],
+                processor,
+                recipe.max_length,
+                "validation",
+                graph_only=recipe.graph_only_prompts,
+            )
+            config_rejects += eval_rejects + cut
         rejects += [entry | {"source": config} for entry in config_rejects]
         candidates.update(_shipped_candidates(dataset_dir, config, trains[config]))
     mixture: dict[str, dict] = {}

@@ -290,6 +290,15 @@ class MolTCSFTTrainer(SFTTrainer):
         with attention_context(self.sdpa_backends):
             return super().prediction_step(*args, **kwargs)
 
+    def _save_checkpoint(self, model, trial):
+        """The Trainer's checkpoint, or no folder at all: a write error (full disk) removes ``checkpoint-N``."""
+        from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
+
+        from .checkpoint_write import save_or_remove
+
+        folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+        save_or_remove(lambda: super(MolTCSFTTrainer, self)._save_checkpoint(model, trial), folder)
+
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         return super().create_scheduler(self.schedule_steps or num_training_steps, optimizer)
 
