@@ -196,7 +196,9 @@ def test_freeze_graph_encoder_keeps_the_gin_fixed(tmp_path):
     build_dataset("embedded", tmp_path / "mot", limit=40, pretrain_pairs=20, progress=False)
     model, processor = build_model("tiny", seed=0)
     before = {k: v.clone() for k, v in model.model.graph_encoder.state_dict().items()}
-    connector = {k: v.clone() for k, v in model.model.mol_connector.state_dict().items() if k.endswith("weight")}
+    connector = {
+        k: v.clone() for k, v in model.model.mol_connector.state_dict().items() if k.endswith("weight")
+    }
     recipe = dataclasses.replace(
         load_recipe("tiny-finetune"),
         freeze_graph_encoder=True,

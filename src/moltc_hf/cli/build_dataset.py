@@ -48,7 +48,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="add the swapped pair (B, A) to train for symmetric tasks (binary DDI)",
     )
     parser.add_argument(
-        "--pretrain-pairs", type=positive_int, default=100_000, help="number of random drug pairs (pretrain, moses)"
+        "--pretrain-pairs",
+        type=positive_int,
+        default=100_000,
+        help="number of random drug pairs (pretrain, moses)",
     )
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     user = parser.add_argument_group("your own file (instead of --source)")

@@ -219,7 +219,11 @@ def render_dataset_card(report, out_dir: str | Path | None = None) -> str:
         + (f" --limit {options['limit']}" if options["limit"] else "")
         + (" --cot" if options["cot"] else "")
         + (" --swap-augment" if options["swap_augment"] else "")
-        + (f" --pretrain-pairs {options['pretrain_pairs']}" if {"pretrain", "moses"} & set(options["sources"]) else "")
+        + (
+            f" --pretrain-pairs {options['pretrain_pairs']}"
+            if {"pretrain", "moses"} & set(options["sources"])
+            else ""
+        )
     )
     body = f"""
 # MoT-instructions

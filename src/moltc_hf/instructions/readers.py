@@ -366,7 +366,8 @@ def read_moses(raw_dir: Path | None, n_pairs: int, *, seed: int, limit: int | No
     b = [molecules[j][1] for j in partner]
     frame = pd.DataFrame({"task": "pretrain", "smiles_a": a, "smiles_b": b, "label": np.nan})
     frame["source_row"] = [
-        f"MOSES/train.csv.gz:{molecules[i][0]}|{molecules[j][0]}" for i, j in zip(range(len(molecules)), partner)
+        f"MOSES/train.csv.gz:{molecules[i][0]}|{molecules[j][0]}"
+        for i, j in zip(range(len(molecules)), partner)
     ]
     frame["source_split"] = None
     return SourcePairs(frame, rejects)
