@@ -80,12 +80,24 @@ def train(
         callbacks: extra `transformers.TrainerCallback`s for every stage (progress, early stopping, ...).
     """
     recipe = load_recipe(recipe)
+    if max_steps is not None:  # recorded in the recipe, so final/training_recipe.yaml says what ran
+        recipe = _with_max_steps(recipe, max_steps)
     output_dir = Path(output_dir)
     if recipe.stage == "pipeline":
         return _train_pipeline(
             recipe, dataset_dir, output_dir, config_name, model, max_steps, resume, callbacks
         )
     return _train_stage(recipe, dataset_dir, output_dir, config_name, model, max_steps, resume, callbacks)
+
+
+def _with_max_steps(recipe: Recipe, max_steps: int) -> Recipe:
+    import dataclasses
+
+    return dataclasses.replace(
+        recipe,
+        training={**recipe.training, "max_steps": max_steps},
+        stages=[_with_max_steps(stage, max_steps) for stage in recipe.stages],
+    )
 
 
 def _train_pipeline(

@@ -200,7 +200,9 @@ class PlainProgressCallback(TrainerCallback):
 
 def build_sft_config(recipe: Recipe, output_dir: Path, max_steps: int | None = None) -> SFTConfig:
     merged = {**PAPER_TRAINING_DEFAULTS, **recipe.training}
-    values = {**dataloader_settings(merged), **merged, **device_settings(recipe)}
+    # The device decides bf16 / checkpointing only where the recipe (or the command line) did not.
+    values = {**dataloader_settings(merged), **device_settings(recipe), **merged}
+    _align_given_precision(values, recipe.training)
     # tqdm's bar only on a terminal; a log file gets `PlainProgressCallback` lines (see `build_trainer`).
     values.setdefault("disable_tqdm", not is_terminal())
     if not torch.cuda.is_available():
@@ -220,6 +222,17 @@ def build_sft_config(recipe: Recipe, output_dir: Path, max_steps: int | None = N
         max_length=None,
     )
     return SFTConfig(**values)
+
+
+def _align_given_precision(values: dict[str, Any], given: dict[str, Any]) -> None:
+    """A value given for one of two linked fields decides the other: checkpointing has two names (transformers
+    5.x reads ``activation_checkpointing``), and ``fp16=True`` given turns the device's bf16 off."""
+    if "gradient_checkpointing" in given and "activation_checkpointing" not in given:
+        values["activation_checkpointing"] = values["gradient_checkpointing"]
+    if "activation_checkpointing" in given and "gradient_checkpointing" not in given:
+        values["gradient_checkpointing"] = values["activation_checkpointing"]
+    if given.get("fp16") and "bf16" not in given:
+        values["bf16"] = False
 
 
 class MolTCSFTTrainer(SFTTrainer):
