@@ -117,13 +117,24 @@ def test_each_kind_of_override_reaches_the_trainer_arguments(options, expected, 
     assert {name: getattr(args, name) for name in expected} == expected
 
 
-def test_train_cli_applies_overrides_and_saves_what_ran(dataset_dir, tmp_path, capsys):
-    run = tmp_path / "run"
+@pytest.fixture(scope="module")
+def trained_run(dataset_dir, tmp_path_factory) -> tuple[Path, str]:
+    """``moltc train --recipe tiny-finetune ... --max-steps 3 --bf16 false ...``: the run folder and stdout."""
+    import contextlib
+    import io
+
+    run = tmp_path_factory.mktemp("train") / "run"
     args = ["train", "--recipe", "tiny-finetune", "--dataset", str(dataset_dir), "--config", "freesolv"]
     args += ["--output-dir", str(run), "--max-steps", "3", "--bf16", "false", "--save_strategy", "no"]
     args += ["--per_device_train_batch_size", "4"]
-    assert main(args) == 0
-    out = capsys.readouterr().out
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(args) == 0
+    return run, out.getvalue()
+
+
+def test_train_cli_applies_overrides_and_saves_what_ran(trained_run):
+    run, out = trained_run
     assert "recipe overrides from the command line:" in out and "max_steps=3" in out and "bf16=False" in out
     assert json.loads((run / "train_result.json").read_text())["global_step"] == 3
     saved = yaml.safe_load((run / "final" / "training_recipe.yaml").read_text())
@@ -145,3 +156,125 @@ def test_train_cli_num_train_epochs_wins_over_the_recipe_max_steps(dataset_dir, 
     assert json.loads((run / "train_result.json").read_text())["global_step"] == -(-rows // 8)  # one epoch
     saved = yaml.safe_load((run / "final" / "training_recipe.yaml").read_text())
     assert saved["training"]["num_train_epochs"] == 1 and saved["training"]["max_steps"] == -1
+
+
+# -- 3. every saved folder is a pipeline in a fresh process, without naming the task ----------------------
+
+FRESH_PIPELINE = """
+import json, sys
+from transformers import pipeline
+pipe = pipeline(model=sys.argv[1], trust_remote_code=True)  # no task name: config.json's custom_pipelines
+out = pipe({"smiles_a": "O", "smiles_b": "CCO"}, task="solvation")
+print(json.dumps({"task": pipe.task, "class": type(pipe).__name__, "moltc_hf": "moltc_hf" in sys.modules,
+                  "out": out}))
+"""
+
+
+def test_every_saved_folder_is_a_pipeline_in_a_fresh_process(model_dir, trained_run, tmp_path):
+    """A plain ``model.save_pretrained`` folder and `moltc train`'s ``final/`` (the quickstart saves through the
+    same `save_final`) carry the pipeline code and ``custom_pipelines``; a script that never imports moltc_hf
+    loads them with ``pipeline(model=folder, trust_remote_code=True)`` offline."""
+    for folder in (model_dir, trained_run[0] / "final"):
+        config = json.loads((folder / "config.json").read_text())
+        assert list(config["custom_pipelines"]) == ["molecule-pair-interaction"]
+        assert (folder / "pipeline.py").is_file() and (folder / "instructions_tasks.py").is_file()
+        done = _fresh_python(FRESH_PIPELINE.replace("sys.argv[1]", repr(str(folder))), tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        result = json.loads(done.stdout.strip().splitlines()[-1])
+        assert result["task"] == "molecule-pair-interaction" and not result["moltc_hf"]
+        assert result["class"] == "MoleculePairInteractionPipeline"
+        assert result["out"]["task"] == "solvation"
+        assert {"value_source", "outside_interval"} <= set(result["out"])
+
+
+# -- 4. every number says where it came from -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "value", "source", "outside", "error"),
+    [
+        ("is above -3.0 and below -1.0, so the accurate value is -2.96.81;", None, None, False, "-2.96.81"),
+        ("is above -5.0 and below -5.0, so the accurate value is -5.91;", -5.91, "value", True, None),
+        ("is above -2.0 and below -1.5, so the accurate value is", -1.75, "interval", False, None),
+        ("is above -2.0 and below -1.5, so the accurate value is -1.80;", -1.8, "value", False, None),
+    ],
+)
+def test_a_regression_answer_carries_its_provenance(text, value, source, outside, error):
+    """A malformed number is an error (not the interval's midpoint passed off as the answer); a value outside
+    its own (here empty) interval is flagged; a midpoint says it is one."""
+    from moltc_hf.evaluation.parsing import parse_regression_answer
+
+    parsed = parse_regression_answer(text)
+    assert (parsed.value_source, parsed.outside_interval) == (source, outside)
+    if error is None:
+        assert parsed.error is None and parsed.value == pytest.approx(value)
+    else:
+        assert error in parsed.error and parsed.value != parsed.value  # NaN
+
+
+def test_pipeline_demo_and_predict_share_the_provenance_fields(model_dir, pairs_csv, tmp_path):
+    from transformers import pipeline
+
+    from moltc_hf.demo import API_OUTPUTS, _answer_text, _format_confidence
+
+    pipe = pipeline("molecule-pair-interaction", model=str(model_dir), trust_remote_code=True)
+    out = pipe({"smiles_a": "O", "smiles_b": "CCO"}, task="solvation", mode="generate", max_new_tokens=8)
+    assert {"value", "value_source", "outside_interval", "error"} <= set(out)
+    assert {"value_source", "outside_interval"} <= set(API_OUTPUTS)
+    args = ["predict", "--model", str(model_dir), "--input", str(pairs_csv), "--device", "cpu"]
+    args += ["--task", "solvation", "--allow-untrained-task", "--max-new-tokens", "8"]
+    assert main([*args, "--output", str(tmp_path / "p.parquet")]) == 0
+    assert {"value", "value_source", "outside_interval", "error"} <= set(
+        pd.read_parquet(tmp_path / "p.parquet")
+    )
+    # the demo shows a flagged answer as flagged, in its answer and its confidence, in the task's unit
+    flagged = {"task": "solvation", "value": -5.91, "answer": "above -5.0 and below -5.0, so ... -5.91;",
+               "value_source": "value", "outside_interval": True, "error": None}  # fmt: skip
+    assert "kcal/mol" in _answer_text(flagged) and "contradicts" in _answer_text(flagged)
+    assert "not reliable" in _format_confidence(0.929, flagged)
+    nm = {**flagged, "task": "chromophore_absorption", "outside_interval": False}
+    assert _answer_text(nm).startswith("-5.91 nm") and _format_confidence(0.929, nm) == "92.9%"
+
+
+# -- 5. the demo API: named parameters, a default task the model answers, "Use via API" visible ---------
+
+
+@pytest.fixture(scope="module")
+def solvation_space(tmp_path_factory):
+    """The demo served on 127.0.0.1 (as `moltc demo` serves it) with a model trained on solvation only."""
+    import socket
+
+    from moltc_hf import build_model
+    from moltc_hf.cli.demo import load_app
+    from moltc_hf.pipeline import set_task_defaults
+
+    os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+    model, processor = build_model("tiny", seed=0)
+    set_task_defaults(model.config, task="solvation", tasks=["solvation"])
+    folder = tmp_path_factory.mktemp("space") / "solv"
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    demo = load_app().launch(str(folder), port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield demo, f"http://127.0.0.1:{port}/"
+    finally:
+        demo.close()
+
+
+def test_demo_api_has_named_parameters_and_the_model_task_as_default(solvation_space):
+    from gradio_client import Client
+
+    demo, url = solvation_space
+    client = Client(url, verbose=False)
+    endpoint = client.view_api(print_info=False, return_format="dict")["named_endpoints"]["/predict"]
+    names = [p["parameter_name"] for p in endpoint["parameters"]]
+    assert names == ["smiles_a", "smiles_b", "task"]
+    assert endpoint["parameters"][2]["parameter_default"] == "solvation"
+    task, *_ = client.predict("O", "CCO", api_name="/predict")  # task left out
+    assert task == "solvation"
+    named = client.predict(smiles_a="O", smiles_b="CCO", task="solvation", api_name="/predict")
+    assert named[0] == "solvation" and isinstance(named[7], bool)
+    assert "api" in demo.footer_links  # the "Use via API" link is shown

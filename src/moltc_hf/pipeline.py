@@ -52,6 +52,7 @@ from .evaluation.inference import (
 )
 from .featurization import InvalidMoleculeError
 from .instructions.tasks import MODEL_TASKS_KEY, TaskSpec, describe_pair, get_task, register_model_tasks
+from .modeling_moltc import SAVE_HOOKS
 from .processing_moltc import MOLECULE_FIELDS
 
 TASK_NAME = MODEL_TASKS_KEY  # "molecule-pair-interaction"
@@ -544,10 +545,19 @@ class MoleculePairInteractionPipeline(Pipeline):
                     "reasoning": prediction.reasoning,
                     "label_id": prediction.label,
                     "error": prediction.error,
+                    # where a regression value came from ("value", "interval" midpoint, None), and whether it
+                    # contradicts the answer's own interval: the fields `moltc predict` / evaluate write too
+                    "value_source": prediction.value_source,
+                    "outside_interval": prediction.outside_interval,
                 }
             )
         return outputs[0] if model_outputs["single"] else outputs
 
+
+# Every `save_pretrained` of a MolTC model carries this pipeline's code and ``custom_pipelines`` (one task, so
+# ``pipeline(model=folder, trust_remote_code=True)`` needs no task name and no hub lookup).
+if add_pipeline_code not in SAVE_HOOKS:
+    SAVE_HOOKS.append(add_pipeline_code)
 
 PIPELINE_REGISTRY.register_pipeline(
     TASK_NAME,
