@@ -278,3 +278,39 @@ def test_demo_api_has_named_parameters_and_the_model_task_as_default(solvation_s
     named = client.predict(smiles_a="O", smiles_b="CCO", task="solvation", api_name="/predict")
     assert named[0] == "solvation" and isinstance(named[7], bool)
     assert "api" in demo.footer_links  # the "Use via API" link is shown
+
+
+# -- 6. a plain Trainer with default arguments: the error names the fix; no task recorded, no silent DDI -----
+
+
+def test_plain_trainer_with_default_arguments_is_told_remove_unused_columns(dataset_dir, tmp_path):
+    from datasets import load_dataset
+    from transformers import Trainer, TrainingArguments
+
+    from moltc_hf import MolTCDataCollator, build_model
+
+    model, processor = build_model("tiny", seed=0)
+    args = TrainingArguments(str(tmp_path / "out"), max_steps=1, use_cpu=True, report_to=[])
+    train = load_dataset(str(dataset_dir), "freesolv", split="train")
+    trainer = Trainer(model=model, args=args, train_dataset=train, data_collator=MolTCDataCollator(processor))
+    with pytest.raises(KeyError, match=r"rows lack column.*remove_unused_columns=False"):
+        trainer.train()
+
+
+def test_a_model_that_records_no_task_is_refused_unless_a_task_is_named(
+    model_dir, pairs_csv, tmp_path, capsys
+):
+    """`model_dir` is what a plain Trainer run saves: no trained task in config.json."""
+    base = ["predict", "--model", str(model_dir), "--input", str(pairs_csv), "--device", "cpu"]
+    assert main([*base, "--output", str(tmp_path / "a.parquet")]) == 2
+    assert "records no trained task" in capsys.readouterr().err and not (tmp_path / "a.parquet").exists()
+    done = _fresh_python(
+        "from transformers import pipeline\n"
+        f"pipe = pipeline(model={str(model_dir)!r}, trust_remote_code=True)\n"
+        "try:\n    pipe(('O', 'CCO'))\nexcept ValueError as err:\n    print('refused:', err)\n"
+        "print(pipe(('O', 'CCO'), task='solvation')['task'])\n",
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "refused: the model records no trained task" in done.stdout
+    assert done.stdout.strip().splitlines()[-1] == "solvation"
