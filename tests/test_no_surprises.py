@@ -314,3 +314,41 @@ def test_a_model_that_records_no_task_is_refused_unless_a_task_is_named(
     assert done.returncode == 0, done.stderr[-3000:]
     assert "refused: the model records no trained task" in done.stdout
     assert done.stdout.strip().splitlines()[-1] == "solvation"
+
+
+# -- 9. `moltc <cmd> --help`, an argument error and `--version` answer without torch -------------------------
+
+LIGHT_CLI = """
+import contextlib, io, json, sys
+sys.path.insert(0, sys.argv[1])
+from moltc_cli import SUBCOMMANDS, main
+answers = {}
+for argv in [["--version"], *[[c, "--help"] for c in SUBCOMMANDS], ["predict", "--model", "m", "--input", "i",
+             "--output", "o.csv", "--limit", "0"], ["train", "--recipe"]]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(argv)
+    answers[" ".join(argv)] = [code, out.getvalue(), err.getvalue()]
+print(json.dumps({"answers": answers, "heavy": sorted(m for m in ("torch", "transformers", "moltc_hf")
+                                                      if m in sys.modules)}))
+"""
+
+
+def test_cli_help_version_and_argument_errors_do_not_import_torch(tmp_path):
+    """(Their speed is measured by ``benchmarks/cli_startup.py``; this checks the cause: no heavy import.)"""
+    src = Path(__file__).resolve().parents[1] / "src"
+    done = subprocess.run(
+        [sys.executable, "-c", LIGHT_CLI, str(src)], capture_output=True, text=True, timeout=120, cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["heavy"] == []
+    answers = result["answers"]
+    assert answers["--version"][0] == 0 and answers["--version"][1].startswith("moltc-hf ")
+    for command in ("build-dataset", "train", "evaluate", "predict", "push", "convert-original", "demo"):
+        code, out, _ = answers[f"{command} --help"]
+        assert code == 0 and out.startswith(f"usage: moltc {command}"), command
+    code, _, err = answers["predict --model m --input i --output o.csv --limit 0"]
+    assert code == 2 and err.strip() == "moltc predict: error: argument --limit: must be >= 1, got 0"
+    code, _, err = answers["train --recipe"]
+    assert code == 2 and "argument --recipe: expected one argument" in err
