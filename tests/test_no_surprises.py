@@ -352,3 +352,40 @@ def test_cli_help_version_and_argument_errors_do_not_import_torch(tmp_path):
     assert code == 2 and err.strip() == "moltc predict: error: argument --limit: must be >= 1, got 0"
     code, _, err = answers["train --recipe"]
     assert code == 2 and "argument --recipe: expected one argument" in err
+
+
+# -- 8. dataset card and summary: a quoted rebuild command, no files a user lacks, rows that add up ----------
+
+
+def test_own_csv_summary_adds_up_and_the_card_rebuild_command_is_shell_quoted(tmp_path, capsys):
+    import shlex
+
+    rows = [("O", "CCO", -5.0), ("O", "C1CC", -1.0), ("O", "c1ccccc1", None), ("O", "CCO", -5.0)]
+    rows += [("O", "CCN", "abc")] + [("O", "C" * i + "O", -float(i)) for i in range(1, 12)]
+    source = tmp_path / "my file.csv"
+    pd.DataFrame(rows, columns=["solvent smiles", "solute", "dG"]).to_csv(source, index=False)
+    args = ["build-dataset", "--data-path", str(source), "--smiles-columns", "solvent smiles", "solute"]
+    args += ["--target-column", "dG", "--task", "regression", "--name", "mysolv", "--no-progress"]
+    assert main([*args, "--out", str(tmp_path / "mot")]) == 0
+    out = capsys.readouterr().out
+    header, _, line = out.splitlines()[:3]
+    counts = dict(zip(header.split(), line.split()))
+    # 16 rows: 2 bad targets, 1 bad SMILES rejected; the repeated (O, CCO, -5.0) is kept and counted
+    assert (counts["rows"], counts["rejected"], counts["kept"], counts["dupes"]) == ("16", "3", "13", "1")
+    card = (tmp_path / "mot" / "README.md").read_text()
+    command = card.split("This folder was built with `")[1].split("`;")[0]
+    words = shlex.split(command)
+    assert words[words.index("--smiles-columns") + 1 :][:2] == ["solvent smiles", "solute"]
+    assert words[words.index("--data-path") + 1] == "my file.csv"
+    assert "SOURCES.md" not in card and "PAPER.md" not in card
+    assert "## DrugBank interaction types" not in card and "non-commercial" not in card
+
+    assert main([*args, "--out", str(tmp_path / "dedup"), "--drop-duplicates"]) == 0
+    counts = dict(zip(*[line.split() for line in capsys.readouterr().out.splitlines()[:3:2]]))
+    assert (counts["rows"], counts["rejected"], counts["kept"]) == ("16", "4", "12")
+    rejects = pd.read_parquet(tmp_path / "dedup" / "rejects.parquet").set_index("row")
+    assert (
+        rejects.loc["my file.csv:3", "reason"] == "exact duplicate of row my file.csv:0 (--drop-duplicates)"
+    )
+    assert rejects.loc["my file.csv:3", "field"] == "solvent smiles,solute"
+    assert "--drop-duplicates" in (tmp_path / "dedup" / "README.md").read_text()
