@@ -119,13 +119,14 @@ def test_each_kind_of_override_reaches_the_trainer_arguments(options, expected, 
 
 @pytest.fixture(scope="module")
 def trained_run(dataset_dir, tmp_path_factory) -> tuple[Path, str]:
-    """``moltc train --recipe tiny-finetune ... --max-steps 3 --bf16 false ...``: the run folder and stdout."""
+    """``moltc train --recipe tiny-finetune ... --max-steps 3 --bf16 false ...`` (one checkpoint, at step 3):
+    the run folder and stdout."""
     import contextlib
     import io
 
     run = tmp_path_factory.mktemp("train") / "run"
     args = ["train", "--recipe", "tiny-finetune", "--dataset", str(dataset_dir), "--config", "freesolv"]
-    args += ["--output-dir", str(run), "--max-steps", "3", "--bf16", "false", "--save_strategy", "no"]
+    args += ["--output-dir", str(run), "--max-steps", "3", "--bf16", "false", "--save_steps", "3"]
     args += ["--per_device_train_batch_size", "4"]
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
@@ -389,3 +390,32 @@ def test_own_csv_summary_adds_up_and_the_card_rebuild_command_is_shell_quoted(tm
     )
     assert rejects.loc["my file.csv:3", "field"] == "solvent smiles,solute"
     assert "--drop-duplicates" in (tmp_path / "dedup" / "README.md").read_text()
+
+
+# -- 10. conventions: config names, the model card's install line, TRL's run README -----------------------
+
+
+def test_train_on_a_folder_without_the_recipe_config_names_the_configs_there(tmp_path, capsys):
+    source = tmp_path / "mine.csv"
+    rows = [("O", "C" * i + "O", -float(i)) for i in range(1, 13)]
+    pd.DataFrame(rows, columns=["solvent", "solute", "dG"]).to_csv(source, index=False)
+    build = ["build-dataset", "--data-path", str(source), "--smiles-columns", "solvent", "solute"]
+    build += ["--target-column", "dG", "--task", "regression", "--name", "mysolv", "--no-progress"]
+    assert main([*build, "--out", str(tmp_path / "mot")]) == 0
+    capsys.readouterr()
+    args = ["train", "--recipe", "tiny-finetune", "--dataset", str(tmp_path / "mot")]  # recipe's: freesolv
+    assert main([*args, "--output-dir", str(tmp_path / "run"), "--max-steps", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "has no config 'freesolv'; its configs: mysolv" in err and "--config" in err
+    assert "BuilderConfig" not in err
+
+
+def test_model_card_says_how_to_install_and_the_run_readme_names_its_start(trained_run):
+    from moltc_hf.hub import model_card
+
+    run, _ = trained_run
+    card = str(model_card(run / "final", "someone/moltc-tiny"))
+    assert "pip install moltc-hf" not in card and "not on PyPI" in card and "pip install -e ." in card
+    readme = (run / "README.md").read_text()  # TRL's draft card of the run folder
+    assert "[None]" not in readme and "trained with moltc-hf from `tiny`" in readme
+    assert 'model="None"' not in readme and "trust_remote_code=True" in readme

@@ -169,6 +169,7 @@ def _train_stage(
     recipe, dataset_dir, output_dir, config_name, model, max_steps, resume, callbacks
 ) -> TrainResult:
     output_dir.mkdir(parents=True, exist_ok=True)
+    start_model = None if isinstance(model, tuple) else str(model if model is not None else recipe.model)
     if isinstance(model, tuple):
         model, processor = model
     else:
@@ -222,6 +223,7 @@ def _train_stage(
         callbacks=callbacks,
         candidates=candidates,
     )
+    trainer.start_model = start_model
     checkpoint = newest_complete_checkpoint(output_dir) if resume and output_dir.is_dir() else None
     if resume and checkpoint is None:
         logger.warning(
