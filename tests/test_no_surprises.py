@@ -419,3 +419,64 @@ def test_model_card_says_how_to_install_and_the_run_readme_names_its_start(train
     readme = (run / "README.md").read_text()  # TRL's draft card of the run folder
     assert "[None]" not in readme and "trained with moltc-hf from `tiny`" in readme
     assert 'model="None"' not in readme and "trust_remote_code=True" in readme
+
+
+# -- 7. the chat template: documented with a runnable example; image items refused, long SMILES warned ------
+
+
+def test_chat_template_refuses_image_items_and_warns_about_long_smiles(tiny):
+    _, processor = tiny
+    question = {"type": "text", "text": "what is the solvation Gibbs free energy of this pair of molecules?"}
+    image = [{"role": "user", "content": [{"type": "image"}, {"type": "molecule", "smiles": "O"}, question]}]
+    with pytest.raises(ValueError, match=r"message 0 item 0: type 'image' is not something MolTC reads"):
+        processor.apply_chat_template(image)
+    long = "C" * 200
+    conversation = [
+        {
+            "role": "user",
+            "content": [{"type": "molecule", "smiles": "O"}, {"type": "molecule", "smiles": long}],
+        }
+    ]
+    with pytest.warns(
+        UserWarning, match=r"item 1: the SMILES has 200 characters; the prompt shows its first 128"
+    ):
+        prompt = processor.apply_chat_template(conversation)
+    assert "C" * 128 in prompt and "C" * 129 not in prompt
+
+
+def test_readme_chat_template_example_runs_without_moltc_hf(tmp_path):
+    """The README's chat-template example, as a user without moltc_hf runs it, on a saved folder."""
+    from moltc_hf import build_model
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Asking without moltc_hf: the chat template")[1]
+    example = section.split("```python\n")[1].split("```")[0]
+    assert '"text": "what is the solvation Gibbs free energy of this pair of molecules?"' in example
+    model, processor = build_model("tiny", seed=0)
+    model.save_pretrained(tmp_path / "model")
+    processor.save_pretrained(tmp_path / "model")
+    done = _fresh_python(
+        example.replace("runs/quickstart/model", str(tmp_path / "model")) + "\nimport sys\n"
+        "assert 'moltc_hf' not in sys.modules\nprint('ran')\n",
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "ran"
+
+
+# -- 11. the seeded quickstart gives the same numbers twice, and says what they depend on -----------------
+
+
+def test_seeded_quickstart_is_reproducible_and_records_what_it_depends_on(tmp_path):
+    from moltc_hf.quickstart import QuickstartOptions, run_quickstart
+
+    results = []
+    for name in ("a", "b"):
+        options = QuickstartOptions(out_dir=tmp_path / name, smoke=True, progress=False, seed=0)
+        run_quickstart(options, log=lambda line: None)
+        results.append(json.loads((tmp_path / name / "metrics.json").read_text()))
+    assert results[0]["model"]["metrics"] == results[1]["model"]["metrics"]  # to the last digit
+    assert results[0]["finetune_loss_first_last"] == results[1]["finetune_loss_first_last"]
+    recorded = results[0]["reproducibility"]
+    assert recorded["threads"] == 1 and recorded["deterministic_algorithms"] is True
+    assert {"torch", "transformers", "cpu_capability"} <= set(recorded)
