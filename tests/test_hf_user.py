@@ -218,7 +218,8 @@ def test_chat_template_renders_the_pair_prompt_and_travels_with_the_processor(ti
             content=[{"type": "molecule", "smiles": "C" * 200}, *conversation[0]["content"][1:]],
         )
     ]
-    assert processor.apply_chat_template(long) == pair_prompt("C" * 200, "O", DDI_QUESTION)
+    with pytest.warns(UserWarning, match="shows its first 128"):  # shortened as in training, and said so
+        assert processor.apply_chat_template(long) == pair_prompt("C" * 200, "O", DDI_QUESTION)
     inputs = processor.apply_chat_template(conversation, tokenize=True, return_dict=True)
     expected = processor(text=PROMPT, molecules=("CCO", "O"))
     assert torch.equal(inputs["input_ids"], expected["input_ids"]) and inputs["graphs"].num_graphs == 2
