@@ -68,8 +68,11 @@ def test_resolve_task_uses_the_recorded_task_and_refuses_others(solvation_model,
     assert "not trained on task 'ddi_binary'" in warnings[0]
 
     fresh = AutoConfig.from_pretrained(fresh_model)
+    # issue 27: no silent ddi_binary fallback; a model that records no task answers only a named task
+    with pytest.raises(UntrainedTaskError, match="records no trained task.*task="):
+        resolve_task(fresh)
     warnings = []
-    assert resolve_task(fresh, warn=warnings.append) == "ddi_binary"  # today's fallback, now with a warning
+    assert resolve_task(fresh, "ddi_binary", warn=warnings.append) == "ddi_binary"
     assert "records no trained task" in warnings[0]
     several = AutoConfig.from_pretrained(fresh_model)
     set_task_defaults(several, tasks=["ddi_binary", "solvation"])
@@ -90,8 +93,11 @@ def test_pipeline_answers_the_trained_task_and_refuses_others(solvation_model, f
     assert sum("not trained on task 'ddi_binary'" in r.message for r in caplog.records) == 1  # once
 
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="moltc_hf.pipeline"):
-        assert _pipe(fresh_model)(("CCO", "CCN"))["task"] == "ddi_binary"
+    fresh = _pipe(fresh_model)
+    with pytest.raises(UntrainedTaskError, match="records no trained task"):
+        fresh(("CCO", "CCN"))  # issue 27: not a DDI answer for whatever pair it is given
+    with caplog.at_level(logging.WARNING):
+        assert fresh(("CCO", "CCN"), task="ddi_binary")["task"] == "ddi_binary"
     assert any("records no trained task" in r.message for r in caplog.records)
 
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+from transformers import Pipeline
 
 import moltc_hf.pipeline  # noqa: F401  (registers the task)
 from moltc_hf import InvalidMoleculeError
@@ -40,7 +41,10 @@ def pipe(model_dir):
 
 
 def test_pipeline_class_and_processor(pipe):
-    assert isinstance(pipe, MoleculePairInteractionPipeline)
+    # The saved folder carries the pipeline's code (`custom_pipelines`, issue 27), and with trust_remote_code=True
+    # transformers runs that copy, as it would from the hub: the same class, loaded from the folder.
+    assert type(pipe).__name__ == MoleculePairInteractionPipeline.__name__
+    assert type(pipe).__module__.startswith("transformers_modules") and isinstance(pipe, Pipeline)
     assert type(pipe.processor).__name__ == "MolTCProcessor"
 
 

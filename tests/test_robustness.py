@@ -30,8 +30,11 @@ def _no_debug(monkeypatch):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     from moltc_hf import build_model
+    from moltc_hf.pipeline import set_task_defaults
 
     model, processor = build_model("tiny", seed=0)
+    # a model that records its task (issue 27: one that records none answers only a named --task)
+    set_task_defaults(model.config, task="ddi_binary", tasks=["ddi_binary"])
     folder = tmp_path_factory.mktemp("model") / "tiny"
     model.save_pretrained(folder)
     processor.save_pretrained(folder)

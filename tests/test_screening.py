@@ -95,7 +95,7 @@ def test_screen_file_keeps_row_ids_and_writes_rejects(model_and_processor, drugb
     frame.reset_index(drop=True).to_csv(source, index=False)
     output = tmp_path / "out" / "preds.parquet"
     args = ["predict", "--model", str(tmp_path / "model"), "--input", str(source), "--output", str(output)]
-    assert main([*args, "--batch-size", "16", "--device", "cpu"]) == 0
+    assert main([*args, "--batch-size", "16", "--device", "cpu", "--task", "ddi_binary"]) == 0
     predictions = pd.read_parquet(output)
     rejects = pd.read_parquet(rejects_path_for(output))
     assert len(predictions) == 38 and sorted(map(int, rejects["row"])) == [3, 10]

@@ -165,7 +165,15 @@ class MolTCDataCollator:
         if self.include_target and target_column not in rows[0]:
             missing.append(target_column)
         if missing:
-            raise KeyError(f"MolTCDataCollator: rows lack column(s) {missing}; got {sorted(rows[0])}")
+            hint = ""
+            if set(rows[0]) <= {"label", "labels", "input_ids", "attention_mask"}:
+                # Trainer's default remove_unused_columns=True dropped every column the model's forward does
+                # not name -- the SMILES, prompt and completion this collator reads.
+                hint = (
+                    ". The Trainer removed them: pass remove_unused_columns=False in TrainingArguments / "
+                    "SFTConfig (moltc_hf.training.sft_config_for_moltc sets it)"
+                )
+            raise KeyError(f"MolTCDataCollator: rows lack column(s) {missing}; got {sorted(rows[0])}{hint}")
         sequences, label_sequences, weight_sequences = [], [], []
         weighted = self.include_target and self.decision_weight != 1.0
         for row in rows:

@@ -172,15 +172,20 @@ API_OUTPUTS = (
     "value",
     "confidence",
     "reasoning",
-)  # `/predict`'s outputs, in order
+    "value_source",
+    "outside_interval",
+)  # `/predict`'s outputs, in order (the last two: where a value came from, as in the pipeline and predict)
 
 
 def api_predict(
     predictor: Predictor | None, availability: dict[str, str | None], smiles_a: str, smiles_b: str, task: str
 ) -> tuple:
-    """The ``/predict`` API endpoint: (task, answer, label, value, confidence, reasoning), typed.
+    """The ``/predict`` API endpoint: (task, answer, label, value, confidence, reasoning, value_source,
+    outside_interval), typed.
 
-    ``value`` is the regression value (``None`` for classification), ``confidence`` a number in [0, 1].
+    ``value`` is the regression value (``None`` for classification), ``confidence`` a number in [0, 1];
+    ``value_source`` says where the value came from (``"value"``, ``"interval"`` midpoint) and
+    ``outside_interval`` that it contradicts the answer's own interval (the pipeline's fields).
     Bad input (invalid SMILES, an unknown task, a task the model was not trained on) raises `gr.Error`, which
     gradio_client reports as an error, not as an answer."""
     spec = _task((task or "").strip())
@@ -203,6 +208,8 @@ def api_predict(
         result.get("value"),
         confidence,
         str(result.get("reasoning") or "").strip(),
+        result.get("value_source"),
+        bool(result.get("outside_interval")),
     )
 
 
@@ -228,15 +235,34 @@ def depict(
     return Image.open(io.BytesIO(drawer.GetDrawingText())).convert("RGB")
 
 
-def _format_confidence(probability) -> str:
+def _format_confidence(probability, result: dict | None = None) -> str:
     if probability is None or probability != probability:  # NaN
         return "n/a"
-    return f"{100 * float(probability):.1f}%"
+    text = f"{100 * float(probability):.1f}%"
+    caveat = _value_caveat(result or {})
+    return f"{text} (token probability; {caveat})" if caveat else text
+
+
+def _value_caveat(result: dict) -> str | None:
+    """Why a shown regression value is not the model's clean answer (the pipeline's provenance fields)."""
+    if result.get("error"):
+        return f"unreadable answer: {result['error']}"
+    if result.get("outside_interval"):
+        return "the value contradicts the answer's own interval: not reliable"
+    if result.get("value_source") == "interval":
+        return "no value in the answer: midpoint of its interval"
+    return None
 
 
 def _answer_text(result: dict) -> str:
     if result.get("value") is not None and result.get("value") == result.get("value"):
-        return f"{result['value']:.2f} kcal/mol   ({result.get('answer', '').strip()})"
+        unit = get_task(result["task"]).unit if result.get("task") else ""
+        value = f"{result['value']:.2f} {unit}".rstrip()
+        caveat = _value_caveat(result)
+        flag = f"   [{caveat}]" if caveat else ""
+        return f"{value}   ({result.get('answer', '').strip()}){flag}"
+    if result.get("error"):
+        return f"(unreadable answer: {result['error']})   {str(result.get('answer', '')).strip()}"
     if result.get("label") is not None:
         return f"{result['label']}   ({result.get('answer', '').strip()})"
     return str(result.get("answer", "")).strip() or "(empty answer)"
@@ -281,7 +307,8 @@ def predict(predictor: Predictor | None, smiles_a: str, smiles_b: str, task_labe
     reasoning = str(result.get("reasoning") or "").strip()
     reasoning = f"Model reasoning: {reasoning}\n\n{properties}" if reasoning else properties
     status = f"Answered by `{predictor.model}`, task: {task.name}."
-    return status, _answer_text(result), reasoning, _format_confidence(result.get("probability")), *images
+    confidence = _format_confidence(result.get("probability"), result)
+    return status, _answer_text(result), reasoning, confidence, *images
 
 
 def build_demo(model: str | None = None, dtype: str = "auto") -> gr.Blocks:
@@ -335,18 +362,35 @@ def build_demo(model: str | None = None, dtype: str = "auto") -> gr.Blocks:
             outputs=[status, answer, reasoning, confidence, image_a, image_b],
             api_visibility="private",  # the page's own event; programs use `/predict`
         )
-        _api_endpoint(predictor, availability)
+        _api_endpoint(predictor, availability, default_task(model, availability))
     return demo
 
 
-def _api_endpoint(predictor: Predictor | None, availability: dict[str, str | None]) -> None:
-    """``/predict`` for gradio_client and the "Use via API" page: named, labelled and typed inputs/outputs,
-    built from hidden components (the page's event returns display strings and images instead)."""
+def default_task(model: str | None, availability: dict[str, str | None]) -> str:
+    """The API's default task: the one the model records as its default, else the first task it answers (so
+    ``Client(url).predict("O", "CCO", api_name="/predict")`` asks a solvation model about solvation)."""
+    recorded = None
+    if model:
+        try:
+            recorded = task_defaults(AutoConfig.from_pretrained(model, trust_remote_code=True)).get("task")
+        except (OSError, ValueError):
+            recorded = None
+    if recorded in availability and not availability[recorded]:
+        return recorded
+    return next((name for name in DEMO_TASKS if not availability.get(name)), DEMO_TASKS[0])
+
+
+def _api_endpoint(
+    predictor: Predictor | None, availability: dict[str, str | None], task_default: str = DEMO_TASKS[0]
+) -> None:
+    """``/predict`` for gradio_client and the "Use via API" page: named (``smiles_a``, ``smiles_b``, ``task``),
+    labelled and typed inputs/outputs, built from hidden components (the page's event returns display strings
+    and images instead). ``task`` defaults to a task the model answers (`default_task`)."""
     with gr.Column(visible=False):
         inputs = [
             gr.Textbox(label="smiles_a (molecule A: drug 1 / solvent)"),
             gr.Textbox(label="smiles_b (molecule B: drug 2 / solute)"),
-            gr.Textbox(label=f"task (one of {', '.join(t.name for t in TASKS)})", value=TASKS[0].name),
+            gr.Textbox(label=f"task (one of {', '.join(t.name for t in TASKS)})", value=task_default),
         ]
         outputs = [
             gr.Textbox(label="task"),
@@ -355,10 +399,17 @@ def _api_endpoint(predictor: Predictor | None, availability: dict[str, str | Non
             gr.Number(label="value (regression value; empty for classification)"),
             gr.Number(label="confidence (0-1)"),
             gr.Textbox(label="reasoning"),
+            gr.Textbox(label="value_source (value / interval midpoint; empty for classification)"),
+            gr.Checkbox(label="outside_interval (the value contradicts the answer's own interval)"),
         ]
         run = gr.Button("predict (API)")
+
+    # gradio names the endpoint's parameters after this function's: smiles_a, smiles_b, task
+    def predict_api(smiles_a: str, smiles_b: str, task: str = task_default):
+        return api_predict(predictor, availability, smiles_a, smiles_b, task)
+
     run.click(
-        lambda a, b, t: api_predict(predictor, availability, a, b, t),
+        predict_api,
         inputs=inputs,
         outputs=outputs,
         api_name="predict",
@@ -376,7 +427,9 @@ def launch(
         font=["ui-sans-serif", "system-ui", "sans-serif"], font_mono=["ui-monospace", "monospace"]
     )
     demo = build_demo(model, dtype)
-    demo.launch(server_name=host, server_port=port, theme=theme, footer_links=[], **kwargs)
+    # "Use via API" stays in the footer: the page's one endpoint is documented there for programs.
+    kwargs.setdefault("footer_links", ["api"])
+    demo.launch(server_name=host, server_port=port, theme=theme, **kwargs)
     return demo
 
 
@@ -390,6 +443,7 @@ __all__ = [
     "api_predict",
     "build_demo",
     "default_model",
+    "default_task",
     "depict",
     "launch",
     "offered_examples",

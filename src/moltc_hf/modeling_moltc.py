@@ -42,6 +42,12 @@ with warnings.catch_warnings():
     from torch_geometric.nn import MessagePassing, global_mean_pool
     from torch_geometric.utils import add_self_loops, to_dense_batch
 
+# Called as ``hook(save_directory)`` after every `MolTCForConditionalGeneration.save_pretrained`. The pipeline
+# module (which this checkpoint file may not import) adds its code and ``custom_pipelines`` here, so every saved
+# folder -- `moltc train`'s ``final/``, the quickstart's, a plain ``model.save_pretrained`` -- loads with
+# ``pipeline(model=folder, trust_remote_code=True)`` in a process that never imported moltc_hf.
+SAVE_HOOKS: list = []
+
 
 class MolTCGINLayer(MessagePassing):
     """One GIN layer of pretrain-gnns: message = neighbour + bond embedding, sum aggregation, MLP d->2d->d.
@@ -453,7 +459,11 @@ class MolTCForConditionalGeneration(MolTCPreTrainedModel, GenerationMixin):
         answer_end = getattr(self.config, "answer_end_token_id", None)
         if answer_end is not None and self.generation_config is not None:
             self.generation_config.eos_token_id = answer_end
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if kwargs.get("is_main_process", True):
+            for hook in SAVE_HOOKS:
+                hook(save_directory)
+        return result
 
     def untie_projectors(self) -> None:
         """Switch from pretraining (one shared projector) to role-specific projectors, copying the weights.
@@ -593,6 +603,7 @@ def _select_molecules(values: Batch | torch.Tensor | None, index: torch.Tensor):
 
 
 __all__ = [
+    "SAVE_HOOKS",
     "MolTCForConditionalGeneration",
     "MolTCGraphEncoder",
     "MolTCModel",

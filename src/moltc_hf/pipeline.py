@@ -37,6 +37,7 @@ import json
 import logging
 import math
 import os
+import sys
 import types
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -54,10 +55,12 @@ from .evaluation.inference import (
 )
 from .featurization import InvalidMoleculeError
 from .instructions.tasks import MODEL_TASKS_KEY, TaskSpec, describe_pair, get_task, register_model_tasks
+from .modeling_moltc import SAVE_HOOKS
 from .processing_moltc import MOLECULE_FIELDS
 
 TASK_NAME = MODEL_TASKS_KEY  # "molecule-pair-interaction"
-FALLBACK_TASK = "ddi_binary"  # what a model that records no trained task answers when none is asked
+_PACKAGE_NAME = "moltc_hf"  # (a plain string: the saved copy must not import the package)
+FALLBACK_TASK = "ddi_binary"  # (no longer answered silently: a model that records no task needs task=...)
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +103,13 @@ class UntrainedTaskError(ValueError):
     """A task the model records it was not trained on (`resolve_task`); the message names the tasks it knows."""
 
 
+# Every saved folder carries this module's code, so ``pipeline(..., trust_remote_code=True)`` runs the folder's
+# copy; in a process that imported moltc_hf that copy raises moltc_hf's own class, so
+# ``except moltc_hf.pipeline.UntrainedTaskError`` catches the refusal whichever copy answered.
+if __name__ != f"{_PACKAGE_NAME}.pipeline" and f"{_PACKAGE_NAME}.pipeline" in sys.modules:
+    UntrainedTaskError = sys.modules[f"{_PACKAGE_NAME}.pipeline"].UntrainedTaskError  # noqa: F811
+
+
 def resolve_task(
     config,
     task: str | None = None,
@@ -113,8 +123,9 @@ def resolve_task(
     quickstart); a task outside that list is an `UntrainedTaskError` naming them, because an untrained
     question still gets a fluent, confident and meaningless answer. ``allow_untrained_task=True`` asks anyway,
     with a warning. A model that records no task at all (a fresh `build_model`, a converted original
-    checkpoint) answers ``task`` or ``ddi_binary``, with a warning that says so. ``warn``: where warnings go
-    (default: this module's logger).
+    checkpoint, a model trained with a plain ``Trainer``) answers only a ``task`` that is named, with a warning
+    that says so; without one it is an `UntrainedTaskError` (it used to answer ``ddi_binary``: a DDI verdict
+    for a solvent-solute pair). ``warn``: where warnings go (default: this module's logger).
     """
     warn = warn or logger.warning
     defaults = task_defaults(config)
@@ -126,11 +137,17 @@ def resolve_task(
                 f"the model was trained on several tasks ({', '.join(trained)}); say which one (task=...)"
             )
     if not trained:
+        if task is None:
+            raise UntrainedTaskError(
+                "the model records no trained task (a fresh or converted model, or one trained with a plain "
+                "Trainer, which does not record it): name the task it answers, task='solvation' / "
+                "task='ddi_binary' / ... (moltc predict: --task). `moltc train` records it in config.json"
+            )
         warn(
-            f"the model records no trained task (a fresh or converted model?); answering {task or FALLBACK_TASK!r} "
+            f"the model records no trained task (a fresh or converted model?); answering {task!r} "
             "as asked, but its answers mean something only if it was trained on that task"
         )
-        return task or FALLBACK_TASK
+        return task
     if task not in trained:
         message = f"the model was not trained on task {task!r}; it was trained on: {', '.join(trained)}"
         if not allow_untrained_task:
@@ -383,12 +400,22 @@ class MoleculePairInteractionPipeline(Pipeline):
         if processor is None:  # e.g. a model object given without its processor
             processor = AutoProcessor.from_pretrained(model.name_or_path)
         dtype = kwargs.get("dtype", kwargs.get("torch_dtype"))  # (`pipeline()` passes "auto" unless told)
+        # ``MoleculePairInteractionPipeline(model=..., task="ddi_binary")``: `Pipeline` takes ``task`` as the
+        # pipeline's own name; a MolTC task there is the default question of every call instead.
+        default_task = kwargs.get("task")
+        if default_task and default_task != TASK_NAME:
+            kwargs["task"] = TASK_NAME
+        else:
+            default_task = None
         super().__init__(model, *args, processor=processor, device=device, **kwargs)
         wanted = inference_dtype(dtype, self.device)
         # "auto": a saved (fp32) model runs bf16 on CUDA; a model already in a half dtype is left as it is.
         if self.model.dtype != wanted and (dtype not in (None, "auto") or self.model.dtype == torch.float32):
             self.model.to(wanted)
         self.model.eval()
+        if default_task is not None:
+            resolved = self.resolve_task(default_task)
+            self._preprocess_params["task"] = self._forward_params["task"] = resolved
         register_model_tasks(self.model.config)
         self.molecule_cache = MoleculeFeatureCache(self.model, self.processor)
 
@@ -551,10 +578,19 @@ class MoleculePairInteractionPipeline(Pipeline):
                     "reasoning": prediction.reasoning,
                     "label_id": prediction.label,
                     "error": prediction.error,
+                    # where a regression value came from ("value", "interval" midpoint, None), and whether it
+                    # contradicts the answer's own interval: the fields `moltc predict` / evaluate write too
+                    "value_source": prediction.value_source,
+                    "outside_interval": prediction.outside_interval,
                 }
             )
         return outputs[0] if model_outputs["single"] else outputs
 
+
+# Every `save_pretrained` of a MolTC model carries this pipeline's code and ``custom_pipelines`` (one task, so
+# ``pipeline(model=folder, trust_remote_code=True)`` needs no task name and no hub lookup).
+if add_pipeline_code not in SAVE_HOOKS:
+    SAVE_HOOKS.append(add_pipeline_code)
 
 PIPELINE_REGISTRY.register_pipeline(
     TASK_NAME,

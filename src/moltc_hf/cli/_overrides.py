@@ -79,18 +79,51 @@ def parse_overrides(tokens: list[str]) -> dict[str, Any]:
     return {name: getattr(namespace, name) for name in given if name in fields}
 
 
+# Command-line fields that are also recipe keys of their own (`Recipe.bf16`, `Recipe.gradient_checkpointing`,
+# which `device_settings` resolves from the device): the command-line value is written to that key as well, so
+# the device never overrules it and ``final/training_recipe.yaml`` records what ran.
+RECIPE_KEYS = {
+    "bf16": "bf16",
+    "gradient_checkpointing": "gradient_checkpointing",
+    "activation_checkpointing": "gradient_checkpointing",
+}
+
+
 def with_training_overrides(recipe, overrides: dict[str, Any]):
-    """The recipe with ``overrides`` over its ``training:`` block (and every stage's), validated like YAML keys."""
+    """The recipe with ``overrides`` over its ``training:`` block (and every stage's), validated like YAML keys.
+
+    What the user passes wins over everything the recipe would otherwise decide: ``--bf16`` /
+    ``--gradient_checkpointing`` replace the recipe's device-dependent ``auto``, and ``--num_train_epochs N``
+    without ``--max_steps`` drops the recipe's ``max_steps`` (which the Trainer would otherwise obey instead,
+    silently: 600 steps for "1 epoch").
+    """
     if not overrides:
         return recipe
     from moltc_hf.training.recipe import validate_training
 
     validate_training(dict(overrides), f"Recipe {recipe.name!r}", "command line: ")
+    overrides = dict(overrides)
+    if "num_train_epochs" in overrides and "max_steps" not in overrides:
+        overrides["max_steps"] = -1  # transformers' "no step cap": the epochs decide
+    own = {RECIPE_KEYS[name]: value for name, value in overrides.items() if name in RECIPE_KEYS}
     return dataclasses.replace(
         recipe,
+        **own,
         training={**recipe.training, **overrides},
         stages=[with_training_overrides(stage, overrides) for stage in recipe.stages],
     )
 
 
-__all__ = ["OWN_OPTIONS", "keep_unknown_options", "parse_overrides", "with_training_overrides"]
+def describe_overrides(overrides: dict[str, Any]) -> str:
+    """One line saying what the command line changed (printed before training starts)."""
+    return "recipe overrides from the command line: " + ", ".join(f"{k}={v!r}" for k, v in overrides.items())
+
+
+__all__ = [
+    "OWN_OPTIONS",
+    "RECIPE_KEYS",
+    "describe_overrides",
+    "keep_unknown_options",
+    "parse_overrides",
+    "with_training_overrides",
+]

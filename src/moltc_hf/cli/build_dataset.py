@@ -85,6 +85,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="which molecule cold-drug/scaffold splits key on (default: both; regression: b)",
     )
     user.add_argument(
+        "--drop-duplicates",
+        action="store_true",
+        help="drop exact duplicate rows (same pair, same target) into the rejects; without it they are kept "
+        "and counted in the summary",
+    )
+    user.add_argument(
         "--symmetric",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -172,6 +178,7 @@ def run_pair_file(args: argparse.Namespace) -> int:
         limit=args.limit,
         cot=args.cot,
         progress=not args.no_progress,
+        drop_duplicates=args.drop_duplicates,
     )
     print(report.table())
     print(

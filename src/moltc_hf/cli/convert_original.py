@@ -6,8 +6,6 @@ import argparse
 import json
 from pathlib import Path
 
-from ..conversion import convert_original_checkpoint
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -50,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
     # A refused checkpoint (CheckpointConversionError, a ValueError) becomes `moltc convert-original: error: ...`
     # with exit code 2 in the `moltc` entry point, like every other command's bad input.
+    from ..conversion import convert_original_checkpoint  # (torch: not for `--help`)
+
     model, processor, report = convert_original_checkpoint(
         args.checkpoint,
         model_config=args.model_config,

@@ -26,7 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=["smiles_a", "smiles_b"],
         help="the columns holding molecule A and molecule B (default: smiles_a smiles_b)",
     )
-    parser.add_argument("--output", required=True, help="predictions parquet (rejects go beside it)")
+    parser.add_argument(
+        "--output",
+        required=True,
+        help="predictions file; the format follows the suffix: .parquet, .csv or .jsonl "
+        "(rejects go beside it as <name>.rejects.parquet)",
+    )
     parser.add_argument(
         "--task",
         default=None,
@@ -80,11 +85,12 @@ def _read_candidates(path: str | None) -> list[str] | None:
 def run(args: argparse.Namespace) -> int:
     from ..instructions.tasks import get_task
     from ..pipeline import resolve_task, task_candidates
-    from ..screening import PairsFile, screen_file
+    from ..screening import PairsFile, output_format, screen_file
 
     # a bad file is refused before the model loads
     pairs = PairsFile(input_file(args.input), smiles_columns=args.smiles_columns)
     output_file(args.output, args.input)
+    output_format(args.output)  # .parquet / .csv / .jsonl: the bytes follow the name, or it is refused now
     model, processor = load_model(args.model, args.device, args.dtype)
     # A task the model was not trained on is refused with the tasks it knows (unless --allow-untrained-task).
     task = resolve_task(model.config, args.task, allow_untrained_task=args.allow_untrained_task)

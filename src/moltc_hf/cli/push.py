@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from ..hub import REPO_TYPES, push_folder
+# `moltc push --help` answers without importing the hub module (huggingface_hub, torch): `moltc_hf.hub.REPO_TYPES`.
+REPO_TYPES = ("model", "dataset", "space")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..hub import push_folder
+
     result = push_folder(
         args.folder,
         args.repo_id,

@@ -21,7 +21,7 @@ import argparse
 import os
 
 from ._checks import check_model_folder, positive_int
-from ._overrides import keep_unknown_options, parse_overrides, with_training_overrides
+from ._overrides import describe_overrides, keep_unknown_options, parse_overrides, with_training_overrides
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -68,7 +68,13 @@ def run(args: argparse.Namespace) -> int:
     from moltc_hf.training import train
 
     recipe = checked_recipe(args.recipe, args.model)
-    recipe = with_training_overrides(recipe, parse_overrides(getattr(args, "training_overrides", [])))
+    overrides = parse_overrides(getattr(args, "training_overrides", []))
+    recipe = with_training_overrides(recipe, overrides)
+    if overrides or args.max_steps is not None:
+        shown = {**overrides, **({"max_steps": args.max_steps} if args.max_steps is not None else {})}
+        if "num_train_epochs" in overrides and "max_steps" not in shown:
+            shown["max_steps"] = "none (the epochs decide)"
+        print(describe_overrides(shown))
     if args.push_to_hub and not args.hub_model_id:
         raise ValueError("--push-to-hub needs --hub-model-id user-or-org/name")
     if args.hub_model_id and not args.push_to_hub:

@@ -28,6 +28,9 @@ _INTERVAL = re.compile(
 )
 _VALUE_PHRASE = re.compile(r"so\s+the\s+accurate\s+value\s+is", re.IGNORECASE)
 _WS = re.compile(r"\s+")
+_MALFORMED = re.compile(
+    r"\s*[-+.\d]"
+)  # after the value phrase: a number-like token the strict pattern refused
 
 
 @dataclass
@@ -87,6 +90,10 @@ def _read_numbers(answer: ParsedAnswer, value_match, interval_match, cut) -> Non
         answer.value_source = "value"
         if interval_match:
             answer.outside_interval = not (answer.interval_low <= answer.value <= answer.interval_high)
+    elif cut and _MALFORMED.match(answer.text, cut.end()):
+        # "the accurate value is -2.96.81": a number was written, wrongly; the interval's midpoint is not it
+        token = answer.text[cut.end() :].split()[0].rstrip(";,")
+        answer.error = f"'the accurate value is' is followed by a malformed number {token!r}"
     elif interval_match:
         answer.value = (answer.interval_low + answer.interval_high) / 2
         answer.value_source = "interval"

@@ -134,6 +134,11 @@ class SourceReport:
     molecules: int = 0
     seconds: float = 0.0
     card_row: str | None = None  # a config kept from an earlier build: its row of that build's card table
+    # The summary's accounting, in rows (a row with two bad molecules is one row, two rejects entries):
+    # input_rows - rejected_rows == kept.
+    input_rows: int = 0  # rows of the input (what the reader refused included)
+    rejected_rows: int = 0
+    duplicates: int = 0  # exact duplicate rows (same task, pair and label) kept; dropped ones are rejected
 
 
 @dataclass
@@ -154,14 +159,20 @@ class BuildReport:
 
     def table(self) -> str:
         header = (
-            f"{'config':<14}{'read':>9}{'rejected':>10}{'train':>9}{'valid':>9}{'test':>9}{'mols':>8}  split"
+            f"{'config':<14}{'rows':>9}{'rejected':>10}{'kept':>9}{'dupes':>7}{'train':>9}{'valid':>9}"
+            f"{'test':>9}{'mols':>8}  split"
         )
         lines = [header, "-" * len(header)]
         for s in self.sources.values():
             lines.append(
-                f"{s.source:<14}{s.read:>9}{s.rejected:>10}{s.splits.get('train', 0):>9}"
-                f"{s.splits.get('validation', 0):>9}{s.splits.get('test', 0):>9}{s.molecules:>8}  {s.split_strategy}"
+                f"{s.source:<14}{s.input_rows or s.read:>9}{s.rejected_rows or s.rejected:>10}{s.kept:>9}"
+                f"{s.duplicates:>7}{s.splits.get('train', 0):>9}{s.splits.get('validation', 0):>9}"
+                f"{s.splits.get('test', 0):>9}{s.molecules:>8}  {s.split_strategy}"
             )
+        lines.append(
+            "rows - rejected = kept (rows, not rejects.parquet entries: one row may have several); "
+            "dupes: exact duplicate rows kept (--drop-duplicates drops them into rejects)"
+        )
         lines.append(f"{self.rows} rows in {self.seconds:.1f} s -> {self.out_dir}")
         return "\n".join(lines)
 
@@ -203,6 +214,34 @@ def _canonical_pairs(
                 )
                 bad.add(i)
     return _take(columns, [i for i in range(len(columns["task"])) if i not in bad]) if bad else columns
+
+
+def _duplicates(
+    columns: dict[str, list], source: str, rejects: list[dict], drop: bool
+) -> tuple[dict[str, list], int]:
+    """Exact duplicate rows (task, canonical pair, label as an earlier row): counted, and with ``drop`` moved to
+    ``rejects`` naming the row they repeat. A repeated pair trains twice and can sit in two splits at once."""
+    first: dict[tuple, object] = {}
+    repeats: list[int] = []
+    for i, key in enumerate(zip(columns["task"], columns["smiles_a"], columns["smiles_b"], columns["label"])):
+        if key in first:
+            repeats.append(i)
+            if drop:
+                rejects.append(
+                    {
+                        "source": source,
+                        "row": columns["source_row"][i],
+                        "field": "smiles_a,smiles_b",
+                        "value": f"{key[1]} + {key[2]}",
+                        "reason": f"exact duplicate of row {first[key]} (--drop-duplicates)",
+                    }
+                )
+        else:
+            first[key] = columns["source_row"][i]
+    if drop and repeats:
+        dropped = set(repeats)
+        return _take(columns, [i for i in range(len(columns["task"])) if i not in dropped]), len(repeats)
+    return columns, len(repeats)
 
 
 def _assign_splits(
@@ -251,25 +290,30 @@ def build_source(
     progress: bool = False,
     info: SourceInfo | None = None,
     define_task: Callable[[list[float]], TaskSpec] | None = None,
+    drop_duplicates: bool = False,
 ) -> tuple[pa.Table, SourceReport]:
     """One source's records -> its config's rows (fixed order: train, validation, test; reader order within).
 
     ``info``: what a user file is (symmetry, split key); default the built-in source's. ``define_task``: called
     with the train split's labels once the splits are known, returns the (registered) task the rows are
     rendered with: a user regression task's interval width comes from its training targets.
+    ``drop_duplicates``: an exact duplicate row (same task, canonical pair and label as an earlier row) goes
+    to the rejects instead of being kept (it is always counted: `SourceReport.duplicates`).
     """
     start = time.perf_counter()
     cache = cache or MoleculeCache()
     info = info or SOURCE_INFO[source]
-    report = SourceReport(source, read=len(pairs.frame))
+    refused_by_reader = {r["row"] for r in pairs.rejects}  # rows that never reached the frame
+    report = SourceReport(source, read=len(pairs.frame), input_rows=len(pairs.frame) + len(refused_by_reader))
     columns = _canonical_pairs(_columns(pairs.frame), source, pairs.rejects, cache, progress)
-    n = len(columns["task"])
     if info.symmetric:  # before anything else: the raw files leak the label through the column order
         a, b = columns["smiles_a"], columns["smiles_b"]
         columns["smiles_a"], columns["smiles_b"] = (
             [min(x, y) for x, y in zip(a, b)],
             [max(x, y) for x, y in zip(a, b)],
         )
+    columns, report.duplicates = _duplicates(columns, source, pairs.rejects, drop_duplicates)
+    n = len(columns["task"])
     splits, report.split_strategy = _assign_splits(columns, info, split, seed)
     columns["split"], columns["swapped"] = list(splits), [False] * n
     if define_task is not None:
@@ -296,6 +340,7 @@ def build_source(
     table = pa.table({name: pa.array(columns[name], type=SCHEMA.field(name).type) for name in SCHEMA.names})
     report.kept = n
     report.rejected = len(pairs.rejects)  # entries in rejects.parquet (reader + invalid SMILES)
+    report.rejected_rows = len({r["row"] for r in pairs.rejects})
     report.splits = {name: columns["split"].count(name) for name in SPLIT_NAMES}
     report.molecules = len(set(columns["smiles_a"]) | set(columns["smiles_b"]))
     report.seconds = time.perf_counter() - start
@@ -516,6 +561,7 @@ def build_pair_file(
     cot: bool = False,
     progress: bool = True,
     cache: MoleculeCache | None = None,
+    drop_duplicates: bool = False,
 ) -> BuildReport:
     """Add a user's pair file as config ``name`` of the MoT-instructions folder ``out_dir`` (new or existing).
 
@@ -602,6 +648,7 @@ def build_pair_file(
         "split_on": split_on,
         "symmetric": bool(symmetric),
         "limit": limit,
+        "drop_duplicates": drop_duplicates,
     }
     stored = {"task": None, "builtin_task": task if builtin else None, "source": source_block}
     infos[name] = _user_info(name, stored)
@@ -615,6 +662,7 @@ def build_pair_file(
         progress=progress,
         info=infos[name],
         define_task=define,
+        drop_duplicates=drop_duplicates,
     )
     if not builtin:
         stored["task"] = task_definition(name)
@@ -626,7 +674,9 @@ def build_pair_file(
         "smiles_a": smiles_columns[0],
         "smiles_b": smiles_columns[1],
     }  # rejects name the file's columns
-    rejects += [r | {"field": columns.get(r["field"], r["field"])} for r in pairs.rejects]
+    rejects += [
+        r | {"field": ",".join(columns.get(f, f) for f in r["field"].split(","))} for r in pairs.rejects
+    ]
     _write_splits(staging, name, frame, reports[name])
     (staging / task_file(name)).parent.mkdir(parents=True, exist_ok=True)
     (staging / task_file(name)).write_text(json.dumps(stored, indent=1, ensure_ascii=False) + "\n")
@@ -636,26 +686,30 @@ def build_pair_file(
 
 
 def _pair_file_command(source: dict, name, unit, class_names, question, interval, cot) -> str:
-    """The ``moltc build-dataset`` line that rebuilds this config (for the card)."""
+    """The ``moltc build-dataset`` line that rebuilds this config (for the card), shell-quoted: column names
+    with spaces, a question with quotes or ``$`` paste into a POSIX shell as one argument each."""
+    import shlex
+
     a, b = source["smiles_columns"]
-    parts = [
-        f"moltc build-dataset --data-path {source['file']} --smiles-columns {a} {b}",
-        f"--target-column {source['target_column']} --task {source['task']} --name {name} --out DIR",
-        f"--split {source['split']} --seed {source['seed']} --split-on {source['split_on']}",
-    ]
+    words = ["moltc", "build-dataset", "--data-path", source["file"], "--smiles-columns", a, b]
+    words += ["--target-column", source["target_column"], "--task", source["task"], "--name", name]
+    words += ["--out", "DIR", "--split", source["split"], "--seed", str(source["seed"])]
+    words += ["--split-on", source["split_on"]]
     if unit:
-        parts.append(f"--unit {unit!r}" if " " in unit else f"--unit {unit}")
+        words += ["--unit", unit]
     if class_names:
-        parts.append("--class-names " + " ".join(class_names))
+        words += ["--class-names", *class_names]
     if question:
-        parts.append(f"--question {question!r}")
+        words += ["--question", question]
     if interval:
-        parts.append(f"--interval {interval}")
+        words += ["--interval", str(interval)]
     if source["limit"]:
-        parts.append(f"--limit {source['limit']}")
+        words += ["--limit", str(source["limit"])]
     if cot:
-        parts.append("--cot")
-    return " ".join(parts)
+        words.append("--cot")
+    if source.get("drop_duplicates"):
+        words.append("--drop-duplicates")
+    return shlex.join(words)
 
 
 def _staging_folder(final_dir: Path) -> Path:

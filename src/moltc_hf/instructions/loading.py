@@ -34,7 +34,21 @@ def load_split(dataset_dir: str | os.PathLike, config_name: str, split: str) -> 
         return Dataset(InMemoryTable(pq.read_table(path)))
     if path.parent.is_dir():  # our layout, and this config has no such split
         return None
+    configs = local_configs(folder)
+    if configs:  # our layout without this config: name the ones there (not `datasets`' BuilderConfig error)
+        raise ValueError(
+            f"dataset {folder} has no config {config_name!r}; its configs: {', '.join(configs)} "
+            "(choose one with --config NAME, or config_name=...)"
+        )
     return load_dataset(str(dataset_dir), config_name).get(split)
 
 
-__all__ = ["load_split"]
+def local_configs(folder: str | os.PathLike) -> list[str]:
+    """The configs of a `moltc build-dataset` folder (``data/<config>/*.parquet``); empty for anything else."""
+    data = Path(folder) / "data"
+    if not data.is_dir():
+        return []
+    return sorted(p.name for p in data.iterdir() if p.is_dir() and any(p.glob("*.parquet")))
+
+
+__all__ = ["load_split", "local_configs"]

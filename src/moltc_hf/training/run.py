@@ -83,6 +83,8 @@ def train(
         callbacks: extra `transformers.TrainerCallback`s for every stage (progress, early stopping, ...).
     """
     recipe = load_recipe(recipe)
+    if max_steps is not None:  # recorded in the recipe, so final/training_recipe.yaml says what ran
+        recipe = _with_max_steps(recipe, max_steps)
     output_dir = Path(output_dir)
     if recipe.stage == "graph-pretrain":
         return _pretrain_graph_stage(recipe, output_dir, max_steps, resume)
@@ -91,6 +93,16 @@ def train(
             recipe, dataset_dir, output_dir, config_name, model, max_steps, resume, callbacks
         )
     return _train_stage(recipe, dataset_dir, output_dir, config_name, model, max_steps, resume, callbacks)
+
+
+def _with_max_steps(recipe: Recipe, max_steps: int) -> Recipe:
+    import dataclasses
+
+    return dataclasses.replace(
+        recipe,
+        training={**recipe.training, "max_steps": max_steps},
+        stages=[_with_max_steps(stage, max_steps) for stage in recipe.stages],
+    )
 
 
 def _train_pipeline(
@@ -210,6 +222,7 @@ def _train_stage(
     recipe, dataset_dir, output_dir, config_name, model, max_steps, resume, callbacks
 ) -> TrainResult:
     output_dir.mkdir(parents=True, exist_ok=True)
+    start_model = None if isinstance(model, tuple) else str(model if model is not None else recipe.model)
     if isinstance(model, tuple):
         model, processor = model
     else:
@@ -276,6 +289,7 @@ def _train_stage(
         callbacks=callbacks,
         candidates=candidates,
     )
+    trainer.start_model = start_model
     checkpoint = newest_complete_checkpoint(output_dir) if resume and output_dir.is_dir() else None
     if resume and checkpoint is None:
         logger.warning(

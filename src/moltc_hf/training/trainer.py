@@ -211,7 +211,9 @@ class PlainProgressCallback(TrainerCallback):
 
 def build_sft_config(recipe: Recipe, output_dir: Path, max_steps: int | None = None) -> SFTConfig:
     merged = {**PAPER_TRAINING_DEFAULTS, **recipe.training}
-    values = {**dataloader_settings(merged), **merged, **device_settings(recipe)}
+    # The device decides bf16 / checkpointing only where the recipe (or the command line) did not.
+    values = {**dataloader_settings(merged), **device_settings(recipe), **merged}
+    _align_given_precision(values, recipe.training)
     # tqdm's bar only on a terminal; a log file gets `PlainProgressCallback` lines (see `build_trainer`).
     values.setdefault("disable_tqdm", not is_terminal())
     if not torch.cuda.is_available():
@@ -233,6 +235,17 @@ def build_sft_config(recipe: Recipe, output_dir: Path, max_steps: int | None = N
     return SFTConfig(**values)
 
 
+def _align_given_precision(values: dict[str, Any], given: dict[str, Any]) -> None:
+    """A value given for one of two linked fields decides the other: checkpointing has two names (transformers
+    5.x reads ``activation_checkpointing``), and ``fp16=True`` given turns the device's bf16 off."""
+    if "gradient_checkpointing" in given and "activation_checkpointing" not in given:
+        values["activation_checkpointing"] = values["gradient_checkpointing"]
+    if "activation_checkpointing" in given and "gradient_checkpointing" not in given:
+        values["gradient_checkpointing"] = values["activation_checkpointing"]
+    if given.get("fp16") and "bf16" not in given:
+        values["bf16"] = False
+
+
 class MolTCSFTTrainer(SFTTrainer):
     """`SFTTrainer` that honours the collator's ``loss_weights`` (decision weighting); TRL's loss otherwise.
 
@@ -247,6 +260,8 @@ class MolTCSFTTrainer(SFTTrainer):
     # A resumed run whose step cap is lower than the original run's keeps the original's learning-rate schedule
     # (set by `training.run`): the scheduler's total steps, not the cap, decide each step's learning rate.
     schedule_steps: int | None = None
+    # The model the run started from (a folder, hub id or config name), for the run folder's README.
+    start_model: str | None = None
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -298,6 +313,34 @@ class MolTCSFTTrainer(SFTTrainer):
 
         folder = Path(self._get_output_dir(trial=trial)) / f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
         save_or_remove(lambda: super(MolTCSFTTrainer, self)._save_checkpoint(model, trial), folder)
+
+    def create_model_card(self, *args, **kwargs):
+        """TRL's draft card of the run folder, made true for MolTC: TRL writes "a fine-tuned version of [None]"
+        (a MolTC run starts from a local folder or a config name, not a hub id) and a text-generation quick
+        start for ``model="None"``; this names the starting model and shows the MolTC pipeline call instead."""
+        super().create_model_card(*args, **kwargs)
+        path = Path(self.args.output_dir) / "README.md"
+        if not self.is_world_process_zero() or not path.is_file():
+            return
+        text = path.read_text(encoding="utf-8")
+        start = self.start_model or getattr(self.model.config, "_name_or_path", "") or "a config"
+        text = text.replace(
+            "a fine-tuned version of [None](https://huggingface.co/None)",
+            f"a MolTC model (graph encoder + Q-Former + causal LM) trained with moltc-hf from `{start}` "
+            "(a local folder or config name, not a hub id)",
+        )
+        quick_start = text.find("## Quick start")
+        procedure = text.find("## Training procedure")
+        if 0 <= quick_start < procedure:
+            final = Path(self.args.output_dir) / "final"
+            usage = (
+                "## Quick start\n\nThe merged model is written to `final/` when the run ends (checkpoints here "
+                "hold the trainer state):\n\n```python\nfrom transformers import pipeline\n\n"
+                f'pipe = pipeline(model="{final.as_posix()}", trust_remote_code=True)\n'
+                'print(pipe({"smiles_a": "O", "smiles_b": "CCO"}))\n```\n\n'
+            )
+            text = text[:quick_start] + usage + text[procedure:]
+        path.write_text(text, encoding="utf-8")
 
     def create_scheduler(self, num_training_steps: int, optimizer=None):
         return super().create_scheduler(self.schedule_steps or num_training_steps, optimizer)
