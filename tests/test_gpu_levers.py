@@ -171,7 +171,9 @@ def test_pipeline_in_bf16_agrees_with_fp32(ddi_model_dir):
 
     fp32 = pipeline("molecule-pair-interaction", model=str(ddi_model_dir), trust_remote_code=True)
     assert fp32.model.dtype is torch.float32  # "auto" on CPU
-    bf16 = pipeline("molecule-pair-interaction", model=str(ddi_model_dir), dtype=torch.bfloat16)
+    bf16 = pipeline(
+        "molecule-pair-interaction", model=str(ddi_model_dir), dtype=torch.bfloat16, trust_remote_code=True
+    )
     assert bf16.model.dtype is torch.bfloat16
     _agreement(fp32(PAIRS, batch_size=16), bf16(PAIRS, batch_size=16))
 
@@ -179,7 +181,7 @@ def test_pipeline_in_bf16_agrees_with_fp32(ddi_model_dir):
 def test_pipeline_torch_dtype_in_a_fresh_process_without_moltc_hf(ddi_model_dir, tmp_path):
     from transformers import pipeline
 
-    fp32 = pipeline("molecule-pair-interaction", model=str(ddi_model_dir))
+    fp32 = pipeline("molecule-pair-interaction", model=str(ddi_model_dir), trust_remote_code=True)
     folder = tmp_path / "shared"
     fp32.save_pretrained(folder)
     script = (

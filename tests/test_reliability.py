@@ -23,8 +23,10 @@ def _no_debug(monkeypatch):
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     from moltc_hf import build_model
+    from moltc_hf.pipeline import set_task_defaults
 
     model, processor = build_model("tiny", seed=0)
+    set_task_defaults(model.config, task="ddi_binary", tasks=["ddi_binary"])  # what `moltc train` records
     folder = tmp_path_factory.mktemp("model") / "tiny"
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
