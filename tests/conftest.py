@@ -34,3 +34,23 @@ def tiny():
     from moltc_hf import build_model
 
     return build_model("tiny", seed=0)
+
+
+@pytest.fixture()
+def no_moltc_debug(monkeypatch):
+    """CLI tests read the one-line error; ``MOLTC_DEBUG`` in the environment would turn it into a traceback."""
+    monkeypatch.delenv("MOLTC_DEBUG", raising=False)
+
+
+def save_tiny_model(folder: Path, task: str | None = "ddi_binary") -> Path:
+    """A fresh tiny model saved with plain ``save_pretrained`` (``task``: recorded as `moltc train` records it;
+    ``None``: a folder that records no task, as a plain Trainer or a conversion leaves it)."""
+    from moltc_hf import build_model
+    from moltc_hf.pipeline import set_task_defaults
+
+    model, processor = build_model("tiny", seed=0)
+    if task is not None:
+        set_task_defaults(model.config, task=task, tasks=[task])
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder

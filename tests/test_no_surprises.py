@@ -13,26 +13,19 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import save_tiny_model
 from moltc_hf.cli import main
 
 PAIRS = [("CCO", "c1ccccc1O"), ("CC(=O)O", "CCN"), ("CCCl", "OCCO")]
 
 
-@pytest.fixture(autouse=True)
-def _no_debug(monkeypatch):
-    monkeypatch.delenv("MOLTC_DEBUG", raising=False)
+pytestmark = pytest.mark.usefixtures("no_moltc_debug")
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    """A folder written by plain ``model.save_pretrained`` + ``processor.save_pretrained``."""
-    from moltc_hf import build_model
-
-    model, processor = build_model("tiny", seed=0)
-    folder = tmp_path_factory.mktemp("model") / "tiny"
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
+    """A folder written by plain ``model.save_pretrained`` + ``processor.save_pretrained`` (no task)."""
+    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny", task=None)
 
 
 @pytest.fixture()

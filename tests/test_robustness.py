@@ -15,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from conftest import save_tiny_model
 from moltc_hf.cli import main
 from moltc_hf.featurization import InvalidMoleculeError, parse_molecule
 
@@ -22,23 +23,13 @@ RING_EXPLOSION = "C12" + "C3C4" * 40 + "C1C2"  # 167 characters; RDKit alone: mi
 VALID_PAIRS = [("CCO", "c1ccccc1O"), ("CC(=O)O", "CCN"), ("CCCl", "OCCO"), ("c1ccncc1", "CC")]
 
 
-@pytest.fixture(autouse=True)
-def _no_debug(monkeypatch):
-    monkeypatch.delenv("MOLTC_DEBUG", raising=False)
+pytestmark = pytest.mark.usefixtures("no_moltc_debug")
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
-    from moltc_hf import build_model
-    from moltc_hf.pipeline import set_task_defaults
-
-    model, processor = build_model("tiny", seed=0)
     # a model that records its task (issue 27: one that records none answers only a named --task)
-    set_task_defaults(model.config, task="ddi_binary", tasks=["ddi_binary"])
-    folder = tmp_path_factory.mktemp("model") / "tiny"
-    model.save_pretrained(folder)
-    processor.save_pretrained(folder)
-    return folder
+    return save_tiny_model(tmp_path_factory.mktemp("model") / "tiny", task="ddi_binary")
 
 
 @pytest.fixture()
