@@ -238,33 +238,36 @@ def dataset_dir(tmp_path_factory) -> Path:
     return out
 
 
-def _small_disk():
-    """In the child: no file may grow past 300 kB, so the tiny model's 735 kB weights cannot be written (EFBIG,
-    the same write-error path as ENOSPC on a full disk; RLIMIT_FSIZE is the real kernel limit, no patching)."""
-    import resource
-    import signal
-
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))
-
-
-def test_a_full_disk_during_train_is_one_line_and_leaves_no_weightless_checkpoint(dataset_dir, tmp_path):
+def _cli_with_file_size_limit(args: list[str], limit: int, timeout: int):
+    """``python -m moltc_hf.cli ARGS`` in a child where no file may grow past ``limit`` bytes (EFBIG: the same
+    write-error path as ENOSPC on a full disk; RLIMIT_FSIZE is the real kernel limit, no patching)."""
     import os
     import subprocess
     import sys
 
-    run = tmp_path / "run"
-    args = ["train", "--recipe", "tiny-finetune", "--dataset", str(dataset_dir), "--output-dir", str(run)]
-    args += ["--max-steps", "3", "--save_steps", "2", "--per_device_train_batch_size", "4"]
+    def limit_files():
+        import resource
+        import signal
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     env = {k: v for k, v in os.environ.items() if k != "MOLTC_DEBUG"} | {"OMP_NUM_THREADS": "1"}
-    done = subprocess.run(
+    return subprocess.run(
         [sys.executable, "-m", "moltc_hf.cli", *args],
         capture_output=True,
         text=True,
         env=env,
-        preexec_fn=_small_disk,
-        timeout=600,
+        preexec_fn=limit_files,
+        timeout=timeout,
     )
+
+
+def test_a_full_disk_during_train_is_one_line_and_leaves_no_weightless_checkpoint(dataset_dir, tmp_path):
+    run = tmp_path / "run"
+    args = ["train", "--recipe", "tiny-finetune", "--dataset", str(dataset_dir), "--output-dir", str(run)]
+    args += ["--max-steps", "3", "--save_steps", "2", "--per_device_train_batch_size", "4"]
+    done = _cli_with_file_size_limit(args, 300_000, timeout=600)  # the tiny model's 735 kB weights do not fit
     lines = [line for line in done.stderr.splitlines() if line.startswith("moltc train: error:")]
     assert done.returncode == 2 and "Traceback" not in done.stderr and len(lines) == 1, done.stderr[-3000:]
     assert "could not write checkpoint-2" in lines[0] and "File too large" in lines[0]
@@ -272,34 +275,13 @@ def test_a_full_disk_during_train_is_one_line_and_leaves_no_weightless_checkpoin
     assert not (run / "checkpoint-2").exists() and not (run / "final").exists()
 
 
-def _tiny_files():
-    """In the child: no file may grow past 6 kB (a predictions part is larger)."""
-    import resource
-    import signal
-
-    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))
-
-
 def test_a_full_disk_in_predict_names_the_parts_folder_it_keeps(model_dir, tmp_path):
-    import os
-    import subprocess
-    import sys
-
     source = tmp_path / "pairs.csv"
     pd.DataFrame(VALID_PAIRS * 4, columns=["smiles_a", "smiles_b"]).to_csv(source, index=False)
     output = tmp_path / "out.parquet"
     args = ["predict", "--model", str(model_dir), "--input", str(source), "--output", str(output)]
     args += ["--device", "cpu", "--part-size", "4"]
-    env = {k: v for k, v in os.environ.items() if k != "MOLTC_DEBUG"} | {"OMP_NUM_THREADS": "1"}
-    done = subprocess.run(
-        [sys.executable, "-m", "moltc_hf.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        preexec_fn=_tiny_files,
-        timeout=300,
-    )
+    done = _cli_with_file_size_limit(args, 6000, timeout=300)  # a predictions part is larger than 6 kB
     lines = [line for line in done.stderr.splitlines() if line.startswith("moltc predict: error:")]
     assert done.returncode == 2 and "Traceback" not in done.stderr and len(lines) == 1, done.stderr[-2000:]
     parts = tmp_path / ".out.parquet.parts"
