@@ -76,7 +76,7 @@ def rss_kb(pid: int) -> int | None:
 
 def run_predict(model: Path, source: Path, output: Path, interval: float, threads: int) -> dict:
     command = [sys.executable, "-m", "moltc_hf.cli", "predict", "--model", str(model), "--input", str(source)]
-    command += ["--output", str(output), "--device", "cpu", "--batch-size", "64"]
+    command += ["--output", str(output), "--device", "cpu", "--batch-size", "64", "--task", "ddi_binary"]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     start = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
