@@ -142,10 +142,12 @@ def bad_smiles(count: int, seed: int) -> list[str]:
 
 def tiny_model_dir(root: Path) -> Path:
     from moltc_hf import build_model
+    from moltc_hf.pipeline import set_task_defaults
 
     folder = root / "model"
     if not (folder / "config.json").is_file():
         model, processor = build_model("tiny", seed=0)
+        set_task_defaults(model.config, task="ddi_binary", tasks=["ddi_binary"])  # as `moltc train` records it
         model.save_pretrained(folder)
         processor.save_pretrained(folder)
     return folder
@@ -231,7 +233,7 @@ def check_pipeline(model: Path, smiles: list[str], per_call_limit: float) -> dic
 
     from moltc_hf.featurization import InvalidMoleculeError
 
-    pipe = pipeline("molecule-pair-interaction", model=str(model), device="cpu")
+    pipe = pipeline("molecule-pair-interaction", model=str(model), device="cpu", trust_remote_code=True)
     outcomes = {"answered": 0, "invalid": 0, "other_exception": 0}
     slowest, slowest_input, examples = 0.0, "", []
     for s in smiles:
