@@ -147,7 +147,9 @@ def tiny_model_dir(root: Path) -> Path:
     folder = root / "model"
     if not (folder / "config.json").is_file():
         model, processor = build_model("tiny", seed=0)
-        set_task_defaults(model.config, task="ddi_binary", tasks=["ddi_binary"])  # as `moltc train` records it
+        set_task_defaults(
+            model.config, task="ddi_binary", tasks=["ddi_binary"]
+        )  # as `moltc train` records it
         model.save_pretrained(folder)
         processor.save_pretrained(folder)
     return folder
