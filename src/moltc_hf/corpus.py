@@ -34,11 +34,15 @@ class CorpusFile:
     path: Path
     member: str | None = None
 
-    def open_text(self) -> io.TextIOBase:
+    def open_bytes(self) -> io.BufferedIOBase:
+        """The compressed bytes (the file, or the member read out of the zip)."""
         if self.member is None:
-            return io.TextIOWrapper(gzip.open(self.path, "rb"), encoding="utf-8")
+            return open(self.path, "rb")
         archive = zipfile.ZipFile(self.path)
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=archive.open(self.member)), encoding="utf-8")
+        return archive.open(self.member)
+
+    def open_text(self) -> io.TextIOBase:
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=self.open_bytes()), encoding="utf-8")
 
     def describe(self) -> str:
         return f"{self.path}" + (f"!{self.member}" if self.member else "")
@@ -46,14 +50,9 @@ class CorpusFile:
     def sha256(self) -> str:
         """Of the compressed bytes (the figure SOURCES.md and the wheel's RECORD give for the MOSES files)."""
         digest = hashlib.sha256()
-        if self.member is None:
-            with open(self.path, "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-        else:
-            with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+        with self.open_bytes() as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
         return digest.hexdigest()
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from .configuration_moltc import MOL_TOKEN, MolTCConfig
+from .configuration_moltc import MOL_TOKEN, MolTCConfig, MolTCGraphConfig
 from .modeling_moltc import MolTCForConditionalGeneration
 from .processing_moltc import MolTCProcessor
 from .tokenization_moltc import build_tokenizer
@@ -160,21 +160,7 @@ def read_graph_encoder(folder: str | Path) -> tuple[dict, dict[str, torch.Tensor
             "`moltc pretrain-graph --out DIR` writes DIR/final)"
         )
     config = json.loads((folder / GRAPH_CONFIG_FILE).read_text())
-    keep = {
-        f
-        for f in (
-            "num_layers",
-            "hidden_size",
-            "dropout",
-            "jk_mode",
-            "num_atom_types",
-            "num_chirality_tags",
-            "num_bond_types",
-            "num_bond_directions",
-            "self_loop_bond_type",
-            "layer_norm_eps",
-        )
-    }
+    keep = MolTCGraphConfig.__annotations__  # its own fields; the file also holds PreTrainedConfig's
     return {k: v for k, v in config.items() if k in keep}, load_file(str(folder / GRAPH_ENCODER_WEIGHTS))
 
 

@@ -362,7 +362,7 @@ def read_moses(raw_dir: Path | None, n_pairs: int, *, seed: int, limit: int | No
         raise ValueError(f"{corpus.describe()}: fewer than 2 valid molecules sampled")
     order = np.random.default_rng(seed).permutation(len(molecules))
     partner = np.roll(order, 1)[np.argsort(order)]  # a derangement: nobody is paired with itself
-    a = [molecules[i][1] for i in range(len(molecules))]
+    a = [canonical for _, canonical in molecules]
     b = [molecules[j][1] for j in partner]
     frame = pd.DataFrame({"task": "pretrain", "smiles_a": a, "smiles_b": b, "label": np.nan})
     frame["source_row"] = [

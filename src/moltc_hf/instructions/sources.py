@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..corpus import MOSES_CITATION, MOSES_LICENSE
+
 
 @dataclass(frozen=True)
 class SourceInfo:
@@ -133,8 +135,8 @@ SOURCE_INFO: dict[str, SourceInfo] = {
             "both",
             False,
             "MOSES train set (molsets 0.3.1 wheel, moses/dataset/data/train.csv.gz; ZINC Clean Leads)",
-            "MIT (molsets 0.3.1, data included); molecules from ZINC",
-            "Polykovskiy et al., Front. Pharmacol. 11, 565644 (2020)",
+            MOSES_LICENSE,
+            MOSES_CITATION,
         ),
     ]
 }

@@ -28,7 +28,6 @@ import itertools
 import json
 import logging
 import math
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -203,6 +202,14 @@ def pretraining_loss(
     return out
 
 
+def _graph_or_none(line: int, smiles: str):
+    """The molecule's graph, or ``None`` for one RDKit refuses (a corpus line is skipped, not a failure)."""
+    try:
+        return mol_to_graph(parse_molecule(smiles, row=line, field="SMILES"))
+    except InvalidMoleculeError:
+        return None
+
+
 def featurized_batches(
     stream: Iterator[tuple[int, str]], batch_size: int, skipped: list[int]
 ) -> Iterator[tuple[Batch, int]]:
@@ -210,12 +217,12 @@ def featurized_batches(
     while True:
         graphs, consumed = [], 0
         while len(graphs) < batch_size:
-            line, smiles = next(stream)
+            graph = _graph_or_none(*next(stream))
             consumed += 1
-            try:
-                graphs.append(mol_to_graph(parse_molecule(smiles, row=line, field="SMILES")))
-            except InvalidMoleculeError:
+            if graph is None:
                 skipped[0] += 1
+            else:
+                graphs.append(graph)
         yield Batch.from_data_list(graphs), consumed
 
 
@@ -366,12 +373,8 @@ def _graph_config(graph_config: MolTCGraphConfig | dict | str) -> MolTCGraphConf
 
 
 def _heldout_batches(heldout: CorpusFile, args: GraphPretrainingArguments) -> list[Batch]:
-    graphs = []
-    for line, smiles in iter_smiles(heldout, limit=args.eval_molecules):
-        try:
-            graphs.append(mol_to_graph(parse_molecule(smiles, row=line, field="SMILES")))
-        except InvalidMoleculeError:
-            continue
+    graphs = [_graph_or_none(*item) for item in iter_smiles(heldout, limit=args.eval_molecules)]
+    graphs = [graph for graph in graphs if graph is not None]
     return [Batch.from_data_list(graphs[i : i + 512]) for i in range(0, len(graphs), 512)]
 
 
@@ -420,10 +423,6 @@ def _load_checkpoint(folder: Path, model, optimizer, schedule, args) -> dict:
 def finished_graph_encoder(output_dir: Path) -> Path | None:
     final = Path(output_dir) / "final"
     return final if (final / GRAPH_ENCODER_WEIGHTS).is_file() else None
-
-
-def remove_checkpoint(output_dir: Path) -> None:
-    shutil.rmtree(Path(output_dir) / CHECKPOINT_DIR, ignore_errors=True)
 
 
 __all__ = [

@@ -15,10 +15,13 @@ import yaml
 from transformers import TrainerCallback
 
 from ..atomic import write_folder_atomically
+from ..corpus import find_moses_file
+from ..instructions.builder import default_raw_dir
 from ..instructions.tasks import read_classes
 from ..modeling_moltc import MolTCForConditionalGeneration
 from ..processing_moltc import MolTCProcessor
 from ..rejects import write_rejects
+from .graph_pretrain import GraphPretrainingArguments, finished_graph_encoder, pretrain_graph_encoder
 from .mixture import mix_datasets, split_configs
 from .recipe import PAPER_TRAINING_DEFAULTS, Recipe, load_recipe
 from .trainer import (
@@ -96,8 +99,6 @@ def train(
 
 
 def _with_max_steps(recipe: Recipe, max_steps: int) -> Recipe:
-    import dataclasses
-
     return dataclasses.replace(
         recipe,
         training={**recipe.training, "max_steps": max_steps},
@@ -162,10 +163,6 @@ def _pretrain_graph_stage(
 ) -> TrainResult:
     """A ``graph-pretrain`` stage: `pretrain_graph_encoder` on MOSES (``$MOLTC_RAW_DIR`` or the molsets wheel
     there), the GIN of ``recipe.model``'s shape; ``final/`` is the GIN folder the next stage starts from."""
-    from ..corpus import find_moses_file
-    from ..instructions.builder import default_raw_dir
-    from .graph_pretrain import GraphPretrainingArguments, finished_graph_encoder, pretrain_graph_encoder
-
     final = finished_graph_encoder(output_dir)
     if resume and final is not None and (output_dir / "train_result.json").is_file():
         logger.info("Graph pretraining already finished in %s; skipping.", output_dir)
