@@ -28,11 +28,11 @@ import torch
 
 from moltc_hf import build_model
 from moltc_hf.evaluation.evaluate import evaluate_model
-from moltc_hf.evaluation.inference import load_for_inference
-from moltc_hf.instructions.layout import data_file
+from moltc_hf.inference.predict import load_for_inference
 from moltc_hf.instructions.loading import load_split
-from moltc_hf.instructions.tasks import read_classes
-from moltc_hf.instructions.templates import without_smiles_text
+from moltc_hf.tasks.layout import data_file
+from moltc_hf.tasks.registry import read_classes
+from moltc_hf.tasks.templates import without_smiles_text
 from moltc_hf.training import Recipe, load_recipe, train
 
 VARIANTS = ("full", "graph-zeroed", "text-masked", "both", "shuffled")

@@ -22,7 +22,7 @@ from torch_geometric.data import Batch, Data
 
 from moltc_hf import MoleculeFeaturizer, MolTCDataCollator, build_model
 from moltc_hf.featurization import mol_to_graph, parse_molecule
-from moltc_hf.instructions.templates import DDI_QUESTION, pair_prompt
+from moltc_hf.tasks.templates import DDI_QUESTION, pair_prompt
 
 RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw" / "DrugBank-DDI"
 

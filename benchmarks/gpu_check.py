@@ -43,7 +43,7 @@ from datasets import Dataset
 from transformers import TrainerCallback
 
 from moltc_hf import MolTCDataCollator, build_model
-from moltc_hf.evaluation.inference import MoleculeFeatureCache, inference_dtype, iter_predictions
+from moltc_hf.inference.predict import MoleculeFeatureCache, inference_dtype, iter_predictions
 from moltc_hf.instructions import templates
 from moltc_hf.training import Recipe, build_trainer, merged_model, prepare_stage_model
 

@@ -30,7 +30,7 @@ from ablations import finetune_recipe  # noqa: E402
 
 from moltc_hf.baselines.references import run_baselines  # noqa: E402
 from moltc_hf.evaluation.evaluate import evaluate_model  # noqa: E402
-from moltc_hf.evaluation.inference import load_for_inference  # noqa: E402
+from moltc_hf.inference.predict import load_for_inference  # noqa: E402
 from moltc_hf.instructions import build_dataset  # noqa: E402
 from moltc_hf.instructions.loading import load_split  # noqa: E402
 from moltc_hf.training import train  # noqa: E402

@@ -85,7 +85,7 @@ def worker(args: argparse.Namespace) -> list[dict]:
     import statistics
 
     from moltc_hf import build_model
-    from moltc_hf.evaluation.inference import MoleculeFeatureCache, iter_predictions
+    from moltc_hf.inference.predict import MoleculeFeatureCache, iter_predictions
 
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -145,9 +145,9 @@ def scoring_worker(args: argparse.Namespace) -> list[dict]:
     """Candidate scoring: KV-cached candidates vs every (pair, candidate) sequence in full."""
     from moltc_hf import build_model
     from moltc_hf.evaluation import score_candidates
-    from moltc_hf.evaluation.inference import uncached_features
+    from moltc_hf.inference.predict import uncached_features
     from moltc_hf.instructions.readers import drugbank_type_sentences
-    from moltc_hf.instructions.templates import DDI_NEGATIVE, DDI_POSITIVE, DDI_QUESTION, pair_prompt
+    from moltc_hf.tasks.templates import DDI_NEGATIVE, DDI_POSITIVE, DDI_QUESTION, pair_prompt
 
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -202,8 +202,8 @@ def prefix_worker(args: argparse.Namespace) -> list[dict]:
 
     from moltc_hf import build_model
     from moltc_hf.evaluation import score_candidates
-    from moltc_hf.evaluation.inference import MoleculeFeatureCache
-    from moltc_hf.instructions.tasks import get_task
+    from moltc_hf.inference.predict import MoleculeFeatureCache
+    from moltc_hf.tasks.registry import get_task
 
     torch.set_num_threads(args.threads)
     device = "cuda" if torch.cuda.is_available() else "cpu"

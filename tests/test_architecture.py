@@ -139,7 +139,7 @@ HEAVY = (
     "moltc_hf.instructions.readers",
     "moltc_hf.baselines",
     "moltc_hf.evaluation.evaluate",
-    "moltc_hf.screening",
+    "moltc_hf.inference.screening",
     "matplotlib",
     "sklearn",
     "gradio",
@@ -153,3 +153,65 @@ def test_import_moltc_hf_stays_light():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]", f"`import moltc_hf` imports {result.stdout.strip()}"
+
+# The layers, lowest first: a module may import its own layer and the ones below, never one above. Written
+# once here and in docs/architecture.md (test_docs checks the two agree). A name ending in "." is a package.
+LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    ("checkpoint files", ("configuration_moltc", "modeling_moltc", "processing_moltc", "featurization")),
+    ("utilities", ("_lazy", "_progress", "atomic", "rejects", "corpus")),
+    ("tasks", ("tasks.",)),
+    ("models", ("tokenization_moltc", "factory", "lora", "conversion", "collator")),
+    ("data", ("instructions.",)),
+    ("training, inference", ("training.", "inference.")),
+    ("baselines", ("baselines.",)),
+    ("evaluation", ("evaluation.",)),
+    ("apps", ("pipeline", "hub", "demo", "quickstart")),
+    ("interface", ("", "cli.")),
+]
+# Same layer, still forbidden: training and inference are independent (neither may need the other).
+FORBIDDEN_SIDEWAYS = {("training", "inference"), ("inference", "training")}
+
+
+def layer_of(module: str) -> int:
+    """The index in LAYERS of a moltc_hf module (``moltc_hf`` itself is the interface)."""
+    name = module.removeprefix("moltc_hf").removeprefix(".")
+    found = [
+        i
+        for i, (_, members) in enumerate(LAYERS)
+        for member in members
+        if (name == member if not member.endswith(".") else (name + ".").startswith(member) and member)
+        or (member == "" and name == "")
+    ]
+    assert len(found) == 1, f"{module} belongs to {len(found)} layers (add it to LAYERS in one place)"
+    return found[0]
+
+
+def _package(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_every_module_belongs_to_exactly_one_layer():
+    for module in import_graph():
+        layer_of(module)
+
+
+def test_no_import_goes_up_a_layer():
+    upward = [
+        f"{module} ({LAYERS[layer_of(module)][0]}) imports {target} ({LAYERS[layer_of(target)][0]})"
+        for module, targets in import_graph().items()
+        for target in targets
+        if layer_of(target) > layer_of(module) or (_package(module), _package(target)) in FORBIDDEN_SIDEWAYS
+    ]
+    assert not upward, "imports that go up a layer (see docs/architecture.md):\n" + "\n".join(sorted(upward))
+
+
+def test_no_package_cycle():
+    """Package level (``baselines`` -> ``evaluation`` -> ``baselines`` was one): the graph of top-level parts."""
+    graph: dict[str, set[str]] = {}
+    for module, targets in import_graph().items():
+        graph.setdefault(_package(module), set()).update(_package(t) for t in targets)
+    for package in graph:
+        graph[package].discard(package)
+    graph[""] = set()  # the package's __init__ re-exports from everything: it is the top, not a cycle
+    assert find_cycles(graph) == []

@@ -14,9 +14,9 @@ from moltc_hf.baselines import (
     binary_metrics,
     run_baselines,
 )
-from moltc_hf.evaluation.metrics import regression_metrics
 from moltc_hf.featurization import InvalidMoleculeError
 from moltc_hf.instructions.splits import cold_drug_split, random_split
+from moltc_hf.tasks.metrics import regression_metrics
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from moltc_hf import MolTCDataCollator, build_model
-from moltc_hf.instructions.templates import SOLVATION_QUESTION, pair_prompt, solvation_target
+from moltc_hf.tasks.templates import SOLVATION_QUESTION, pair_prompt, solvation_target
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

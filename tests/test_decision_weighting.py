@@ -10,11 +10,11 @@ from moltc_hf import MolTCDataCollator
 from moltc_hf.collator import IGNORE_INDEX, decision_spans
 from moltc_hf.evaluation.calibration import apply_temperature, calibrate, fit_temperature, fit_threshold
 from moltc_hf.evaluation.evaluate import evaluate_model
-from moltc_hf.evaluation.inference import uncached_features
 from moltc_hf.evaluation.report import format_report
-from moltc_hf.evaluation.scoring import score_candidates, tokenize_candidates
+from moltc_hf.inference.predict import uncached_features
+from moltc_hf.inference.scoring import score_candidates, tokenize_candidates
 from moltc_hf.instructions import templates
-from moltc_hf.instructions.tasks import get_task
+from moltc_hf.tasks.registry import get_task
 from moltc_hf.training import Recipe, build_trainer
 
 

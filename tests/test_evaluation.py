@@ -17,8 +17,8 @@ from moltc_hf.evaluation import (
     score_candidates,
     write_report,
 )
-from moltc_hf.evaluation.inference import uncached_features
-from moltc_hf.evaluation.scoring import tokenize_candidates
+from moltc_hf.inference.predict import uncached_features
+from moltc_hf.inference.scoring import tokenize_candidates
 from moltc_hf.instructions import templates
 
 
@@ -198,9 +198,9 @@ def test_drug_type_prior_reference_uses_train_type_counts():
 
 def test_cot_reasoning_matches_the_dataset_targets(model_and_processor, raw_dir, tmp_path):
     """Scoring after `describe_pair` (pipeline / predict) conditions on exactly what DrugBank targets hold."""
-    from moltc_hf.evaluation.inference import iter_predictions
+    from moltc_hf.inference.predict import iter_predictions
     from moltc_hf.instructions import build_dataset
-    from moltc_hf.instructions.tasks import answer_sentence, describe_pair, split_reasoning
+    from moltc_hf.tasks.registry import answer_sentence, describe_pair, split_reasoning
 
     build_dataset(["drugbank"], tmp_path, limit=12, raw_dir=raw_dir)
     rows = pd.read_parquet(tmp_path / "data" / "drugbank" / "train-00000-of-00001.parquet").head(6)

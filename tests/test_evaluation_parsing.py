@@ -7,10 +7,10 @@ import math
 import pandas as pd
 import pytest
 
-from moltc_hf.evaluation.parsing import parse_classification_answer, parse_regression_answer
+from moltc_hf.inference.parsing import parse_classification_answer, parse_regression_answer
 from moltc_hf.instructions import templates
 from moltc_hf.instructions.readers import drugbank_type_sentences
-from moltc_hf.instructions.tasks import candidates_for, swapped_prompt
+from moltc_hf.tasks.registry import candidates_for, swapped_prompt
 
 
 @pytest.mark.parametrize("value", [-4.78, -5.0, 0.0, 0.25, 3.2, -12.345, 7.5])

@@ -19,7 +19,7 @@ import torch
 
 from moltc_hf import MolTCDataCollator
 from moltc_hf.cli import main
-from moltc_hf.evaluation.inference import inference_dtype
+from moltc_hf.inference.predict import inference_dtype
 from moltc_hf.instructions import templates
 from moltc_hf.pipeline import set_task_defaults
 

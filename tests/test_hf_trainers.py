@@ -18,7 +18,7 @@ import torch
 from datasets import Dataset, load_dataset
 
 from moltc_hf import MolTCDataCollator
-from moltc_hf.evaluation.scoring import tokenize_candidates
+from moltc_hf.inference.scoring import tokenize_candidates
 from moltc_hf.instructions import templates
 from moltc_hf.training import sft_config_for_moltc
 

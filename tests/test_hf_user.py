@@ -15,8 +15,8 @@ import torch
 import moltc_hf.pipeline  # noqa: F401  (registers the task in this process)
 from moltc_hf import MolTCConfig, MolTCGraphConfig, MolTCProcessor
 from moltc_hf.hub import install_in_cache
-from moltc_hf.instructions.templates import DDI_QUESTION, pair_prompt
 from moltc_hf.pipeline import TASK_NAME, set_task_defaults
+from moltc_hf.tasks.templates import DDI_QUESTION, pair_prompt
 
 HUB_ID = "moltc-org/moltc-tiny-pipeline"
 PAIRS = [("CCO", "c1ccccc1O"), ("CC(=O)O", "CN"), ("O", "C")]
@@ -105,7 +105,7 @@ def test_model_push_carries_the_pipeline_code(pipe, tmp_path):
     # (issue 27: `save_pretrained` itself now writes the pipeline code and `custom_pipelines`)
     before = {path.name: path.read_bytes() for path in tmp_path.iterdir()}
     result = push_folder(tmp_path, "someone/moltc-tiny", dry_run=True)
-    assert {"pipeline.py", "instructions_tasks.py", "evaluation_inference.py"} <= set(result.files)
+    assert {"pipeline.py", "tasks_registry.py", "inference_predict.py"} <= set(result.files)
     assert {
         path.name: path.read_bytes() for path in tmp_path.iterdir()
     } == before  # the dry run wrote nothing

@@ -21,7 +21,7 @@ from moltc_hf.instructions.readers import (
     read_drugbank,
 )
 from moltc_hf.instructions.sources import ALL_SOURCES, SOURCE_INFO
-from moltc_hf.instructions.templates import SMILES_TEXT_LIMIT
+from moltc_hf.tasks.templates import SMILES_TEXT_LIMIT
 
 COLUMNS = [
     "task",

@@ -13,7 +13,7 @@ from peft import get_peft_model
 
 from moltc_hf import MolTCDataCollator, MolTCForConditionalGeneration, build_model, moltc_lora_config
 from moltc_hf.factory import build_config, load_model_spec
-from moltc_hf.instructions.templates import DDI_QUESTION, SOLVATION_QUESTION, pair_prompt, solvation_target
+from moltc_hf.tasks.templates import DDI_QUESTION, SOLVATION_QUESTION, pair_prompt, solvation_target
 from moltc_hf.tokenization_moltc import build_tokenizer
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"

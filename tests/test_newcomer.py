@@ -287,7 +287,7 @@ def test_parity_axes_name_the_quantity_and_unit(tmp_path, monkeypatch):
 
     from moltc_hf.evaluation import plots
     from moltc_hf.evaluation.report import quantity_of
-    from moltc_hf.instructions.tasks import get_task
+    from moltc_hf.tasks.registry import get_task
 
     spec = get_task("solvation")
     labels = {}

@@ -171,7 +171,7 @@ def test_every_saved_folder_is_a_pipeline_in_a_fresh_process(model_dir, trained_
     for folder in (model_dir, trained_run[0] / "final"):
         config = json.loads((folder / "config.json").read_text())
         assert list(config["custom_pipelines"]) == ["molecule-pair-interaction"]
-        assert (folder / "pipeline.py").is_file() and (folder / "instructions_tasks.py").is_file()
+        assert (folder / "pipeline.py").is_file() and (folder / "tasks_registry.py").is_file()
         done = _fresh_python(FRESH_PIPELINE.replace("sys.argv[1]", repr(str(folder))), tmp_path)
         assert done.returncode == 0, done.stderr[-3000:]
         result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -196,7 +196,7 @@ def test_every_saved_folder_is_a_pipeline_in_a_fresh_process(model_dir, trained_
 def test_a_regression_answer_carries_its_provenance(text, value, source, outside, error):
     """A malformed number is an error (not the interval's midpoint passed off as the answer); a value outside
     its own (here empty) interval is flagged; a midpoint says it is one."""
-    from moltc_hf.evaluation.parsing import parse_regression_answer
+    from moltc_hf.inference.parsing import parse_regression_answer
 
     parsed = parse_regression_answer(text)
     assert (parsed.value_source, parsed.outside_interval) == (source, outside)

@@ -12,7 +12,7 @@ import torch
 
 from moltc_hf import MolTCDataCollator, build_model
 from moltc_hf.collator import IGNORE_INDEX
-from moltc_hf.instructions.tasks import get_task
+from moltc_hf.tasks.registry import get_task
 from moltc_hf.training import Recipe, build_trainer, prepare_stage_model
 from moltc_hf.training.trainer import drop_invalid_rows
 

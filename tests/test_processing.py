@@ -12,7 +12,7 @@ import torch
 
 from moltc_hf import InvalidMoleculeError, MolTCDataCollator, MolTCProcessor
 from moltc_hf.collator import IGNORE_INDEX
-from moltc_hf.instructions.templates import DDI_QUESTION, SOLVATION_QUESTION, pair_prompt, solvation_target
+from moltc_hf.tasks.templates import DDI_QUESTION, SOLVATION_QUESTION, pair_prompt, solvation_target
 from moltc_hf.tokenization_moltc import build_tokenizer
 
 
@@ -177,8 +177,8 @@ def test_tokenizer_training_is_deterministic():
 
 def test_graph_only_collation_drops_the_smiles_text_and_keeps_the_molecule_tokens(tiny):
     from moltc_hf import MolTCDataCollator
-    from moltc_hf.instructions.tasks import get_task
-    from moltc_hf.instructions.templates import without_smiles_text
+    from moltc_hf.tasks.registry import get_task
+    from moltc_hf.tasks.templates import without_smiles_text
 
     _, processor = tiny
     spec = get_task("ddi_binary")

@@ -366,7 +366,7 @@ def distinct_smiles(count: int, offset: int = 0) -> list[str]:
 
 @pytest.fixture()
 def tiny_loaded(model_dir):
-    from moltc_hf.evaluation.inference import load_for_inference
+    from moltc_hf.inference.predict import load_for_inference
 
     return load_for_inference(model_dir, device="cpu")
 
@@ -375,7 +375,7 @@ def test_the_predict_bar_counts_rows_as_batches_are_scored(tiny_loaded, tmp_path
     import re
 
     import moltc_hf._progress
-    from moltc_hf.screening import screen_file
+    from moltc_hf.inference.screening import screen_file
 
     monkeypatch.setattr(moltc_hf._progress, "LOG_INTERVAL_S", 0.0)  # off a terminal: redraw on every update
     source = tmp_path / "pairs.csv"
@@ -387,8 +387,8 @@ def test_the_predict_bar_counts_rows_as_batches_are_scored(tiny_loaded, tmp_path
 
 
 def test_the_feature_cache_is_bounded_in_bytes(tiny_loaded):
-    from moltc_hf.evaluation.inference import MoleculeFeatureCache
     from moltc_hf.featurization import canonical_smiles
+    from moltc_hf.inference.predict import MoleculeFeatureCache
 
     model, processor = tiny_loaded
     per_molecule = model.config.num_query_tokens * model.config.text_config.hidden_size * 4

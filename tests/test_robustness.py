@@ -218,7 +218,7 @@ def _evaluate(model_dir, dataset, tmp_path, split="test"):
 def test_evaluate_rejects_text_and_inf_labels_per_row_and_refuses_an_empty_split(
     model_dir, dataset_dir, tmp_path, capsys
 ):
-    from moltc_hf.instructions.layout import data_file
+    from moltc_hf.tasks.layout import data_file
 
     dataset = tmp_path / "mot"
     shutil.copytree(dataset_dir, dataset)
@@ -353,7 +353,7 @@ def test_the_final_model_is_swapped_in_whole(tmp_path):
 
 
 def test_predict_resume_after_kill_continues_without_duplicates(model_dir, tmp_path):
-    from moltc_hf.screening import rejects_path_for
+    from moltc_hf.inference.screening import rejects_path_for
 
     rows = [(a, b) for _ in range(4) for a, b in VALID_PAIRS]
     rows[5] = ("C1CC", "CCO")
@@ -388,7 +388,7 @@ def test_predict_resume_after_kill_continues_without_duplicates(model_dir, tmp_p
 
 
 def test_resume_with_other_options_is_refused(model_dir, pairs_csv, tmp_path, capsys):
-    from moltc_hf.screening import PartsFolder
+    from moltc_hf.inference.screening import PartsFolder
 
     output = tmp_path / "out.parquet"
     PartsFolder(output, 1).prepare({"task": "ddi_binary", "rows": 99}, resume=False)
@@ -398,7 +398,7 @@ def test_resume_with_other_options_is_refused(model_dir, pairs_csv, tmp_path, ca
 
 
 def test_predict_streams_its_input_in_parts(tmp_path):
-    from moltc_hf.screening import PairsFile
+    from moltc_hf.inference.screening import PairsFile
 
     frame = pd.DataFrame({"smiles_a": ["C"] * 10, "smiles_b": ["O"] * 10, "x": range(10)})
     frame.to_parquet(tmp_path / "p.parquet", row_group_size=3)

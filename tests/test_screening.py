@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from moltc_hf.evaluation.inference import MoleculeFeatureCache, iter_predictions, uncached_features
 from moltc_hf.featurization import canonical_smiles
-from moltc_hf.screening import rejects_path_for
+from moltc_hf.inference.predict import MoleculeFeatureCache, iter_predictions, uncached_features
+from moltc_hf.inference.screening import rejects_path_for
 
 
 @pytest.fixture(scope="module")

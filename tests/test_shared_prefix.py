@@ -8,10 +8,10 @@ import torch
 
 from moltc_hf import build_model
 from moltc_hf.evaluation import score_candidates
-from moltc_hf.evaluation.inference import MoleculeFeatureCache, iter_predictions, uncached_features
-from moltc_hf.evaluation.scoring import shared_prefix, tokenize_candidates
+from moltc_hf.inference.predict import MoleculeFeatureCache, iter_predictions, uncached_features
+from moltc_hf.inference.scoring import shared_prefix, tokenize_candidates
 from moltc_hf.instructions.readers import drugbank_type_sentences
-from moltc_hf.instructions.tasks import get_task
+from moltc_hf.tasks.registry import get_task
 
 QUERY = "CC(=O)Oc1ccccc1C(=O)O"  # aspirin
 
@@ -94,7 +94,7 @@ def test_screen_loop_uses_the_shared_prefix_with_the_same_predictions(library):
 
 
 def test_length_groups_cover_every_pair_once_with_little_padding():
-    from moltc_hf.evaluation.scoring import length_groups
+    from moltc_hf.inference.scoring import length_groups
 
     lengths = [40 + (i * 37) % 120 for i in range(64)]
     groups = length_groups(lengths, max_size=16)

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from moltc_hf.evaluation import evaluate_model
-from moltc_hf.evaluation.inference import iter_predictions, uses_symmetric_readout
-from moltc_hf.instructions.tasks import get_task
+from moltc_hf.inference.predict import iter_predictions, uses_symmetric_readout
+from moltc_hf.tasks.registry import get_task
 
 PAIRS = [("CCO", "c1ccccc1O"), ("CC(=O)Oc1ccccc1C(=O)O", "CN1CCC[C@H]1c1cccnc1"), ("O=C(O)CCC", "N#CC")]
 

@@ -8,12 +8,12 @@ import math
 import pandas as pd
 import pytest
 
-from moltc_hf.evaluation.inference import iter_predictions
-from moltc_hf.evaluation.parsing import parse_classification_answer, parse_regression_answer
+from moltc_hf.inference.parsing import parse_classification_answer, parse_regression_answer
+from moltc_hf.inference.predict import iter_predictions
 from moltc_hf.instructions import build_dataset, templates
 from moltc_hf.instructions.builder import build_source
 from moltc_hf.instructions.readers import SourcePairs, drugbank_type_sentences
-from moltc_hf.instructions.tasks import (
+from moltc_hf.tasks.registry import (
     CLASSIFICATION,
     REGRESSION,
     TASKS,

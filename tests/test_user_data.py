@@ -21,7 +21,8 @@ from moltc_hf import MolTCDataCollator
 from moltc_hf.cli import main
 from moltc_hf.instructions import build_dataset, build_pair_file
 from moltc_hf.instructions.readers import _read_csv
-from moltc_hf.instructions.tasks import (
+from moltc_hf.rejects import read_rejects
+from moltc_hf.tasks.registry import (
     TASKS,
     class_sentence,
     get_task,
@@ -31,7 +32,6 @@ from moltc_hf.instructions.tasks import (
     task_definition,
     user_task,
 )
-from moltc_hf.rejects import read_rejects
 from moltc_hf.training import train
 from moltc_hf.training.mixture import mix_datasets, mixture_probabilities
 

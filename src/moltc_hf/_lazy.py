@@ -17,7 +17,9 @@ def lazy_exports(
     """``(__getattr__, __all__)`` for a package exporting ``modules[m]`` (names, or one space-separated string)
     from each submodule ``m``.
 
-    The returned ``__getattr__`` imports ``package.<m>`` on first access to one of its names.
+    The returned ``__getattr__`` imports ``package.<m>`` on first access to one of its names; a key that is an
+    absolute module name (``moltc_hf.tasks.registry``) is imported as is, so a package can keep serving names
+    that moved to another package.
     """
     exports = {
         name: module
@@ -28,7 +30,11 @@ def lazy_exports(
     def __getattr__(name: str) -> object:
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
-        return getattr(importlib.import_module(f"{package}.{exports[name]}"), name)
+        module = exports[name]
+        root = package.split(".", 1)[0]
+        return getattr(
+            importlib.import_module(module if module.startswith(f"{root}.") else f"{package}.{module}"), name
+        )
 
     return __getattr__, sorted(exports)
 

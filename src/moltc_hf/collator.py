@@ -42,9 +42,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .instructions.tasks import REGRESSION, TASKS
-from .instructions.templates import without_smiles_text
 from .processing_moltc import ANSWER_END, MOLECULE_FIELDS, MolTCProcessor
+from .tasks.registry import REGRESSION, TASKS
+from .tasks.templates import without_smiles_text
 
 IGNORE_INDEX = -100
 _NUMBER_CHARACTERS = set("-+0123456789.")

@@ -33,9 +33,9 @@ from transformers import AutoConfig, pipeline  # noqa: E402
 
 from .featurization import InvalidMoleculeError, parse_molecule  # noqa: E402
 from .hub import package_source_dir  # noqa: E402
-from .instructions.properties import describe_molecule  # noqa: E402
-from .instructions.tasks import get_task  # noqa: E402
 from .pipeline import task_candidates, task_defaults  # noqa: E402
+from .tasks.properties import describe_molecule  # noqa: E402
+from .tasks.registry import get_task  # noqa: E402
 
 QUICKSTART_MODEL = Path("runs") / "quickstart" / "model"
 PIPELINE_TASK = "molecule-pair-interaction"

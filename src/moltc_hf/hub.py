@@ -30,8 +30,8 @@ from huggingface_hub.hf_api import DEFAULT_IGNORE_PATTERNS
 from huggingface_hub.utils import filter_repo_objects
 
 from .factory import HUB_CONFIGS_DIR
-from .instructions.tasks import get_task
 from .pipeline import TASK_NAME, add_pipeline_code, pipeline_code_files
+from .tasks.registry import get_task
 
 MODEL_CARD_TEMPLATE = HUB_CONFIGS_DIR / "cards" / "model_card.md"
 SPACE_WHEEL_DIR = "wheels"  # spaces_demo/requirements.txt installs moltc-hf with `--find-links ./wheels`

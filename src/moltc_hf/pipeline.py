@@ -46,57 +46,24 @@ import torch
 from transformers import AutoModelForCausalLM, AutoProcessor, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .evaluation.inference import (
+from .featurization import InvalidMoleculeError
+from .inference.predict import (
     MoleculeFeatureCache,
     inference_dtype,
     predict_batch,
     swapped_inputs,
     uses_symmetric_readout,
 )
-from .featurization import InvalidMoleculeError
-from .instructions.tasks import MODEL_TASKS_KEY, TaskSpec, describe_pair, get_task, register_model_tasks
 from .modeling_moltc import SAVE_HOOKS
 from .processing_moltc import MOLECULE_FIELDS
+from .tasks.defaults import set_task_defaults, task_defaults
+from .tasks.registry import MODEL_TASKS_KEY, TaskSpec, describe_pair, get_task, register_model_tasks
 
 TASK_NAME = MODEL_TASKS_KEY  # "molecule-pair-interaction"
 _PACKAGE_NAME = "moltc_hf"  # (a plain string: the saved copy must not import the package)
 FALLBACK_TASK = "ddi_binary"  # (no longer answered silently: a model that records no task needs task=...)
 
 logger = logging.getLogger(__name__)
-
-
-def set_task_defaults(
-    config,
-    *,
-    task: str | None = None,
-    candidates: Mapping[str, Sequence[str]] | None = None,
-    tasks: Sequence[str] | None = None,
-    definitions: Mapping[str, Mapping] | None = None,
-) -> None:
-    """Record the default task, class sentences and the tasks the model was trained on (``tasks``: what a demo
-    offers) in ``config.task_specific_params`` (saved with the model). ``definitions``: user tasks'
-    `task_definition`s, so a process that loads the model knows them (`register_model_tasks`)."""
-    params = dict(getattr(config, "task_specific_params", None) or {})
-    entry = dict(params.get(TASK_NAME, {}))
-    if task is not None:
-        entry["task"] = task
-    if tasks is not None:
-        entry["tasks"] = sorted(set(entry.get("tasks", [])) | set(tasks))
-    if candidates:
-        entry["candidates"] = {**entry.get("candidates", {}), **{k: list(v) for k, v in candidates.items()}}
-    if definitions:
-        entry["definitions"] = {
-            **entry.get("definitions", {}),
-            **{k: dict(v) for k, v in definitions.items()},
-        }
-    params[TASK_NAME] = entry
-    config.task_specific_params = params
-
-
-def task_defaults(config) -> dict:
-    """What `set_task_defaults` recorded: ``{"task": ..., "candidates": {task: [...]}, "tasks": [...]}`` (any may
-    be absent)."""
-    return dict((getattr(config, "task_specific_params", None) or {}).get(TASK_NAME, {}))
 
 
 class UntrainedTaskError(ValueError):
@@ -171,7 +138,7 @@ def task_candidates(config, spec: TaskSpec, candidates: Sequence[str] | None = N
 # moltc_hf finds the task through ``config.json``'s ``custom_pipelines`` and loads `pipeline.py` from the folder.
 # transformers copies a remote module's *flat* sibling files only (``from .x import``), while this module reads
 # the task registry and the inference loop from sub-packages; so the saved code is this module's import
-# closure inside moltc_hf, one file per module (``instructions/tasks.py`` -> ``instructions_tasks.py``) with
+# closure inside moltc_hf, one file per module (``tasks/registry.py`` -> ``tasks_registry.py``) with
 # the relative imports rewritten. It is generated from the installed source, so it cannot drift from it.
 _PACKAGE = __name__.rsplit(".", 1)[0]
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -188,7 +155,7 @@ def _module_file(module: str) -> Path | None:
 
 
 def flat_module_name(module: str) -> str:
-    """``moltc_hf.instructions.tasks`` -> ``instructions_tasks``: its file name in a saved model folder."""
+    """``moltc_hf.tasks.registry`` -> ``tasks_registry``: its file name in a saved model folder."""
     return "_".join(module.split(".")[1:])
 
 

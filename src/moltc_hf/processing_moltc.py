@@ -33,7 +33,7 @@ SMILES_TEXT_LIMIT = (
 
 # The pair prompt as a chat template: a user turn whose content is two ``{"type": "molecule", "smiles": ...}``
 # items and the question (``{"type": "text", "text": ...}``) renders exactly as the dataset's prompts
-# (`moltc_hf.instructions.templates.pair_prompt`); an assistant turn is the answer text. Saved with the processor
+# (`moltc_hf.tasks.templates.pair_prompt`); an assistant turn is the answer text. Saved with the processor
 # (``chat_template.jinja``), so `apply_chat_template` works wherever the processor loads.
 _MOLECULE_SLOT = (
     "{{ '"

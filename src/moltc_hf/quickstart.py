@@ -44,12 +44,12 @@ from transformers import TrainerCallback
 from .baselines import BaselineResult, run_baselines
 from .collator import MolTCDataCollator
 from .evaluation.evaluate import evaluate_model
-from .evaluation.inference import load_for_inference
-from .evaluation.metrics import regression_metrics
 from .evaluation.report import json_ready, write_report
 from .factory import build_model
+from .inference.predict import load_for_inference
 from .instructions import build_dataset
 from .instructions.loading import load_split
+from .tasks.metrics import regression_metrics
 from .training import Recipe, load_recipe, train
 
 logger = logging.getLogger(__name__)

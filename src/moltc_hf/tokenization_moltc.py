@@ -15,7 +15,7 @@ from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
 from .configuration_moltc import END_SMILES, MOL_TOKEN, START_SMILES
-from .instructions.templates import (
+from .tasks.templates import (
     ABSORPTION_QUESTION,
     DDI_NEGATIVE,
     DDI_POSITIVE,

@@ -6,7 +6,7 @@ are sampled so unevenly that a *drug prior* -- each drug's positive rate in trai
 reaches AUROC ~0.99 on a random split and ~0.5 when the test drugs are unseen. This package makes those
 references one line each, on exactly the rows (and split) the model sees. It is the one place for them:
 evaluation asks it for references (``evaluate_model`` imports `priors`), and it never imports evaluation
-beyond the leaf `moltc_hf.evaluation.metrics`, so data flows one way.
+beyond the leaf `moltc_hf.tasks.metrics`, so data flows one way.
 
 Every baseline takes *rows* with the MoT-instructions columns ``smiles_a``, ``smiles_b`` and ``label``:
 a pandas DataFrame, a `datasets.Dataset`, or a list of dicts (`frames.rows_to_frame`). ``fit(train_rows)``

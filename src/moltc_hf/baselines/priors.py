@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from ..evaluation.metrics import accuracy, binary_auroc, macro_f1, multiclass_auroc
+from ..tasks.metrics import accuracy, binary_auroc, macro_f1, multiclass_auroc
 from .frames import LABELLED_PAIR_COLUMNS, PAIR_COLUMNS, rows_to_frame
 
 

@@ -2,7 +2,7 @@
 
 `moltc quickstart` and benchmarks/quality.py both put MolTC next to these rows, so the rows must come
 from exactly the train/test split the model saw and carry the metric names the model's report uses:
-regression rows are `moltc_hf.evaluation.metrics.regression_metrics`, the same dict `evaluate_model`
+regression rows are `moltc_hf.tasks.metrics.regression_metrics`, the same dict `evaluate_model`
 reports, so a table can read any key from either.
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..evaluation.metrics import accuracy, binary_auroc, regression_metrics
+from ..tasks.metrics import accuracy, binary_auroc, regression_metrics
 from .chemprop import ChempropPair, chemprop_available
 from .descriptors import DescriptorRegressor, MeanRegressor
 from .fingerprints import MorganPairForest, MorganPairLogistic

@@ -150,7 +150,7 @@ def load_model(source: str | os.PathLike, device: str | None, dtype: str | None 
     """`load_for_inference` with a broken folder (config, weights, processor) reported as one line."""
     from safetensors import SafetensorError
 
-    from ..evaluation.inference import load_for_inference
+    from ..inference.predict import load_for_inference
 
     check_device(device)
     check_model_folder(source)

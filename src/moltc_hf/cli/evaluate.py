@@ -106,7 +106,7 @@ def _split_rows(args, config: str):
 def _evaluate(args, config, frame, bad_labels, train_rows, model, processor, out) -> dict:
     from ..evaluation import evaluate_model, write_report
     from ..instructions.loading import load_split
-    from ..instructions.tasks import read_classes
+    from ..tasks.registry import read_classes
 
     report = evaluate_model(
         model,

@@ -83,9 +83,9 @@ def _read_candidates(path: str | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..instructions.tasks import get_task
+    from ..inference.screening import PairsFile, output_format, screen_file
     from ..pipeline import resolve_task, task_candidates
-    from ..screening import PairsFile, output_format, screen_file
+    from ..tasks.registry import get_task
 
     # a bad file is refused before the model loads
     pairs = PairsFile(input_file(args.input), smiles_columns=args.smiles_columns)

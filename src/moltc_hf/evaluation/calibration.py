@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import metrics as M
+from ..tasks import metrics as M
 
 _LOG_TEMPERATURES = np.linspace(np.log(0.05), np.log(20.0), 121)
 

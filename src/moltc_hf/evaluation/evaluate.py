@@ -15,7 +15,9 @@ import pandas as pd
 from ..baselines.frames import rows_to_frame
 from ..baselines.priors import drug_prior_reference, drug_type_prior_reference
 from ..featurization import Reject
-from ..instructions.tasks import (
+from ..inference.predict import MoleculeFeatureCache, predict_frame, swapped_row
+from ..tasks import metrics as M
+from ..tasks.registry import (
     CLASSIFICATION,
     REGRESSION,
     TaskSpec,
@@ -23,9 +25,7 @@ from ..instructions.tasks import (
     get_task,
     split_reasoning,
 )
-from . import metrics as M
 from .calibration import calibrate
-from .inference import MoleculeFeatureCache, predict_frame, swapped_row
 
 
 def infer_task(frame: pd.DataFrame) -> str:
@@ -102,11 +102,11 @@ def evaluate_model(
             reported under ``calibration``.
         reduction: which answer tokens a candidate's score sums: ``"decision"`` (the tokens that tell the
             classes apart; default), ``"sum"`` (whole answer, the original's readout) or ``"mean"``.
-        classes: the full class list the dataset ships (`moltc_hf.instructions.tasks.read_classes`): used as
+        classes: the full class list the dataset ships (`moltc_hf.tasks.registry.read_classes`): used as
             the candidates when it agrees with the rows, so a split that misses classes keeps the class space.
         order_consistency: also answer every pair as (B, A) and report agreement; default: symmetric tasks.
         symmetric: answer each pair in both orders and average the class probabilities (score mode); default:
-            symmetric tasks (`moltc_hf.evaluation.inference.uses_symmetric_readout`). ``False`` measures the
+            symmetric tasks (`moltc_hf.inference.predict.uses_symmetric_readout`). ``False`` measures the
             one-order model.
         limit: evaluate a seeded sample of this many rows (`sample_rows`).
         train_rows: the train split; used to complete the candidate list and to fit the drug-prior

@@ -12,7 +12,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import metrics as M
+from ..tasks import metrics as M
 
 
 def _save(figure: Figure, path: str | Path) -> Path:

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..instructions.tasks import CLASSIFICATION, REGRESSION, get_task
 from ..rejects import write_rejects
+from ..tasks.registry import CLASSIFICATION, REGRESSION, get_task
 from . import plots
 from .evaluate import class_probabilities
 

@@ -1,7 +1,8 @@
-"""MoT-instructions: readers for the public MRL datasets, the task registry, templates, splits and the card.
+"""MoT-instructions, the data layer: readers for the public MRL datasets, user files, splits, the builder and card.
 
-Exports are lazy (`moltc_hf._lazy`): the pipeline and the tokenizer read `tasks` and `templates` on
-``import moltc_hf``, and that must not load the dataset builder.
+The task vocabulary it renders rows with (registry, templates, properties, folder layout) lives one layer down
+in `moltc_hf.tasks`; its names are still served from here (the 0.1 import paths, CHANGELOG). Exports are lazy
+(`moltc_hf._lazy`), so reading one name does not load the dataset builder.
 """
 
 from .._lazy import lazy_exports
@@ -12,9 +13,9 @@ __getattr__, __all__ = lazy_exports(
         "builder": ("BuildReport", "MoleculeCache", "build_dataset", "build_pair_file"),
         "loading": ("load_split",),
         "overlap": ("pair_key", "remove_overlapping_pairs"),
-        "properties": ("describe_molecule",),
+        "moltc_hf.tasks.properties": ("describe_molecule",),
         "splits": ("cold_drug_split", "random_split", "scaffold_split"),
-        "tasks": (
+        "moltc_hf.tasks.registry": (
             "TASKS",
             "TaskSpec",
             "get_task",
@@ -24,7 +25,7 @@ __getattr__, __all__ = lazy_exports(
             "task_definition",
             "user_task",
         ),
-        "templates": (
+        "moltc_hf.tasks.templates": (
             "DDI_QUESTION SOLVATION_QUESTION binary_ddi_target description_pair_target "
             "molecule_slot pair_prompt pretrain_prompt solvation_target wavelength_target"
         ),

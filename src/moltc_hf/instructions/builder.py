@@ -26,13 +26,9 @@ from tqdm.auto import tqdm
 
 from ..featurization import InvalidMoleculeError, canonical_smiles
 from ..rejects import write_rejects
-from .card import write_dataset_card
-from .layout import CARD_FILE, CLASSES_FILE, RAW_DIR_ENV, REJECTS_FILE, data_file, task_file
-from .properties import describe_molecule
-from .readers import READERS, SourcePairs, read_freesolv_embedded, read_moses, read_pretrain
-from .sources import ALL_SOURCES, EMBEDDED_SOURCES, SOURCE_INFO, SourceInfo
-from .splits import SPLIT_NAMES, cold_drug_split, random_split, scaffold_split
-from .tasks import (
+from ..tasks.layout import CARD_FILE, CLASSES_FILE, RAW_DIR_ENV, REJECTS_FILE, data_file, task_file
+from ..tasks.properties import describe_molecule
+from ..tasks.registry import (
     CLASSIFICATION,
     USER_KINDS,
     TaskSpec,
@@ -44,6 +40,10 @@ from .tasks import (
     task_definition,
     user_task,
 )
+from .card import write_dataset_card
+from .readers import READERS, SourcePairs, read_freesolv_embedded, read_moses, read_pretrain
+from .sources import ALL_SOURCES, EMBEDDED_SOURCES, SOURCE_INFO, SourceInfo
+from .splits import SPLIT_NAMES, cold_drug_split, random_split, scaffold_split
 from .user_files import read_pair_file
 
 SPLIT_STRATEGIES = ("random", "cold-drug", "scaffold", "source")

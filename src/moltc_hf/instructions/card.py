@@ -11,12 +11,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import yaml
 
-from .layout import data_file
-from .properties import DESCRIPTION_TEMPLATE
+from ..tasks.layout import data_file
+from ..tasks.properties import DESCRIPTION_TEMPLATE
+from ..tasks.registry import get_task, read_classes
 from .readers import DRUGBANK_TYPE_OFFSET
 from .sources import SOURCE_INFO, SourceInfo
 from .splits import SPLIT_NAMES
-from .tasks import get_task, read_classes
 
 # pyarrow type -> the `datasets` dtype name the hub's YAML ``features`` use.
 _ARROW_DTYPES = {"string": "string", "large_string": "large_string", "double": "float64", "float": "float32"}
@@ -41,7 +41,7 @@ COLUMNS = """\
 """
 
 TARGETS = f"""\
-Targets use the exact MolTC strings (`moltc_hf.instructions.templates`; the MolTC paper, sections 3-4):
+Targets use the exact MolTC strings (`moltc_hf.tasks.templates`; the MolTC paper, sections 3-4):
 
 - `ddi_type` (DrugBank): `</s> d(A) </s> </s> d(B) </s> <type sentence>` -- both molecules' property
   descriptions, then the interaction sentence with `#Drug1`/`#Drug2` kept literal.

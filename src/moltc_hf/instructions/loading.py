@@ -16,8 +16,8 @@ import pyarrow.parquet as pq
 from datasets import Dataset, load_dataset
 from datasets.table import InMemoryTable
 
-from .layout import data_file
-from .tasks import register_dataset_tasks
+from ..tasks.layout import data_file
+from ..tasks.registry import register_dataset_tasks
 
 
 def load_split(dataset_dir: str | os.PathLike, config_name: str, split: str) -> Dataset | None:

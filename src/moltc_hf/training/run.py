@@ -17,10 +17,10 @@ from transformers import TrainerCallback
 from ..atomic import write_folder_atomically
 from ..corpus import find_moses_file
 from ..instructions.builder import default_raw_dir
-from ..instructions.tasks import read_classes
 from ..modeling_moltc import MolTCForConditionalGeneration
 from ..processing_moltc import MolTCProcessor
 from ..rejects import write_rejects
+from ..tasks.registry import read_classes
 from .graph_pretrain import GraphPretrainingArguments, finished_graph_encoder, pretrain_graph_encoder
 from .mixture import mix_datasets, split_configs
 from .recipe import PAPER_TRAINING_DEFAULTS, Recipe, load_recipe

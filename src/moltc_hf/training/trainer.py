@@ -25,10 +25,10 @@ from .._progress import is_terminal
 from ..collator import IGNORE_INDEX, MolTCDataCollator
 from ..factory import available_model_configs, build_model, configure_generation
 from ..instructions.loading import load_split
-from ..instructions.tasks import register_model_tasks, task_definition
 from ..lora import moltc_lora_config
 from ..modeling_moltc import MolTCForConditionalGeneration
 from ..processing_moltc import MOLECULE_FIELDS, MolTCProcessor
+from ..tasks.registry import register_model_tasks, task_definition
 from .recipe import PAPER_TRAINING_DEFAULTS, Recipe
 from .speed import apply_training_levers, attention_context, full_precision
 
@@ -460,7 +460,7 @@ def save_final(
     so the model answers them without being handed the sentences again.
     """
     if tasks:
-        from ..pipeline import TASK_NAME, set_task_defaults, task_defaults
+        from ..tasks.defaults import TASK_NAME, set_task_defaults, task_defaults
 
         definitions = {t: d for t in tasks if (d := task_definition(t)) is not None}
         known = {task: list(candidates[task]) for task in tasks if candidates and candidates.get(task)}

@@ -15,8 +15,8 @@ import logging
 from datasets import Dataset
 
 from ..collator import MolTCDataCollator
-from ..instructions.templates import without_smiles_text
 from ..processing_moltc import MolTCProcessor
+from ..tasks.templates import without_smiles_text
 
 logger = logging.getLogger(__name__)
 

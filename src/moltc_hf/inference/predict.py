@@ -6,7 +6,7 @@ generation (``mode="generate"``: the answer sentence is parsed; the confidence i
 the generated tokens' probabilities). Regression and free-text tasks always generate.
 
 `iter_predictions` is the loop every reader of a model shares (``moltc evaluate``, ``moltc predict`` through
-`moltc_hf.screening`, the pipeline): it batches rows, validates their molecules into `Reject` records
+`moltc_hf.inference.screening`, the pipeline): it batches rows, validates their molecules into `Reject` records
 instead of stopping, and encodes each unique molecule once. The graph encoder + Q-Former turn a molecule
 into ``num_query_tokens`` soft tokens that do not depend on its partner, so `MoleculeFeatureCache` keeps them
 per (canonical SMILES, role) -- per canonical SMILES alone when the projector is tied -- and batches pass
@@ -29,7 +29,8 @@ from transformers import AutoModelForCausalLM, AutoProcessor
 
 from .._progress import progress_bar
 from ..featurization import InvalidMoleculeError, Reject, canonical_smiles
-from ..instructions.tasks import (
+from ..processing_moltc import MOLECULE_FIELDS
+from ..tasks.registry import (
     CLASSIFICATION,
     REGRESSION,
     TaskSpec,
@@ -38,7 +39,6 @@ from ..instructions.tasks import (
     register_model_tasks,
     swapped_prompt,
 )
-from ..processing_moltc import MOLECULE_FIELDS
 from .parsing import parse_classification_answer, parse_regression_answer
 from .scoring import generate_answers, score_candidates
 
@@ -345,7 +345,7 @@ def iter_predictions(
     ``prompt`` with ``use_dataset_prompts=True`` (evaluation). With ``cot`` (default: the task's
     convention) candidates are scored after the pair's property descriptions, as CoT targets have them.
     ``progress``: the label of a progress bar over the rows (none when ``None``). ``reduction``: which answer
-    tokens a candidate's score sums (`moltc_hf.evaluation.scoring`). ``share_prefix``: a batch whose pairs share
+    tokens a candidate's score sums (`moltc_hf.inference.scoring`). ``share_prefix``: a batch whose pairs share
     molecule A (a one-vs-many screen) encodes the shared prompt prefix once (same scores). ``symmetric``: answer
     (A, B) and (B, A) and average (`uses_symmetric_readout`; default: the task's ``symmetric``, score mode).
     """

@@ -1,7 +1,7 @@
 """Model calls: candidate scoring by log-likelihood, and free generation with a per-answer confidence.
 
 Both take ``molecule_features`` (``[num_mols, nq, H]`` from `model.get_molecule_features`, in row-major pair
-order) rather than graphs, so callers can compute them once per molecule (see `moltc_hf.screening`).
+order) rather than graphs, so callers can compute them once per molecule (see `moltc_hf.inference.screening`).
 
 Scoring (``strategy="cache"``, the default): the prompt -- plus any reasoning prefix and the tokens all
 candidates share -- runs once per pair with the KV cache; the cache is repeated per candidate and only the

@@ -1,7 +1,7 @@
 """Screening files of pairs: stream a CSV/parquet through the inference loop, shard it, merge it, keep every row.
 
 The inference itself (batching, the molecule-feature cache, candidate scoring / generation) is
-`moltc_hf.evaluation.inference.iter_predictions`, shared with ``moltc evaluate`` and the pipeline; this module
+`moltc_hf.inference.predict.iter_predictions`, shared with ``moltc evaluate`` and the pipeline; this module
 only reads the input file, writes predictions in chunks with the input's row ids and columns, and writes
 the rows that could not be read (an invalid SMILES never stops a run) to ``<output>.rejects.parquet``.
 With several processes (``torchrun`` or ``accelerate launch``), `screen_file` splits the input through
@@ -27,12 +27,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ._progress import progress_bar
-from .evaluation.inference import MoleculeFeatureCache, Prediction, iter_predictions, uses_symmetric_readout
-from .featurization import Reject
-from .instructions.tasks import TaskSpec, get_task
-from .processing_moltc import MOLECULE_FIELDS
-from .rejects import read_rejects, rejects_table, write_rejects
+from .._progress import progress_bar
+from ..featurization import Reject
+from ..processing_moltc import MOLECULE_FIELDS
+from ..rejects import read_rejects, rejects_table, write_rejects
+from ..tasks.registry import TaskSpec, get_task
+from .predict import MoleculeFeatureCache, Prediction, iter_predictions, uses_symmetric_readout
 
 ROW_ID = "row_id"
 # Memory bounds of a screen, so its resident size is flat in the number of rows (benchmarks/predict_memory.py):

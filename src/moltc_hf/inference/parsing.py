@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from ..instructions.tasks import SEPARATOR, answer_sentence
+from ..tasks.registry import SEPARATOR, answer_sentence
 
 # A decimal number that is not the start of a longer malformed token like "1.2.3" or "4.5e".
 _NUMBER = r"[-+]?(?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?(?![\d.]*\d)(?!\.\d)"
