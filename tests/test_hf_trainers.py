@@ -2,7 +2,7 @@
 
 A plain `transformers.Trainer` or TRL `SFTTrainer` with `MolTCDataCollator` must give a model that, saved and
 reloaded, stops where its answers end -- not at the ``</s>`` separators inside description targets -- and the
-README's `SFTTrainer` snippet must run as written.
+docs/training.md `SFTTrainer` snippet must run as written.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from moltc_hf.inference.scoring import tokenize_candidates
 from moltc_hf.instructions import templates
 from moltc_hf.training import sft_config_for_moltc
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+TRAINING_DOC = Path(__file__).resolve().parents[1] / "docs" / "training.md"
 PAIR = ("CCO", "c1ccccc1O")
 # A chain-of-thought target (short descriptions, so a tiny model memorises it in a few dozen steps): three
 # `</s>` separators before the answer, like pretrain, DrugBank-type and `--cot` targets.
@@ -130,8 +130,8 @@ def test_sft_config_for_moltc_sets_what_molTC_needs_and_refuses_the_opposite(tmp
 
 
 def test_readme_sft_snippet_runs_as_written(dataset_dir, tmp_path):
-    """The README's plain-`SFTTrainer` snippet, byte for byte, with ``data/mot`` = a built dataset."""
-    text = README.read_text()
+    """The docs/training.md plain-`SFTTrainer` snippet, byte for byte, with ``data/mot`` = a built dataset."""
+    text = TRAINING_DOC.read_text()
     snippet = re.search(r"<!-- sft-snippet -->\n```python\n(.*?)```", text, re.DOTALL).group(1)
     assert "SFTTrainer(" in snippet and "sft_config_for_moltc(" in snippet
     (tmp_path / "data").mkdir()

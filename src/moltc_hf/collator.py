@@ -89,7 +89,7 @@ class MolTCDataCollator:
         padding_free: pack the rows instead of padding them (see the module docstring).
         graph_only: drop every molecule's SMILES text from the prompts (`templates.without_smiles_text`), so the
             answer must come from the graph tokens: stage-1 property pretraining uses it, or the LLM learns to
-            read the properties off the SMILES and the graph path learns nothing (README "What the models learn").
+            read the properties off the SMILES and the graph path learns nothing (docs/results.md).
         pack_length: with ``padding_free``: ``None`` packs one sequence (flash attention); ``"longest"`` packs
             sequences of at most the batch's longest row; an integer, of at most that many tokens (or the longest row).
         pad_to_multiple_of: round the batch length (padded, or packed with bins) up to a multiple of this, so the

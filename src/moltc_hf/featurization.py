@@ -6,7 +6,7 @@
 Atom features (2 integer columns, embeddings summed in the GIN):
     0. atomic number - 1 (H=0, C=5, N=6, O=7, ...); atoms outside 1..118 (e.g. the dummy ``*``) -> 118.
     1. chirality tag: 0 unspecified, 1 CW, 2 CCW. ``CHI_OTHER`` and the newer tags fall back to 0
-       (the original indexed a 3-row table with 3 and crashed; PAPER.md §8.18).
+       (the original indexed a 3-row table with 3 and crashed; docs/method.md §8.18).
 Bond features (2 integer columns; every bond stored in both directions):
     0. bond type: 0 single, 1 double, 2 triple, 3 aromatic; anything else (dative, ...) falls back to 0.
     1. direction: 0 none, 1 end-up-right, 2 end-down-right; others fall back to 0.

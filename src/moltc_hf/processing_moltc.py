@@ -6,7 +6,7 @@
 It owns the text side the way `LlavaProcessor` does: each ``<mol>`` in a prompt becomes
 ``num_query_tokens`` placeholder ids, so the model never reasons about strings. SMILES between
 ``[START_I_SMILES]`` and ``[END_I_SMILES]`` are tokenized one character per token with any tokenizer
-(what Galactica's split marker achieves, PAPER.md §3), and both molecules of each pair are featurized
+(what Galactica's split marker achieves, docs/method.md §3), and both molecules of each pair are featurized
 into one PyG ``Batch`` with their roles (0 = molecule A, 1 = molecule B).
 """
 

@@ -238,7 +238,7 @@ def run_quickstart(
         transformers_logging.disable_progress_bar()
     if options.threads and not torch.cuda.is_available():
         # The tiny model's ops are too small to split across threads; on a busy 2-core machine two threads
-        # per process stall each other (docs/BENCHMARKS.md), measured several times slower than one.
+        # per process stall each other (docs/benchmarks.md, "Threads"), measured several times slower than one.
         torch.set_num_threads(options.threads)
     deadline = None if options.minutes is None else started + 60 * options.minutes
     run = _Run(options, options.out_dir, deadline, log)

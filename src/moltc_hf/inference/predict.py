@@ -83,7 +83,7 @@ def uses_symmetric_readout(task: TaskSpec, mode: str, symmetric: bool | None) ->
 
     A model trained on one order per pair answers (A, B) and (B, A) differently (order consistency ~0.7 on
     ChChMiner); the mean of both orders is order-invariant by construction and scores a little higher
-    (README "What the models learn"). Generation has no probabilities to average, so it answers one order.
+    (docs/results.md). Generation has no probabilities to average, so it answers one order.
     """
     wanted = task.symmetric if symmetric is None else symmetric
     return bool(wanted) and mode == "score" and task.kind == CLASSIFICATION

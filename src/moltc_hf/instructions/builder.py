@@ -266,7 +266,7 @@ def _assign_splits(
 
 
 def _render(columns: dict[str, list], cache: MoleculeCache, cot: bool) -> tuple[list[str], list[str]]:
-    """Prompts and targets, each written by its task's `TaskSpec` (exact MolTC templates, PAPER.md §3-4)."""
+    """Prompts and targets, each written by its task's `TaskSpec` (exact MolTC templates, docs/method.md §3-4)."""
     prompts, targets = [], []
     describe = cache.describe
     rows = zip(columns["task"], columns["smiles_a"], columns["smiles_b"], columns["label"], columns["answer"])

@@ -1,6 +1,6 @@
 """RDKit property descriptions: the text a molecule "explains itself" with in MoT-instructions.
 
-MolTC's coarse chain of thought lists each molecule's key properties before the answer (PAPER.md §4). Its own
+MolTC's coarse chain of thought lists each molecule's key properties before the answer (docs/method.md §4). Its own
 description files (DrugBank/PubChem text) were never released, so we compute the same kind of facts with RDKit
 and render them into one fixed sentence. Fixed format + rounded floats -> the same molecule always gets the same
 bytes, so datasets built on different machines are identical and a model can learn the layout.

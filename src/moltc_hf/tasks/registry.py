@@ -86,7 +86,7 @@ class TaskSpec:
         return self.kind == CLASSIFICATION
 
     def prompt(self, smiles_a: str, smiles_b: str) -> str:
-        """The prompt of one pair (exact MolTC template, PAPER.md §3)."""
+        """The prompt of one pair (exact MolTC template, docs/method.md §3)."""
         if self.pretraining:
             return templates.pretrain_prompt(smiles_a, smiles_b)
         return templates.pair_prompt(smiles_a, smiles_b, self.question)

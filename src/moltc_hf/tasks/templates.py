@@ -1,4 +1,4 @@
-"""The exact MolTC prompt and answer strings (PAPER.md §3-4), in one place.
+"""The exact MolTC prompt and answer strings (docs/method.md §3-4), in one place.
 
 Every prompt holds one ``<mol>`` per molecule, right after its ``[END_I_SMILES]``; the processor expands
 each into ``num_query_tokens`` placeholder tokens. SMILES *text* is cut at 128 characters while the graph

@@ -5,7 +5,7 @@ A recipe (``hub_configs/recipes/*.yaml``) names a stage, a starting model, a dat
 answer tokens only) and, for fine-tuning, the paper's LoRA on the language model. A ``pipeline`` recipe
 chains stage recipes, each starting from the previous stage's merged model.
 
-Stages (PAPER.md §6):
+Stages (docs/method.md §6):
 
 * ``pretrain``: random drug pairs, one shared (tied) projector, the language model frozen, GIN + query
   tokens + Q-Former + projector trained. No LoRA.
