@@ -154,6 +154,7 @@ def test_import_moltc_hf_stays_light():
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]", f"`import moltc_hf` imports {result.stdout.strip()}"
 
+
 # The layers, lowest first: a module may import its own layer and the ones below, never one above. Written
 # once here and in docs/architecture.md (test_docs checks the two agree). A name ending in "." is a package.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [

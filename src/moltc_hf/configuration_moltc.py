@@ -128,8 +128,8 @@ class MolTCConfig(PreTrainedConfig):
 
     model_type = "moltc"
     sub_configs_defaults = {
-        "graph_config": MolTCGraphConfig,
-        "qformer_config": Blip2QFormerConfig,
+        "graph_config": MolTCGraphConfig,  # type: ignore[dict-item]  # a class is accepted as its spec
+        "qformer_config": Blip2QFormerConfig,  # type: ignore[dict-item]
         "text_config": SubConfigSpec(config_class=AutoConfig, model_type="opt"),
     }
 

@@ -30,6 +30,7 @@ from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import torch
 from rdkit import Chem, RDLogger, rdBase
@@ -337,7 +338,7 @@ class MoleculeFeaturizer:
         graph = self._graphs.get(key)
         if graph is None:
             graph = mol_to_graph(mol)
-        self._remember(smiles, key, graph)
+        self._remember(cast(str, smiles), key, graph)  # parse_molecule refused anything but a str
         return graph
 
     def _remember(self, smiles: str, key: str, graph: Data) -> None:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import copy
 import warnings
+from typing import cast
 
 import torch
 from torch import nn
-from transformers import AutoModel, Blip2QFormerModel, GenerationMixin, PreTrainedModel
+from transformers import AutoModel, Blip2QFormerConfig, Blip2QFormerModel, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.masking_utils import create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
@@ -131,7 +132,7 @@ class MolTCProjector(nn.Module):
 
     def __init__(self, config: MolTCConfig, output_size: int):
         super().__init__()
-        qformer_config = config.qformer_config
+        qformer_config = cast(Blip2QFormerConfig, config.qformer_config)  # a dict only before __post_init__
         self.query_tokens = nn.Parameter(torch.zeros(1, config.num_query_tokens, qformer_config.hidden_size))
         self.qformer = Blip2QFormerModel(qformer_config)
         self.language_projection = nn.Linear(qformer_config.hidden_size, output_size)
@@ -176,11 +177,14 @@ class MolTCMoleculeConnector(nn.Module):
         """
         if len(self.projectors) == 1:
             return self.projectors[0](node_tokens, node_mask)
-        if mol_roles is None and host_roles is None:
+        if host_roles is not None:
+            roles = host_roles
+        elif mol_roles is not None:
+            roles = mol_roles.detach().cpu()
+        else:
             raise ValueError(
                 "Untied projectors need `mol_roles` (0 = molecule A, 1 = molecule B) for every molecule."
             )
-        roles = host_roles if host_roles is not None else mol_roles.detach().cpu()
         num_roles = len(self.projectors)
         if roles.numel() != node_tokens.size(0):
             raise ValueError(f"`mol_roles` has {roles.numel()} entries for {node_tokens.size(0)} molecules.")
@@ -202,7 +206,7 @@ class MolTCMoleculeConnector(nn.Module):
             parts.append(projector(node_tokens.index_select(0, index), node_mask.index_select(0, index)))
             positions.append(selected)
         if not parts:
-            first = self.projectors[0]
+            first = cast(MolTCProjector, self.projectors[0])
             return node_tokens.new_zeros(
                 0, first.query_tokens.size(1), first.language_projection.out_features
             )
@@ -222,7 +226,7 @@ class MolTCPreTrainedModel(PreTrainedModel):
     config: MolTCConfig
     base_model_prefix = "model"
     main_input_name = "input_ids"
-    input_modalities = ("text",)
+    input_modalities = ("text",)  # type: ignore[assignment]  # transformers reads any sequence
     supports_gradient_checkpointing = True
     _supports_sdpa = True
     _supports_flash_attn = True
@@ -254,7 +258,7 @@ class MolTCModel(MolTCPreTrainedModel):
 
     def __init__(self, config: MolTCConfig):
         super().__init__(config)
-        self.graph_encoder = MolTCGraphEncoder(config.graph_config)
+        self.graph_encoder = MolTCGraphEncoder(cast(MolTCGraphConfig, config.graph_config))
         self.language_model = AutoModel.from_config(config.text_config)
         embedding_size = self.language_model.get_input_embeddings().embedding_dim
         self.mol_connector = MolTCMoleculeConnector(config, embedding_size)
@@ -354,9 +358,9 @@ class MolTCModel(MolTCPreTrainedModel):
             input_ids is not None
             and self._checks_cost_nothing(input_ids)
             and self._is_prefill(cache)
-            and (input_ids == self.config.mol_token_id).any()
+            and (input_ids == self.config.mol_token_id).any()  # type: ignore[attr-defined]
         ):
-            count = int((input_ids == self.config.mol_token_id).sum())
+            count = int((input_ids == self.config.mol_token_id).sum())  # type: ignore[attr-defined]
             raise ValueError(
                 f"The prompt has {count} `{self.config.mol_token}` placeholder tokens but no `graphs` were given."
             )
@@ -531,7 +535,7 @@ class MolTCForConditionalGeneration(MolTCPreTrainedModel, GenerationMixin):
         self, expand_size: int = 1, is_encoder_decoder: bool = False, input_ids=None, **model_kwargs
     ):
         molecule_inputs = {key: model_kwargs.pop(key, None) for key in MOLECULE_INPUTS}
-        input_ids, model_kwargs = super()._expand_inputs_for_generation(
+        input_ids, model_kwargs = super()._expand_inputs_for_generation(  # type: ignore[misc]
             expand_size=expand_size,
             is_encoder_decoder=is_encoder_decoder,
             input_ids=input_ids,
@@ -545,7 +549,7 @@ class MolTCForConditionalGeneration(MolTCPreTrainedModel, GenerationMixin):
 
     def _expanded_molecule_index(self, input_ids: torch.Tensor, expand_size: int) -> torch.Tensor:
         """Molecule order after each sample is repeated ``expand_size`` times (sample-major, like input_ids)."""
-        placeholders = (input_ids == self.config.mol_token_id).sum(1).cpu()
+        placeholders = (input_ids == self.config.mol_token_id).sum(1).cpu()  # type: ignore[attr-defined]
         counts = placeholders // self.config.num_query_tokens
         starts = torch.cumsum(counts, 0) - counts
         return torch.cat(

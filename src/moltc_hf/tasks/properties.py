@@ -41,10 +41,10 @@ class MoleculeProperties:
 
 
 def molecule_properties(mol: Chem.Mol) -> MoleculeProperties:
-    weight = Descriptors.MolWt(mol)
-    logp = Crippen.MolLogP(mol)
-    donors = Lipinski.NumHDonors(mol)
-    acceptors = Lipinski.NumHAcceptors(mol)
+    weight = Descriptors.MolWt(mol)  # type: ignore[attr-defined]  # RDKit registers descriptors at import
+    logp = Crippen.MolLogP(mol)  # type: ignore[attr-defined]  # RDKit registers descriptors at import
+    donors = Lipinski.NumHDonors(mol)  # type: ignore[attr-defined]  # RDKit registers descriptors at import
+    acceptors = Lipinski.NumHAcceptors(mol)  # type: ignore[attr-defined]  # RDKit registers descriptors at import
     violations = int(weight > 500) + int(logp > 5) + int(donors > 5) + int(acceptors > 10)
     return MoleculeProperties(
         weight=round(weight, 2),

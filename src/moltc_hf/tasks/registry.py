@@ -18,6 +18,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import templates
 from .layout import CLASSES_FILE, task_file
@@ -105,17 +106,24 @@ class TaskSpec:
         return templates.description_pair_target(descriptions[0], descriptions[1], sentence)
 
 
+def _label(label: float | None) -> float:
+    """A target's label, which every answer but a description needs."""
+    if label is None:
+        raise ValueError("this task's answer is written from its label, and the row has none")
+    return label
+
+
 def _binary_ddi_answer(label: float | None, answer: str | None) -> str:
     return templates.binary_ddi_target(label == 1.0)
 
 
 def _solvation_answer(label: float | None, answer: str | None) -> str:
-    return templates.solvation_target(label)
+    return templates.solvation_target(_label(label))
 
 
 def _wavelength_answer(quantity: str) -> Callable[[float | None, str | None], str]:
     def render(label: float | None, answer: str | None) -> str:
-        return templates.wavelength_target(label, quantity)
+        return templates.wavelength_target(_label(label), quantity)
 
     return render
 
@@ -238,6 +246,7 @@ class _IntervalAnswer:
     width: float
 
     def __call__(self, label: float | None, answer: str | None) -> str:
+        label = _label(label)
         low = math.floor(label / self.width) * self.width
         return (
             f"The {self.quantity} of these two molecules is above {_number(low)} and below "
@@ -252,7 +261,7 @@ class _ClassSentence:
     candidates: tuple[str, ...]
 
     def __call__(self, label: float | None, answer: str | None) -> str:
-        return self.candidates[int(label)]
+        return self.candidates[int(_label(label))]
 
 
 def class_sentence(quantity: str, class_name: str) -> str:
@@ -287,7 +296,9 @@ def user_task(
     roles = tuple(roles)
     if len(roles) != 2:
         raise ValueError(f"Task {name!r}: roles must name two molecules, got {roles}")
-    common = dict(symmetric=bool(symmetric), roles=roles, title=title or name, unit=unit, quantity=quantity)
+    common: dict[str, Any] = dict(
+        symmetric=bool(symmetric), roles=roles, title=title or name, unit=unit, quantity=quantity
+    )
     if kind == "regression":
         if interval is None or not interval > 0 or not math.isfinite(interval):
             raise ValueError(f"Task {name!r}: a regression task needs an interval width > 0, got {interval}")
