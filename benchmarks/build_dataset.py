@@ -20,8 +20,8 @@ import torch
 
 from moltc_hf.cli.build_dataset import default_raw_dir
 from moltc_hf.featurization import canonical_smiles, parse_molecule
-from moltc_hf.instructions import templates
 from moltc_hf.instructions.builder import MoleculeCache, build_dataset, read_source
+from moltc_hf.tasks import templates
 from moltc_hf.tasks.properties import describe_molecule, molecule_properties
 
 torch.set_num_threads(1)

@@ -44,7 +44,7 @@ from transformers import TrainerCallback
 
 from moltc_hf import MolTCDataCollator, build_model
 from moltc_hf.inference.predict import MoleculeFeatureCache, inference_dtype, iter_predictions
-from moltc_hf.instructions import templates
+from moltc_hf.tasks import templates
 from moltc_hf.training import Recipe, build_trainer, merged_model, prepare_stage_model
 
 # Recipe keys per lever set (`moltc_hf.training.speed`); ``default`` is the recipe's own defaults.

@@ -35,7 +35,7 @@ from peft import get_peft_model
 
 from moltc_hf import MolTCDataCollator, build_model, moltc_lora_config
 from moltc_hf.factory import load_model_spec
-from moltc_hf.instructions import templates
+from moltc_hf.tasks import templates
 
 RAW = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
 SMALL_QFORMER = {

@@ -161,7 +161,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("checkpoint files", ("configuration_moltc", "modeling_moltc", "processing_moltc", "featurization")),
     ("utilities", ("_lazy", "_progress", "atomic", "rejects", "corpus")),
     ("tasks", ("tasks.",)),
-    ("models", ("tokenization_moltc", "factory", "lora", "conversion", "collator")),
+    ("models", ("tokenization_moltc", "factory", "loader", "lora", "conversion", "collator")),
     ("data", ("instructions.",)),
     ("training, inference", ("training.", "inference.")),
     ("baselines", ("baselines.",)),

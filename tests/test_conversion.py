@@ -24,7 +24,7 @@ from moltc_hf.conversion import (
     load_graphcl_weights,
     load_torch_checkpoint,
 )
-from moltc_hf.instructions import templates
+from moltc_hf.tasks import templates
 
 GIN_LAYERS, GIN_WIDTH = 2, 32  # hub_configs/models/tiny.json
 Q_LAYERS, Q_WIDTH, Q_FFN, CROSS_FREQ, NUM_QUERY = 2, 32, 64, 1, 8

@@ -13,7 +13,7 @@ from moltc_hf.evaluation.evaluate import evaluate_model
 from moltc_hf.evaluation.report import format_report
 from moltc_hf.inference.predict import uncached_features
 from moltc_hf.inference.scoring import score_candidates, tokenize_candidates
-from moltc_hf.instructions import templates
+from moltc_hf.tasks import templates
 from moltc_hf.tasks.registry import get_task
 from moltc_hf.training import Recipe, build_trainer
 

@@ -19,7 +19,7 @@ from moltc_hf.evaluation import (
 )
 from moltc_hf.inference.predict import uncached_features
 from moltc_hf.inference.scoring import tokenize_candidates
-from moltc_hf.instructions import templates
+from moltc_hf.tasks import templates
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 from scipy import stats
 from sklearn import metrics as skm
 
-from moltc_hf.evaluation import metrics as M
 from moltc_hf.evaluation import plots
+from moltc_hf.tasks import metrics as M
 
 
 @pytest.fixture()

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from moltc_hf.inference.parsing import parse_classification_answer, parse_regression_answer
-from moltc_hf.instructions import templates
 from moltc_hf.instructions.readers import drugbank_type_sentences
+from moltc_hf.tasks import templates
 from moltc_hf.tasks.registry import candidates_for, swapped_prompt
 
 

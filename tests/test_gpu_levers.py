@@ -20,8 +20,8 @@ import torch
 from moltc_hf import MolTCDataCollator
 from moltc_hf.cli import main
 from moltc_hf.inference.predict import inference_dtype
-from moltc_hf.instructions import templates
 from moltc_hf.pipeline import set_task_defaults
+from moltc_hf.tasks import templates
 
 # bf16 keeps 8 mantissa bits; the class scores are summed log-probabilities, log-softmaxed in fp32.
 BF16_PROBABILITY_TOLERANCE = 0.01

@@ -19,7 +19,7 @@ from datasets import Dataset, load_dataset
 
 from moltc_hf import MolTCDataCollator
 from moltc_hf.inference.scoring import tokenize_candidates
-from moltc_hf.instructions import templates
+from moltc_hf.tasks import templates
 from moltc_hf.training import sft_config_for_moltc
 
 TRAINING_DOC = Path(__file__).resolve().parents[1] / "docs" / "training.md"

@@ -20,7 +20,7 @@ from safetensors.torch import load_file
 from moltc_hf import build_model
 from moltc_hf.cli import main as cli_main
 from moltc_hf.hub import install_in_cache, license_for, metrics_rows, model_card, push_folder
-from moltc_hf.instructions import templates
+from moltc_hf.tasks import templates
 
 HUB_ID = "moltc-org/moltc-tiny"
 PROMPT = templates.pair_prompt("CCO", "O", templates.DDI_QUESTION)

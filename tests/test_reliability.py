@@ -403,7 +403,7 @@ def test_the_feature_cache_is_bounded_in_bytes(tiny_loaded):
 
 
 def test_a_screen_keeps_the_graph_cache_bounded_and_restores_it(tiny_loaded, tmp_path, monkeypatch):
-    from moltc_hf import screening
+    from moltc_hf.inference import screening
 
     model, processor = tiny_loaded
     monkeypatch.setattr(screening, "GRAPH_CACHE_SIZE", 32)

@@ -10,9 +10,10 @@ import pytest
 
 from moltc_hf.inference.parsing import parse_classification_answer, parse_regression_answer
 from moltc_hf.inference.predict import iter_predictions
-from moltc_hf.instructions import build_dataset, templates
+from moltc_hf.instructions import build_dataset
 from moltc_hf.instructions.builder import build_source
 from moltc_hf.instructions.readers import SourcePairs, drugbank_type_sentences
+from moltc_hf.tasks import templates
 from moltc_hf.tasks.registry import (
     CLASSIFICATION,
     REGRESSION,

@@ -13,7 +13,7 @@ from peft import PeftModel, get_peft_model
 from transformers import AutoModel, AutoProcessor, TrainerCallback
 
 from moltc_hf import MolTCDataCollator, build_model, moltc_lora_config
-from moltc_hf.instructions import templates
+from moltc_hf.tasks import templates
 from moltc_hf.training import (
     RECIPES_DIR,
     Recipe,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 
 def lazy_exports(
-    package: str, modules: Mapping[str, str | Sequence[str]]
+    package: str, modules: Mapping[str, str | Sequence[str]], moved_modules: Mapping[str, str] | None = None
 ) -> tuple[Callable[[str], object], list[str]]:
     """``(__getattr__, __all__)`` for a package exporting ``modules[m]`` (names, or one space-separated string)
     from each submodule ``m``.
@@ -27,7 +27,11 @@ def lazy_exports(
         for name in (names.split() if isinstance(names, str) else names)  # "a b c" or ("a", "b", "c")
     }
 
+    moved = dict(moved_modules or {})
+
     def __getattr__(name: str) -> object:
+        if name in moved:
+            return importlib.import_module(moved[name])
         if name not in exports:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = exports[name]

@@ -25,6 +25,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .atomic import write_file_atomically
 from .featurization import Reject
 
 STAGES = ("build-dataset", "train", "evaluate", "predict")
@@ -59,10 +60,9 @@ def write_rejects(
     table = rejects if isinstance(rejects, pa.Table) else rejects_table(rejects, stage, **context)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    pq.write_table(table.replace_schema_metadata(None), partial, compression="zstd")
-    os.replace(partial, path)
-    return path
+    return write_file_atomically(
+        path, lambda tmp: pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd")
+    )
 
 
 def read_rejects(path: str | os.PathLike) -> pa.Table:

@@ -7,10 +7,10 @@ of every task (also ``--out/summary.json``).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 from pathlib import Path
 
+from ..atomic import write_file_atomically
 from ._checks import add_dtype_argument, device_name, load_model, output_folder, positive_int
 
 
@@ -139,11 +139,7 @@ def copy_metrics_to_model(metrics: Path, model: str) -> Path | None:
     folder = Path(model)
     if not folder.is_dir() or not metrics.is_file():
         return None
-    target = folder / "metrics.json"
-    partial = folder / ".metrics.json.partial"
-    shutil.copyfile(metrics, partial)
-    os.replace(partial, target)
-    return target
+    return write_file_atomically(folder / "metrics.json", lambda tmp: shutil.copyfile(metrics, tmp))
 
 
 def _read_split(load_split, dataset: str, config: str, split: str):

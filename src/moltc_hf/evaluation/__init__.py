@@ -32,4 +32,10 @@ __getattr__, __all__ = lazy_exports(
         ),
         "moltc_hf.inference.scoring": ("generate_answers", "score_candidates"),
     },
+    moved_modules={
+        "inference": "moltc_hf.inference.predict",
+        "metrics": "moltc_hf.tasks.metrics",
+        "parsing": "moltc_hf.inference.parsing",
+        "scoring": "moltc_hf.inference.scoring",
+    },
 )

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..atomic import write_file_atomically
 from ..rejects import write_rejects
 from ..tasks.registry import CLASSIFICATION, REGRESSION, get_task
 from . import plots
@@ -46,22 +46,11 @@ def write_report(report: dict, out_dir: str | Path) -> list[Path]:
     summary = {k: v for k, v in report.items() if not isinstance(v, pd.DataFrame)}
     paths = [out_dir / "metrics.json", out_dir / "predictions.parquet", out_dir / "rejects.parquet"]
     metrics_text = json.dumps(json_ready(summary), indent=2, allow_nan=False) + "\n"
-    _atomic(paths[1], lambda tmp: report["predictions"].to_parquet(tmp, index=False))
+    _write(paths[1], lambda tmp: report["predictions"].to_parquet(tmp, index=False))
     write_rejects(report["rejects"].to_dict("records"), paths[2], "evaluate")
     paths += _write_plots(report, spec, out_dir)
-    _atomic(paths[0], lambda tmp: tmp.write_text(metrics_text))
+    _write(paths[0], lambda tmp: tmp.write_text(metrics_text))
     return paths
-
-
-def _atomic(path: Path, write) -> Path:
-    """``write(tmp)`` to ``.<stem>.partial<suffix>`` (suffix kept for writers that read it), then rename."""
-    partial = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        write(partial)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return path
 
 
 def quantity_of(spec) -> str:
@@ -87,27 +76,27 @@ def _write_plots(report: dict, spec, out_dir: Path) -> list[Path]:
         probabilities = class_probabilities(predictions, num_classes)
         if probabilities is not None:
             paths.append(
-                _atomic(
+                _write(
                     out_dir / "roc.png",
                     lambda tmp: plots.roc_plot(y_true, probabilities, tmp, title=f"ROC: {spec.name}"),
                 )
             )
         confidence = predictions["probability"].to_numpy(float)
         paths.append(
-            _atomic(
+            _write(
                 out_dir / "reliability.png",
                 lambda tmp: plots.reliability_plot(confidence, y_true == y_pred, tmp),
             )
         )
         paths.append(
-            _atomic(
+            _write(
                 out_dir / "confusion.png", lambda tmp: plots.confusion_plot(y_true, y_pred, num_classes, tmp)
             )
         )
     elif spec.kind == REGRESSION:
         values = predictions["value"].to_numpy(float)
         paths.append(
-            _atomic(
+            _write(
                 out_dir / "parity.png",
                 lambda tmp: plots.parity_plot(
                     y_true, values, tmp, title=spec.name, unit=spec.unit, quantity=quantity_of(spec)
@@ -178,3 +167,8 @@ def joint_summary(reports: Mapping[str, dict]) -> dict:
 
 
 __all__ = ["format_joint_table", "format_report", "joint_summary", "json_ready", "write_report"]
+
+
+def _write(path: Path, write) -> Path:
+    """`write_file_atomically`, the partial file keeping the suffix: matplotlib and pandas pick the format by it."""
+    return write_file_atomically(path, write, keep_suffix=True)

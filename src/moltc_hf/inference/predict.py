@@ -25,10 +25,10 @@ from typing import NamedTuple
 
 import torch
 from torch_geometric.data import Batch
-from transformers import AutoModelForCausalLM, AutoProcessor
 
 from .._progress import progress_bar
 from ..featurization import InvalidMoleculeError, Reject, canonical_smiles
+from ..loader import load_trained_model
 from ..processing_moltc import MOLECULE_FIELDS
 from ..tasks.registry import (
     CLASSIFICATION,
@@ -36,7 +36,6 @@ from ..tasks.registry import (
     TaskSpec,
     describe_pair,
     get_task,
-    register_model_tasks,
     swapped_prompt,
 )
 from .parsing import parse_classification_answer, parse_regression_answer
@@ -442,9 +441,8 @@ def load_for_inference(source: str | Path, device: str | None = None, dtype: tor
     ``dtype`` (`inference_dtype`: bf16 on CUDA, fp32 on CPU unless told)."""
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = inference_dtype(dtype, device)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype).to(device).eval()
-    register_model_tasks(model.config)  # a user task the model was trained on is known from here on
-    return model, AutoProcessor.from_pretrained(source)
+    model, processor = load_trained_model(source, dtype=dtype)
+    return model.to(device).eval(), processor
 
 
 __all__ = [

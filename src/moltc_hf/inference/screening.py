@@ -14,7 +14,6 @@ import dataclasses
 import json
 import lzma
 import math
-import os
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -28,6 +27,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .._progress import progress_bar
+from ..atomic import write_file_atomically, write_text_atomically
 from ..featurization import Reject
 from ..processing_moltc import MOLECULE_FIELDS
 from ..rejects import read_rejects, rejects_table, write_rejects
@@ -472,7 +472,7 @@ class PartsFolder:
         if self.folder.exists():
             shutil.rmtree(self.folder)
         self.folder.mkdir(parents=True)
-        _atomic_write_text(manifest, json.dumps(options, indent=1))
+        write_text_atomically(manifest, json.dumps(options, indent=1))
 
     def path(self, process: int, index: int, kind: str = "predictions") -> Path:
         return self.folder / f"part-{process:03d}-{index:06d}.{kind}.parquet"
@@ -482,10 +482,7 @@ class PartsFolder:
 
     def write(self, process: int, index: int, table: pa.Table, rejects: list[Reject]) -> None:
         write_rejects(rejects, self.path(process, index, "rejects"), "predict")
-        final = self.path(process, index)
-        partial = final.with_name(f".{final.name}.partial")
-        pq.write_table(table, partial)
-        os.replace(partial, final)
+        write_file_atomically(self.path(process, index), lambda tmp: pq.write_table(table, tmp))
 
     def tables(self, kind: str = "predictions") -> Iterator[pa.Table]:
         """Every part's table, in row order (process, then part)."""
@@ -504,21 +501,20 @@ def _finish(state, parts: PartsFolder, schema: pa.Schema, output_path: Path, num
         state.wait_for_everyone()
         if not state.is_main_process:
             return ScreenReport(num_rows=num_rows)
-    partial = output_path.with_name(f".{output_path.name}.partial")
     predicted = unparseable = 0
-    try:
+    reject_parts = list(parts.tables("rejects"))
+    rejects = pa.concat_tables(reject_parts) if reject_parts else rejects_table([], "predict")
+
+    def merge(partial: Path) -> None:  # half a merged output is not kept (the parts are)
+        nonlocal predicted, unparseable
         with output_writer(partial, schema, output_format(output_path)) as writer:
             for table in parts.tables():
                 writer.write_table(table)
                 predicted += table.num_rows
                 unparseable += pc.sum(pc.invert(pc.is_null(table["error"]))).as_py() or 0
-    except OSError:
-        partial.unlink(missing_ok=True)  # half a merged output is not kept; the parts are
-        raise
-    rejects = [t for t in parts.tables("rejects")]
-    rejects = pa.concat_tables(rejects) if rejects else rejects_table([], "predict")
-    write_rejects(rejects, rejects_path_for(output_path), "predict")
-    os.replace(partial, output_path)
+        write_rejects(rejects, rejects_path_for(output_path), "predict")
+
+    write_file_atomically(output_path, merge)
     shutil.rmtree(parts.folder)
     return ScreenReport(
         num_rows=num_rows,
@@ -600,9 +596,3 @@ def _as_csv_table(table: pa.Table) -> pa.Table:
             text = [None if v is None else json.dumps(v) for v in table.column(index).to_pylist()]
             table = table.set_column(index, f.with_type(pa.string()), pa.array(text, pa.string()))
     return table
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(text)
-    os.replace(partial, path)

@@ -30,4 +30,10 @@ __getattr__, __all__ = lazy_exports(
             "molecule_slot pair_prompt pretrain_prompt solvation_target wavelength_target"
         ),
     },
+    moved_modules={
+        "layout": "moltc_hf.tasks.layout",
+        "properties": "moltc_hf.tasks.properties",
+        "tasks": "moltc_hf.tasks.registry",
+        "templates": "moltc_hf.tasks.templates",
+    },
 )

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from ..atomic import partial_path, swap_folder_in
 from ..featurization import InvalidMoleculeError, canonical_smiles
 from ..rejects import write_rejects
 from ..tasks.layout import CARD_FILE, CLASSES_FILE, RAW_DIR_ENV, REJECTS_FILE, data_file, task_file
@@ -714,7 +715,7 @@ def _pair_file_command(source: dict, name, unit, class_names, question, interval
 
 def _staging_folder(final_dir: Path) -> Path:
     """A fresh ``.<name>.partial`` beside ``final_dir`` (a leftover of an interrupted build is removed)."""
-    staging = final_dir.parent / f".{final_dir.name}.partial"
+    staging = partial_path(final_dir)
     if staging.exists():
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
@@ -722,28 +723,24 @@ def _staging_folder(final_dir: Path) -> Path:
 
 
 def _publish(staging: Path, final_dir: Path, rebuilt: set[str]) -> None:
-    """Swap the finished build in by renames, so ``final_dir`` is at every moment absent, old or complete.
+    """Swap the finished build in by renames (`swap_folder_in`), so ``final_dir`` is at every moment absent, old
+    or complete.
 
     What the old folder holds besides this build's own files (other sources' configs, a ``.git`` of the hub
     repo, user files) is moved into the new one afterwards; this build's sources replace theirs whole, as
     before (a split that is now empty is gone), and so does its ``classes.json``.
     """
-    if not final_dir.exists():
-        os.replace(staging, final_dir)
-        return
-    old = final_dir.parent / f".{final_dir.name}.old"
-    if old.exists():
-        shutil.rmtree(old)
-    os.replace(final_dir, old)
-    os.replace(staging, final_dir)
-    for entry in old.iterdir():
-        if entry.name == "data" and (final_dir / "data").is_dir():
-            for config in entry.iterdir():
-                if config.name not in rebuilt and not (final_dir / "data" / config.name).exists():
-                    os.replace(config, final_dir / "data" / config.name)
-        elif entry.name != CLASSES_FILE and not (final_dir / entry.name).exists():
-            os.replace(entry, final_dir / entry.name)
-    shutil.rmtree(old)
+
+    def carry_over(old: Path, new: Path) -> None:
+        for entry in old.iterdir():
+            if entry.name == "data" and (new / "data").is_dir():
+                for config in entry.iterdir():
+                    if config.name not in rebuilt and not (new / "data" / config.name).exists():
+                        os.replace(config, new / "data" / config.name)
+            elif entry.name != CLASSES_FILE and not (new / entry.name).exists():
+                os.replace(entry, new / entry.name)
+
+    swap_folder_in(staging, final_dir, carry_over)
 
 
 __all__ = [

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 from transformers import TrainerCallback
 
-from ..atomic import write_folder_atomically
+from ..atomic import write_folder_atomically, write_text_atomically
 from ..corpus import find_moses_file
 from ..instructions.builder import default_raw_dir
 from ..modeling_moltc import MolTCForConditionalGeneration
@@ -443,9 +443,7 @@ def _write_result(result: TrainResult) -> None:
         "log_history": result.log_history,
     }
     path = result.output_dir / "train_result.json"  # a pipeline's --resume trusts it: never half written
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(data, indent=2))
-    os.replace(partial, path)
+    write_text_atomically(path, json.dumps(data, indent=2))
 
 
 def _read_result(output_dir: Path) -> TrainResult:

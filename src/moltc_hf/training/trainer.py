@@ -18,17 +18,18 @@ from typing import Any
 import torch
 import yaml
 from datasets import Dataset
-from transformers import AutoModelForCausalLM, AutoProcessor, PrinterCallback, TrainerCallback
+from transformers import PrinterCallback, TrainerCallback
 from trl import SFTConfig, SFTTrainer
 
 from .._progress import is_terminal
 from ..collator import IGNORE_INDEX, MolTCDataCollator
 from ..factory import available_model_configs, build_model, configure_generation
 from ..instructions.loading import load_split
+from ..loader import load_trained_model
 from ..lora import moltc_lora_config
 from ..modeling_moltc import MolTCForConditionalGeneration
 from ..processing_moltc import MOLECULE_FIELDS, MolTCProcessor
-from ..tasks.registry import register_model_tasks, task_definition
+from ..tasks.registry import task_definition
 from .recipe import PAPER_TRAINING_DEFAULTS, Recipe
 from .speed import apply_training_levers, attention_context, full_precision
 
@@ -53,10 +54,7 @@ def load_model(
             f"model {source} (its GIN is already trained)"
         )
     # fp32 master weights: bf16 is applied by autocast during training, not by the stored dtype.
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32)
-    register_model_tasks(model.config)  # user tasks an earlier stage was trained on
-    processor = AutoProcessor.from_pretrained(source)
-    return model, processor
+    return load_trained_model(source, dtype=torch.float32)
 
 
 def prepare_stage_model(model: MolTCForConditionalGeneration, recipe: Recipe) -> None:
@@ -102,11 +100,14 @@ def drop_invalid_rows(dataset: Dataset, processor: MolTCProcessor, split: str) -
 
 
 # -- trainer --
-def device_settings(recipe: Recipe) -> dict[str, Any]:
-    """bf16 and activation checkpointing from the device: TRL turns both on by default, even on CPU."""
-    cuda = torch.cuda.is_available()
-    bf16 = (cuda and torch.cuda.is_bf16_supported()) if recipe.bf16 == "auto" else bool(recipe.bf16)
-    checkpointing = cuda if recipe.gradient_checkpointing == "auto" else bool(recipe.gradient_checkpointing)
+def device_settings(
+    bf16: bool | str = "auto", gradient_checkpointing: bool | str = "auto", *, use_cpu: bool = False
+) -> dict[str, Any]:
+    """bf16 and activation checkpointing from the device (``"auto"``: on with CUDA), for `moltc train`'s recipes
+    and `sft_config_for_moltc` alike: TRL turns both on by default, even on CPU, where bf16 raises."""
+    cuda = torch.cuda.is_available() and not use_cpu
+    bf16 = (cuda and torch.cuda.is_bf16_supported()) if bf16 == "auto" else bool(bf16)
+    checkpointing = cuda if gradient_checkpointing == "auto" else bool(gradient_checkpointing)
     # Both names: transformers 5.x reads `activation_checkpointing`, `gradient_checkpointing` is its alias.
     return {
         "bf16": bf16,
@@ -159,15 +160,8 @@ def sft_config_for_moltc(output_dir: str | Path = "moltc-sft", **kwargs) -> SFTC
     for name, value in REQUIRED_SFT_FLAGS.items():
         if name in kwargs and kwargs[name] != value:
             raise ValueError(f"sft_config_for_moltc: MolTC needs {name}={value!r} (got {kwargs[name]!r})")
-    cuda = torch.cuda.is_available() and not kwargs.get("use_cpu", False)
-    device = {
-        "bf16": cuda and torch.cuda.is_bf16_supported(),
-        "fp16": False,
-        "activation_checkpointing": cuda,
-        "gradient_checkpointing": cuda,
-        "use_cpu": not cuda,
-        "dataloader_pin_memory": cuda,  # pinned memory is for copies to a GPU; without one torch warns
-    }
+    use_cpu = not torch.cuda.is_available() or bool(kwargs.get("use_cpu", False))
+    device = {**device_settings(use_cpu=use_cpu), "use_cpu": use_cpu}
     # One switch, two names (transformers 5.x reads activation_checkpointing): a value given for either sets both.
     if "gradient_checkpointing" in kwargs:
         device["activation_checkpointing"] = kwargs["gradient_checkpointing"]
@@ -212,7 +206,11 @@ class PlainProgressCallback(TrainerCallback):
 def build_sft_config(recipe: Recipe, output_dir: Path, max_steps: int | None = None) -> SFTConfig:
     merged = {**PAPER_TRAINING_DEFAULTS, **recipe.training}
     # The device decides bf16 / checkpointing only where the recipe (or the command line) did not.
-    values = {**dataloader_settings(merged), **device_settings(recipe), **merged}
+    values = {
+        **dataloader_settings(merged),
+        **device_settings(recipe.bf16, recipe.gradient_checkpointing),
+        **merged,
+    }
     _align_given_precision(values, recipe.training)
     # tqdm's bar only on a terminal; a log file gets `PlainProgressCallback` lines (see `build_trainer`).
     values.setdefault("disable_tqdm", not is_terminal())
