@@ -472,17 +472,19 @@ def test_a_bare_cr_outside_quotes_is_refused_with_its_line(tmp_path, capsys):
 
 
 def test_lora_scale_follows_the_runs_peft_config(tmp_path):
-    from moltc_hf.conversion import lora_scaling_and_source, lora_scaling_from
+    from moltc_hf.conversion import lora_scaling_and_source
 
     checkpoint = {
         "hyper_parameters": {"lora_r": 8, "lora_alpha": 32}
     }  # the defaults a --peft_config run keeps
     config = tmp_path / "lora_config.json"
     config.write_text(json.dumps({"r": 16, "lora_alpha": 32, "target_modules": ["q_proj", "v_proj"]}))
-    assert lora_scaling_from(checkpoint) == 4.0
+    assert lora_scaling_and_source(checkpoint)[0] == 4.0
     scale, origin = lora_scaling_and_source(checkpoint, peft_config=config)
     assert scale == 2.0 and "lora_config.json" in origin
-    assert lora_scaling_from(checkpoint, lora_alpha=64, peft_config=config) == 4.0  # explicit arguments win
+    assert (
+        lora_scaling_and_source(checkpoint, lora_alpha=64, peft_config=config)[0] == 4.0
+    )  # explicit arguments win
 
 
 def _pickle_with_fake_module(obj_factory, module: str, path: Path) -> None:

@@ -199,16 +199,6 @@ def merge_lora(
     return plain
 
 
-def lora_scaling_from(
-    checkpoint: dict,
-    lora_r: int | None = None,
-    lora_alpha: float | None = None,
-    peft_config: str | Path | None = None,
-) -> float:
-    """alpha / r of LoRA pairs inside a checkpoint; see `lora_scaling_and_source` for the rule."""
-    return lora_scaling_and_source(checkpoint, lora_r, lora_alpha, peft_config)[0]
-
-
 def lora_scaling_and_source(
     checkpoint: dict,
     lora_r: int | None = None,

@@ -33,12 +33,11 @@ from transformers import AutoConfig, pipeline  # noqa: E402
 
 from .featurization import InvalidMoleculeError, parse_molecule  # noqa: E402
 from .hub import package_source_dir  # noqa: E402
-from .pipeline import task_candidates, task_defaults  # noqa: E402
+from .pipeline import TASK_NAME, task_candidates, task_defaults  # noqa: E402
 from .tasks.properties import describe_molecule  # noqa: E402
 from .tasks.registry import get_task  # noqa: E402
 
 QUICKSTART_MODEL = Path("runs") / "quickstart" / "model"
-PIPELINE_TASK = "molecule-pair-interaction"
 
 
 @dataclass(frozen=True)
@@ -97,7 +96,7 @@ class Predictor:
             if self._pipeline is None:
                 # `import moltc_hf` (this module's package) registered the pipeline task and the Auto classes.
                 self._pipeline = pipeline(
-                    PIPELINE_TASK, model=self.model, trust_remote_code=True, dtype=self.dtype
+                    TASK_NAME, model=self.model, trust_remote_code=True, dtype=self.dtype
                 )
             return self._pipeline
 
@@ -165,16 +164,18 @@ def _check_smiles(task: DemoTask, smiles_a: str, smiles_b: str) -> None:
         raise gr.Error("Invalid SMILES. " + " ".join(problems), title="Invalid SMILES")
 
 
-API_OUTPUTS = (
-    "task",
-    "answer",
-    "label",
-    "value",
-    "confidence",
-    "reasoning",
-    "value_source",
-    "outside_interval",
-)  # `/predict`'s outputs, in order (the last two: where a value came from, as in the pipeline and predict)
+# `/predict`'s outputs, in order: name -> (component, what it holds). The last two say where a value came from,
+# as in the pipeline and `moltc predict`.
+API_OUTPUTS = {
+    "task": (gr.Textbox, ""),
+    "answer": (gr.Textbox, ""),
+    "label": (gr.Textbox, "class name; empty for regression"),
+    "value": (gr.Number, "regression value; empty for classification"),
+    "confidence": (gr.Number, "0-1"),
+    "reasoning": (gr.Textbox, ""),
+    "value_source": (gr.Textbox, "value / interval midpoint; empty for classification"),
+    "outside_interval": (gr.Checkbox, "the value contradicts the answer's own interval"),
+}
 
 
 def api_predict(
@@ -393,14 +394,8 @@ def _api_endpoint(
             gr.Textbox(label=f"task (one of {', '.join(t.name for t in TASKS)})", value=task_default),
         ]
         outputs = [
-            gr.Textbox(label="task"),
-            gr.Textbox(label="answer"),
-            gr.Textbox(label="label (class name; empty for regression)"),
-            gr.Number(label="value (regression value; empty for classification)"),
-            gr.Number(label="confidence (0-1)"),
-            gr.Textbox(label="reasoning"),
-            gr.Textbox(label="value_source (value / interval midpoint; empty for classification)"),
-            gr.Checkbox(label="outside_interval (the value contradicts the answer's own interval)"),
+            component(label=f"{name} ({what})" if what else name)
+            for name, (component, what) in API_OUTPUTS.items()
         ]
         run = gr.Button("predict (API)")
 

@@ -20,7 +20,6 @@ and write the rejects.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import threading
@@ -29,18 +28,25 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import cast
 
 import torch
 from rdkit import Chem, RDLogger, rdBase
 
-with warnings.catch_warnings():
-    # `import torch_geometric` scripts a few pooling helpers with `torch.jit.script`, which torch >= 2.10 reports as
-    # deprecated at import, in every process (nothing here uses them); only that one warning, only this import.
-    warnings.filterwarnings(
-        "ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning
-    )
+
+@contextmanager
+def torch_geometric_quietly():
+    """Around ``import torch_geometric...``: it scripts a few pooling helpers with `torch.jit.script`, which
+    torch >= 2.10 reports as deprecated at import, in every process (nothing here uses them). Only that one
+    warning, only during the import (both checkpoint files that import torch_geometric use this)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning
+        )
+        yield
+
+
+with torch_geometric_quietly():
     from torch_geometric.data import Data
 
 UNKNOWN_ATOM_INDEX = 118
@@ -368,47 +374,6 @@ class MoleculeFeaturizer:
                 graphs.append(None)
                 rejects.append(Reject(row=row, field=field, value=str(value), reason=err.reason))
         return graphs, rejects
-
-    # -- on-disk cache (safetensors: flat tensors + offsets, keys in the metadata; no pickle) --
-
-    def save_cache(self, path: str | Path) -> None:
-        """Write every cached graph to one safetensors file, so a later run skips RDKit entirely."""
-        from safetensors.torch import save_file
-
-        keys = list(self._graphs)
-        graphs = [self._graphs[k] for k in keys]
-        node_counts = torch.tensor([g.num_nodes for g in graphs], dtype=torch.long)
-        edge_counts = torch.tensor([g.edge_index.size(1) for g in graphs], dtype=torch.long)
-        empty = torch.zeros(0, 2, dtype=torch.long)
-        tensors = {
-            "x": torch.cat([g.x for g in graphs]) if graphs else empty,
-            "edge_index": torch.cat([g.edge_index for g in graphs], dim=1) if graphs else empty.t(),
-            "edge_attr": torch.cat([g.edge_attr for g in graphs]) if graphs else empty,
-            "node_counts": node_counts,
-            "edge_counts": edge_counts,
-        }
-        metadata = {"keys": json.dumps(keys), "format": "moltc-graph-cache-v1"}
-        save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata=metadata)
-
-    def load_cache(self, path: str | Path) -> int:
-        """Load graphs saved by `save_cache`; returns how many were added."""
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as handle:
-            keys = json.loads(handle.metadata()["keys"])
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
-        node_offsets = [0, *tensors["node_counts"].cumsum(0).tolist()]
-        edge_offsets = [0, *tensors["edge_counts"].cumsum(0).tolist()]
-        for i, key in enumerate(keys):
-            n0, n1, e0, e1 = node_offsets[i], node_offsets[i + 1], edge_offsets[i], edge_offsets[i + 1]
-            graph = Data(
-                x=tensors["x"][n0:n1],
-                edge_index=tensors["edge_index"][:, e0:e1],
-                edge_attr=tensors["edge_attr"][e0:e1],
-                num_nodes=n1 - n0,
-            )
-            self._remember(key, key, graph)
-        return len(keys)
 
 
 __all__ = [

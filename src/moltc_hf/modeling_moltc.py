@@ -21,7 +21,6 @@ each role has its own projector.
 from __future__ import annotations
 
 import copy
-import warnings
 from typing import cast
 
 import torch
@@ -32,13 +31,9 @@ from transformers.masking_utils import create_causal_mask
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_moltc import MolTCConfig, MolTCGraphConfig
+from .featurization import torch_geometric_quietly
 
-with warnings.catch_warnings():
-    # `import torch_geometric` scripts a few pooling helpers with `torch.jit.script`, which torch >= 2.10 reports as
-    # deprecated at import, in every process (nothing here uses them); only that one warning, only this import.
-    warnings.filterwarnings(
-        "ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning
-    )
+with torch_geometric_quietly():
     from torch_geometric.data import Batch
     from torch_geometric.nn import MessagePassing, global_mean_pool
     from torch_geometric.utils import add_self_loops, to_dense_batch

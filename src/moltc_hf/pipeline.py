@@ -56,10 +56,9 @@ from .inference.predict import (
 )
 from .modeling_moltc import SAVE_HOOKS
 from .processing_moltc import MOLECULE_FIELDS
-from .tasks.defaults import set_task_defaults, task_defaults
-from .tasks.registry import MODEL_TASKS_KEY, TaskSpec, describe_pair, get_task, register_model_tasks
+from .tasks.defaults import TASK_NAME, set_task_defaults, task_defaults
+from .tasks.registry import TaskSpec, describe_pair, get_task, register_model_tasks
 
-TASK_NAME = MODEL_TASKS_KEY  # "molecule-pair-interaction"
 _PACKAGE_NAME = "moltc_hf"  # (a plain string: the saved copy must not import the package)
 FALLBACK_TASK = "ddi_binary"  # (no longer answered silently: a model that records no task needs task=...)
 

@@ -19,11 +19,13 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch_geometric.data import Batch
 from transformers import BatchFeature, ProcessorMixin
 
 from .configuration_moltc import END_SMILES, MOL_TOKEN, START_SMILES
-from .featurization import MoleculeFeaturizer
+from .featurization import MoleculeFeaturizer, torch_geometric_quietly
+
+with torch_geometric_quietly():
+    from torch_geometric.data import Batch
 
 ANSWER_END = "\n"  # appended to every target; generation stops on it (the original's intended stop id)
 MOLECULE_FIELDS = ("smiles_a", "smiles_b")

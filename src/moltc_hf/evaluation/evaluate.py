@@ -164,13 +164,18 @@ def evaluate_model(
         report["calibration"] = _calibration(
             model, processor, calibration_rows, spec, candidates, predictions, kwargs
         )
-    if spec.name == "ddi_binary":
-        report["references"]["drug_prior"] = drug_prior_reference(train_frame, frame)
-    elif spec.name == "ddi_type":
-        report["references"]["drug_type_prior"] = drug_type_prior_reference(
-            train_frame, frame, len(candidates)
+    if spec.prior_reference:
+        report["references"][spec.prior_reference] = PRIOR_REFERENCES[spec.prior_reference](
+            train_frame, frame, len(candidates or [])
         )
     return report
+
+
+# `TaskSpec.prior_reference` -> (train rows, test rows, number of classes) -> the reference's metrics.
+PRIOR_REFERENCES = {
+    "drug_prior": lambda train, test, num_classes: drug_prior_reference(train, test),
+    "drug_type_prior": drug_type_prior_reference,
+}
 
 
 def _calibration(model, processor, rows, spec, candidates, predictions, kwargs) -> dict | None:

@@ -56,14 +56,6 @@ class ScreenReport:
     rejects: str | None = None
 
 
-def read_pairs(path: str | Path) -> pd.DataFrame:
-    """CSV or parquet with ``smiles_a`` and ``smiles_b`` (other columns are carried through), all in memory.
-
-    `screen_file` streams instead (`PairsFile`); this is for callers that want a frame.
-    """
-    return pd.concat(list(PairsFile(path).frames()), ignore_index=True)
-
-
 class PairsFile:
     """A pairs file read in chunks: its Arrow schema and row count first, then frames of consecutive rows.
 

@@ -59,6 +59,8 @@ class TaskSpec:
         unit: the unit of a regression target (reports, the demo).
         interval: the width of a regression target's interval chain of thought (0.5 kcal/mol for solvation;
             user tasks: from the training targets' spread, `interval_width`). ``None``: the task's own template.
+        prior_reference: the no-chemistry reference `moltc evaluate` reports beside the model (``"drug_prior"``:
+            each drug's train interaction rate; ``"drug_type_prior"``: each drug's most frequent type), or none.
         quantity: what a user task's answer sentence calls the target (``"The dG_exp of these two molecules
             ..."``); empty for the built-in tasks, whose sentences are the paper's.
     """
@@ -77,6 +79,7 @@ class TaskSpec:
     unit: str = ""
     interval: float | None = None
     quantity: str = ""
+    prior_reference: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -151,6 +154,7 @@ for _spec in (
         roles=("drug 1", "drug 2"),
         answer=_binary_ddi_answer,
         title="Drug-drug interaction (yes / no)",
+        prior_reference="drug_prior",
     ),
     # MolTC's DrugBank CoT: both descriptions, then the type sentence (the reader's own sentence).
     TaskSpec(
@@ -160,6 +164,7 @@ for _spec in (
         cot=True,
         roles=("drug 1", "drug 2"),
         title="Drug-drug interaction type (DrugBank)",
+        prior_reference="drug_type_prior",
     ),
     TaskSpec(
         "solvation",

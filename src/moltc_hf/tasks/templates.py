@@ -11,8 +11,8 @@ import math
 import re
 
 from ..configuration_moltc import END_SMILES, MOL_TOKEN, START_SMILES  # the checkpoint code owns the tags
+from ..processing_moltc import SMILES_TEXT_LIMIT
 
-SMILES_TEXT_LIMIT = 128
 _SMILES_TEXT = re.compile(re.escape(START_SMILES) + ".*?" + re.escape(END_SMILES), re.DOTALL)
 
 # Questions per task family, verbatim from the released code (note the lower-case "what" for solvation).
