@@ -159,7 +159,7 @@ def test_chain_pretrains_the_gin_then_builds_the_next_stage_on_it(molsets_wheel,
     assert [s.stage for s in chain.stages] == ["graph-pretrain", "pretrain", "finetune"]
     recipe = {
         "name": "chain",
-        "stage": "pipeline",
+        "stage": "chain",
         "stages": [
             {
                 "stage": "graph-pretrain",

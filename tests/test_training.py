@@ -89,9 +89,9 @@ def test_recipes_load_and_cpu_settings(tmp_path):
     assert {"tiny-pretrain", "tiny-finetune", "tiny-pipeline"} <= set(names)
     for name in names:
         recipe = load_recipe(name)
-        assert recipe.stage in ("graph-pretrain", "pretrain", "finetune", "pipeline")
+        assert recipe.stage in ("graph-pretrain", "pretrain", "finetune", "chain")
         for stage in [recipe, *recipe.stages]:
-            sft = stage.stage not in ("pipeline", "graph-pretrain")  # a GIN stage has no SFTConfig
+            sft = stage.stage not in ("chain", "graph-pretrain")  # a GIN stage has no SFTConfig
             args = build_sft_config(stage, tmp_path, max_steps=1) if sft else None
             if args is not None:
                 # bf16 + checkpointing follow the device: TRL's defaults turn them on even on CPU.
@@ -312,3 +312,19 @@ def test_graph_only_prompts_reach_the_collator_and_are_validated(dataset_dir, ti
         Recipe.from_dict(
             {"name": "x", "stage": "finetune", "dataset_config": "a", "graph_only_prompts": "yes"}
         )
+
+
+def test_a_chain_written_with_its_old_stage_name_still_loads(tmp_path):
+    """`stage: pipeline` (0.1) is read as `stage: chain`, with a FutureWarning that names the recipe."""
+    from moltc_hf.training import load_recipe
+
+    old = tmp_path / "old-chain.yaml"
+    old.write_text(
+        (RECIPES_DIR / "tiny-pipeline.yaml").read_text().replace("stage: chain", "stage: pipeline")
+    )
+    for stage in load_recipe("tiny-pipeline").stages:  # the stage files the chain names, beside it
+        (tmp_path / f"{stage.name}.yaml").write_text((RECIPES_DIR / f"{stage.name}.yaml").read_text())
+    with pytest.warns(FutureWarning, match=r"tiny-pipeline.*`stage: pipeline` is now `stage: chain`"):
+        recipe = load_recipe(old)
+    assert recipe.stage == "chain"
+    assert [s.name for s in recipe.stages] == [s.name for s in load_recipe("tiny-pipeline").stages]

@@ -118,6 +118,12 @@ def _rdkit_quiet():
         RDLogger.EnableLog("rdApp.*")
 
 
+def is_missing(value: object) -> bool:
+    """A cell with no value: ``None`` or a float NaN (what pandas and Arrow give an empty cell). The one test for
+    it, used wherever a SMILES, a label or a carried column may be empty."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def parse_molecule(
     smiles: object,
     *,
@@ -127,7 +133,7 @@ def parse_molecule(
     field: str | None = None,
 ) -> Chem.Mol:
     """Parse and validate one SMILES. Raises `InvalidMoleculeError` with a precise reason."""
-    if smiles is None or (isinstance(smiles, float) and math.isnan(smiles)):
+    if is_missing(smiles):
         raise InvalidMoleculeError(smiles, "missing value (None/NaN)", row, field)
     if not isinstance(smiles, str):
         raise InvalidMoleculeError(

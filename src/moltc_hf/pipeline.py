@@ -35,7 +35,6 @@ import ast
 import itertools
 import json
 import logging
-import math
 import os
 import sys
 import types
@@ -46,7 +45,7 @@ import torch
 from transformers import AutoModelForCausalLM, AutoProcessor, Pipeline
 from transformers.pipelines import PIPELINE_REGISTRY
 
-from .featurization import InvalidMoleculeError
+from .featurization import InvalidMoleculeError, is_missing
 from .inference.predict import (
     MoleculeFeatureCache,
     inference_dtype,
@@ -539,7 +538,7 @@ class MoleculePairInteractionPipeline(Pipeline):
                     "task": prediction.task,
                     "answer": prediction.answer,
                     "label": prediction.label_name,
-                    "value": None if value is None or math.isnan(value) else value,
+                    "value": None if is_missing(value) else value,
                     "probability": prediction.probability,
                     "reasoning": prediction.reasoning,
                     "label_id": prediction.label,

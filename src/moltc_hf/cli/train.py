@@ -121,7 +121,7 @@ def checked_recipe(name: str, model: str | None):
     from moltc_hf.training.recipe import check_model_source, load_recipe
 
     recipe = load_recipe(name)
-    first = recipe.stages[0] if recipe.stage == "pipeline" else recipe
+    first = recipe.stages[0] if recipe.stage == "chain" else recipe
     source, key = (model, "--model") if model is not None else (first.model, f"recipe {recipe.name!r}: model")
     check_model_source(source, key)
     if Path(source).is_dir():

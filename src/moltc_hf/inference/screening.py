@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from .._progress import progress_bar
 from ..atomic import write_file_atomically, write_text_atomically
-from ..featurization import Reject
+from ..featurization import Reject, is_missing
 from ..processing_moltc import MOLECULE_FIELDS
 from ..rejects import read_rejects, rejects_table, write_rejects
 from ..tasks.registry import TaskSpec, get_task
@@ -280,7 +280,7 @@ def predictions_table(
         columns[ROW_ID].append(row_id)
         for name, out_name in renamed.items():
             value = row.get(name)
-            columns[out_name].append(None if isinstance(value, float) and math.isnan(value) else value)
+            columns[out_name].append(None if is_missing(value) else value)
         for name, value in prediction.to_dict().items():
             columns[name].append(math.nan if name == "value" and value is None else value)
     return pa.table(columns, schema=schema)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from ..featurization import is_missing
 from .readers import SourcePairs, _numeric, _pairs, _reject, _with_rows, spread_rows
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
@@ -42,7 +43,7 @@ def sha256_of(path: Path) -> str:
 
 
 def _text(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    if is_missing(value):
         return ""
     return str(value)
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..featurization import is_missing
 from . import templates
 from .layout import CLASSES_FILE, task_file
 from .properties import describe_molecule
@@ -484,7 +485,7 @@ def candidates_from_rows(rows: Iterable[Mapping], task: TaskSpec | str) -> list[
     sentences: dict[int, str] = {}
     for row in rows:
         label = row["label"]
-        if label is None or (isinstance(label, float) and math.isnan(label)):
+        if is_missing(label):
             continue
         sentence = answer_sentence(row["target"])
         known = sentences.setdefault(int(label), sentence)
@@ -517,7 +518,7 @@ def candidates_for(
     if classes and all(
         int(row["label"]) < len(classes) and answer_sentence(row["target"]) == classes[int(row["label"])]
         for row in rows
-        if row["label"] is not None and not (isinstance(row["label"], float) and math.isnan(row["label"]))
+        if not is_missing(row["label"])
     ):
         return list(classes)
     return candidates_from_rows(rows, task)

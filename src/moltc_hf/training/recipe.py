@@ -7,6 +7,7 @@ and an open ``training:`` block of `SFTConfig` fields laid over the paper's opti
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from ..factory import HUB_CONFIGS_DIR
 from .graph_pretrain import GraphPretrainingArguments
 
 RECIPES_DIR = HUB_CONFIGS_DIR / "recipes"
-STAGES = ("graph-pretrain", "pretrain", "finetune", "pipeline")
+STAGES = ("graph-pretrain", "pretrain", "finetune", "chain")
+# `stage: pipeline` was the name of a chain until 0.1 ("pipeline" now means only the Hugging Face one): still read.
+OLD_STAGE_NAMES = {"pipeline": "chain"}
 
 # The paper's optimiser and schedule (LAVIS linear-warmup-cosine, AdamW 1e-4 -> 1e-5, wd 0.05) expressed with
 # transformers' own scheduler. A recipe's ``training:`` block overrides any of these or sets any other SFTConfig field.
@@ -49,7 +52,7 @@ class Recipe:
     Attributes:
         name: recipe name (the file stem by default).
         stage: ``graph-pretrain`` (self-supervised GIN pretraining on the MOSES corpus, `graph_pretrain`),
-            ``pretrain``, ``finetune`` or ``pipeline``.
+            ``pretrain``, ``finetune`` or ``chain`` (``pipeline``, its 0.1 name, is still read).
         model: where a run starts when `train` gets no ``model``: a `hub_configs/models` name (fresh build),
             a saved model folder or a hub id.
         dataset_config: the dataset folder's config (``pretrain``, ``freesolv``, ``drugbank``, ...).
@@ -74,14 +77,14 @@ class Recipe:
         graph_only_prompts: train on prompts without the SMILES text (`MolTCDataCollator.graph_only`): the
             graph tokens are then the molecules' only way in (stage-1 property pretraining, `tiny-property-pretrain`).
         graph_encoder: a pretrained GIN folder (`moltc pretrain-graph` output) that a model built fresh from
-            ``model`` (a config name) starts from; in a pipeline, a ``graph-pretrain`` stage sets it for the next.
+            ``model`` (a config name) starts from; in a chain, a ``graph-pretrain`` stage sets it for the next.
         freeze_graph_encoder: keep the GIN's weights fixed in this stage (a pretrained GIN used as a feature
             extractor, as the paper's stage 2 keeps it only through LoRA's ``modules_to_save``).
         graph_pretraining: for ``graph-pretrain``: `GraphPretrainingArguments` fields (``max_steps``,
             ``batch_size``, ``objectives``, ...); the corpus is MOSES from ``$MOLTC_RAW_DIR`` (or the molsets wheel
             there), the GIN's shape ``model``'s graph config.
         training: `SFTConfig` fields over `PAPER_TRAINING_DEFAULTS`.
-        stages: for ``pipeline``: stage recipes (file names relative to this file, or inline mappings).
+        stages: for ``chain``: stage recipes (file names relative to this file, or inline mappings).
     """
 
     name: str
@@ -114,9 +117,9 @@ class Recipe:
     def __post_init__(self):
         if self.stage not in STAGES:
             raise ValueError(f"Recipe {self.name!r}: stage must be one of {STAGES}, got {self.stage!r}")
-        if self.stage == "pipeline" and not self.stages:
-            raise ValueError(f"Recipe {self.name!r}: a pipeline needs a non-empty `stages` list")
-        if self.stage not in ("pipeline", "graph-pretrain") and not self.dataset_config:
+        if self.stage == "chain" and not self.stages:
+            raise ValueError(f"Recipe {self.name!r}: a chain needs a non-empty `stages` list")
+        if self.stage not in ("chain", "graph-pretrain") and not self.dataset_config:
             raise ValueError(f"Recipe {self.name!r}: stage {self.stage!r} needs `dataset_config`")
 
     @classmethod
@@ -141,6 +144,14 @@ class Recipe:
             )
         if "stage" not in data:
             raise ValueError(f"{label}: missing key {where}stage (one of {STAGES})")
+        if data["stage"] in OLD_STAGE_NAMES:
+            new = OLD_STAGE_NAMES[data["stage"]]
+            warnings.warn(
+                f"{label}: `stage: {data['stage']}` is now `stage: {new}`; the old name is read for now",
+                FutureWarning,
+                stacklevel=2,
+            )
+            data["stage"] = new
         validate_fields(data, label, where)
         data.setdefault("name", name or "recipe")
         data["stages"] = [

@@ -91,7 +91,7 @@ def train(
     output_dir = Path(output_dir)
     if recipe.stage == "graph-pretrain":
         return _pretrain_graph_stage(recipe, output_dir, max_steps, resume)
-    if recipe.stage == "pipeline":
+    if recipe.stage == "chain":
         return _train_pipeline(
             recipe, dataset_dir, output_dir, config_name, model, max_steps, resume, callbacks
         )
