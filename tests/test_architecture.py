@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "moltc_hf"
 CHECKPOINT_FILES = {
     "moltc_hf.configuration_moltc",
@@ -147,6 +149,7 @@ HEAVY = (
 )
 
 
+@pytest.mark.slow
 def test_import_moltc_hf_stays_light():
     """The dataset builder, reports, reference models and the demo load only when used."""
     code = f"import sys, moltc_hf; print([m for m in {HEAVY!r} if m in sys.modules])"

@@ -34,6 +34,7 @@ def chchminer(raw_dir) -> pd.DataFrame:
     return frame.sample(4000, random_state=0).reset_index(drop=True)
 
 
+@pytest.mark.slow
 def test_descriptor_models_beat_the_mean_on_freesolv(freesolv):
     train, test = freesolv
     results = {r.name: r.metrics["rmse"] for r in run_baselines("regression", train, test, seed=0)}
@@ -43,6 +44,7 @@ def test_descriptor_models_beat_the_mean_on_freesolv(freesolv):
     assert results["random forest (RDKit descriptors)"] < 0.5 * mean_rmse
 
 
+@pytest.mark.slow
 def test_regressors_accept_datasets_and_dict_rows(freesolv):
     from datasets import Dataset
 

@@ -219,6 +219,7 @@ def test_unmatched_keys_are_reported(tmp_path, vocab_size):
     assert report.unmatched == ["extra_head.weight"]
 
 
+@pytest.mark.slow
 def test_round_trip_cli_convert_then_fresh_process_autoload(tmp_path, original_ckpt):
     """convert -> save -> AutoModel.from_pretrained in a process that never imported moltc_hf -> same logits."""
     out = tmp_path / "converted"

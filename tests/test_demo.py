@@ -127,6 +127,7 @@ def _browser():
 
 
 @pytest.mark.browser
+@pytest.mark.slow
 def test_demo_in_headless_chromium(app, tiny_model_dir, monkeypatch):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait

@@ -178,6 +178,7 @@ def test_pipeline_in_bf16_agrees_with_fp32(ddi_model_dir):
     _agreement(fp32(PAIRS, batch_size=16), bf16(PAIRS, batch_size=16))
 
 
+@pytest.mark.slow
 def test_pipeline_torch_dtype_in_a_fresh_process_without_moltc_hf(ddi_model_dir, tmp_path):
     from transformers import pipeline
 
@@ -341,6 +342,7 @@ def test_frozen_language_model_in_bf16_keeps_fp32_masters_and_saves_fp32(tiny, t
         assert {weights.get_slice(k).get_dtype() for k in weights.keys()} - {"I64"} == {"F32"}  # noqa: SIM118
 
 
+@pytest.mark.slow
 def test_compiled_graph_path_trains_like_the_eager_one(tmp_path):
     """`compile_graph_path` (the eager backend here: dynamo's tracing and graph breaks, without a C compiler):
     the same losses, the same parameter names."""
@@ -354,6 +356,7 @@ def test_compiled_graph_path_trains_like_the_eager_one(tmp_path):
 
 
 # -- the GPU check's CPU dry run, from a fresh copy of the tree --
+@pytest.mark.slow
 def test_gpu_check_dry_run_from_a_fresh_clone(tmp_path):
     """`benchmarks/gpu_check.sh --dry-run` in a copy of the tracked files (no install, no hub_configs link in
     src/): the same script as on the GPU, on the CPU at the tiny shape, writing the table's rows to $OUT."""

@@ -59,6 +59,7 @@ def test_corpus_is_found_in_the_raw_folder_and_in_the_wheel(raw_dir, molsets_whe
         find_moses_file("train", molsets_wheel.parent / "nowhere")
 
 
+@pytest.mark.slow
 def test_stream_and_sample_are_seeded(moses_files):
     corpus, _ = moses_files
     take = lambda seed: [next(s) for s in [shuffled_stream(corpus, seed=seed, limit=500)] for _ in range(600)]  # noqa: E731
@@ -126,6 +127,7 @@ def test_model_builds_on_the_pretrained_gin(moses_files, tmp_path):
     assert set(GraphPretrainingModel(encoder.config).state_dict()) - {f"encoder.{k}" for k in weights}
 
 
+@pytest.mark.slow
 def test_pretrain_graph_cli_and_moses_source(raw_dir, molsets_wheel, tmp_path):
     env = {"MOLTC_RAW_DIR": str(molsets_wheel.parent), "HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin"}
     moltc = [sys.executable, "-m", "moltc_cli"]

@@ -129,6 +129,7 @@ def test_sft_config_for_moltc_sets_what_molTC_needs_and_refuses_the_opposite(tmp
         sft_config_for_moltc(tmp_path, remove_unused_columns=True)
 
 
+@pytest.mark.slow
 def test_readme_sft_snippet_runs_as_written(dataset_dir, tmp_path):
     """The docs/training.md plain-`SFTTrainer` snippet, byte for byte, with ``data/mot`` = a built dataset."""
     text = TRAINING_DOC.read_text()

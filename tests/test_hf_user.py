@@ -50,6 +50,7 @@ print(json.dumps(answers))
 """
 
 
+@pytest.mark.slow
 def test_saved_pipeline_loads_by_hub_id_in_a_process_without_moltc_hf(pipe, tmp_path):
     """`pipe.save_pretrained` writes the code and ``custom_pipelines``; the hub copy is a pipeline by id alone."""
     folder = tmp_path / "shared"

@@ -202,6 +202,7 @@ def _tiny_logits() -> torch.Tensor:
         return model.eval()(**processor(text=[PROMPT], molecules=[("CCO", "O")])).logits
 
 
+@pytest.mark.slow
 def test_load_by_hub_id_from_offline_cache(tmp_path, model_dir):
     """`from_pretrained("org/name", trust_remote_code=True)` resolves a hub-layout cache with HF_HUB_OFFLINE=1."""
     cache = tmp_path / "hub"
@@ -273,6 +274,7 @@ class _HubImitation(http.server.BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_load_by_hub_id_over_http_from_a_loopback_hub(tmp_path, model_dir):
     """The online path: huggingface_hub downloads config, code, weights and processor from HF_ENDPOINT."""
     handler = type("Hub", (_HubImitation,), {"folder": model_dir, "repo_id": HUB_ID, "requests": []})

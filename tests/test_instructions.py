@@ -52,6 +52,7 @@ def built_all(raw_dir, tmp_path_factory):
     return out, report
 
 
+@pytest.mark.slow
 def test_every_config_builds_and_loads_back(built_all):
     out, report = built_all
     assert list(report.sources) == list(ALL_SOURCES)
@@ -214,6 +215,7 @@ def test_symmetric_order_is_independent_of_the_label(raw_dir, tmp_path, drug_id_
     assert (original.groupby(key)["split"].nunique() == 1).all()
 
 
+@pytest.mark.slow
 def test_cold_drug_and_scaffold_splits_do_not_leak(raw_dir, tmp_path):
     from moltc_hf.instructions.splits import murcko_scaffold
 
@@ -347,6 +349,7 @@ def test_embedded_default_and_cli(tmp_path, raw_dir, capsys):
     assert rows.loc[rows["split"] == "test", "source_row"].str.startswith("test.csv:").all()
 
 
+@pytest.mark.slow
 def test_rebuilt_folder_is_not_served_from_a_stale_datasets_cache(tmp_path):
     # `datasets` caches a local folder by its name and card YAML, not by the parquet files: two folders both
     # called "mot" (or one folder rebuilt in place) must still load their own rows.

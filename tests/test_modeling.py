@@ -67,6 +67,7 @@ def test_forward_backward_with_lora_trains_molecule_modules_only(tiny):
     assert frozen_before and not changed, f"frozen LLM weights changed: {changed[:5]}"
 
 
+@pytest.mark.slow
 def test_save_is_safetensors_only_and_reloads_in_fresh_process(tiny, tmp_path):
     model, processor = tiny
     model.eval()

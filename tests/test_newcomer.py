@@ -244,6 +244,7 @@ class _StopAt:
         return Stop()
 
 
+@pytest.mark.slow
 def test_resume_with_a_lower_cap_keeps_the_schedule_and_refuses_a_higher_one(tmp_path):
     import dataclasses
 
@@ -312,6 +313,7 @@ def test_parity_axes_name_the_quantity_and_unit(tmp_path, monkeypatch):
 
 
 # -- 7. a training run always leaves a rejects file, a pipeline one at its top --
+@pytest.mark.slow
 def test_training_writes_a_rejects_file_even_when_empty(tmp_path):
     import dataclasses
 

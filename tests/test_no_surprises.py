@@ -164,6 +164,7 @@ print(json.dumps({"task": pipe.task, "class": type(pipe).__name__, "moltc_hf": "
 """
 
 
+@pytest.mark.slow
 def test_every_saved_folder_is_a_pipeline_in_a_fresh_process(model_dir, trained_run, tmp_path):
     """A plain ``model.save_pretrained`` folder and `moltc train`'s ``final/`` (the quickstart saves through the
     same `save_final`) carry the pipeline code and ``custom_pipelines``; a script that never imports moltc_hf
@@ -291,6 +292,7 @@ def test_plain_trainer_with_default_arguments_is_told_remove_unused_columns(data
         trainer.train()
 
 
+@pytest.mark.slow
 def test_a_model_that_records_no_task_is_refused_unless_a_task_is_named(
     model_dir, pairs_csv, tmp_path, capsys
 ):
@@ -437,13 +439,47 @@ def test_chat_template_refuses_image_items_and_warns_about_long_smiles(tiny):
     assert "C" * 128 in prompt and "C" * 129 not in prompt
 
 
+def _readme_example(marker: str) -> str:
+    """The python block of README's "Use a model" section that contains ``marker``."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## Use a model", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```")[0] for b in section.split("```python\n")[1:]]
+    (example,) = [b for b in blocks if marker in b]
+    return example
+
+
+@pytest.mark.slow
+def test_readme_pipeline_example_runs_without_moltc_hf(tmp_path):
+    """The README's pipeline example, by folder, in a fresh process that never imports moltc_hf: the folder's own
+    task (recorded at training) is answered without naming it, one pair and a batch."""
+    from moltc_hf import build_model
+    from moltc_hf.pipeline import set_task_defaults
+
+    example = _readme_example("pipeline(")
+    assert "import moltc_hf" not in example and "trust_remote_code=True" in example
+    model, processor = build_model("tiny", seed=0)
+    set_task_defaults(model.config, tasks=["solvation"], task="solvation")
+    model.save_pretrained(tmp_path / "model")
+    processor.save_pretrained(tmp_path / "model")
+    done = _fresh_python(
+        example.replace("runs/quickstart/model", str(tmp_path / "model"))
+        + "\nimport sys\nassert 'moltc_hf' not in sys.modules\n"
+        "one = pipe({'smiles_a': 'O', 'smiles_b': 'CCO'})\n"
+        "batch = pipe([('O', 'c1ccccc1O'), ('CCCCCCCCO', 'CN')], batch_size=2)\n"
+        "assert one['task'] == 'solvation' and len(batch) == 2 and all(b['task'] == 'solvation' for b in batch)\n"
+        "print('ran')\n",
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == "ran"
+
+
+@pytest.mark.slow
 def test_readme_chat_template_example_runs_without_moltc_hf(tmp_path):
     """The README's chat-template example, as a user without moltc_hf runs it, on a saved folder."""
     from moltc_hf import build_model
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("### Asking without moltc_hf: the chat template")[1]
-    example = section.split("```python\n")[1].split("```")[0]
+    example = _readme_example("apply_chat_template")
     assert '"text": "what is the solvation Gibbs free energy of this pair of molecules?"' in example
     model, processor = build_model("tiny", seed=0)
     model.save_pretrained(tmp_path / "model")
@@ -460,6 +496,7 @@ def test_readme_chat_template_example_runs_without_moltc_hf(tmp_path):
 # -- 11. the seeded quickstart gives the same numbers twice, and says what they depend on -----------------
 
 
+@pytest.mark.slow
 def test_seeded_quickstart_is_reproducible_and_records_what_it_depends_on(tmp_path):
     from moltc_hf.quickstart import QuickstartOptions, run_quickstart
 

@@ -196,6 +196,7 @@ def _train(rows, tmp_path: Path, **recipe_keys) -> list[float]:
     return [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
 
 
+@pytest.mark.slow
 def test_padding_free_recipe_trains_like_the_padded_one(raw_dir, tmp_path):
     """Three LoRA steps through `build_trainer` (TRL's own loss): the same losses packed as padded, within
     float noise, and the same again with collation in two DataLoader worker processes."""

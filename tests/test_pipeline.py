@@ -95,6 +95,7 @@ print(json.dumps({"type": type(model).__name__, "out": pipe(("CCO", "c1ccccc1O")
 """
 
 
+@pytest.mark.slow
 def test_fresh_process_reload(model_dir, pipe):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
     done = subprocess.run(

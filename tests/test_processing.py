@@ -147,6 +147,7 @@ def test_bad_smiles_in_a_batch_names_row_and_field(tiny, freesolv_rows):
         MolTCDataCollator(processor)([{k: v for k, v in freesolv_rows[0].items() if k != "target"}])
 
 
+@pytest.mark.slow
 def test_processor_round_trip_in_fresh_process(tiny, tmp_path, freesolv_rows):
     _, processor = tiny
     processor.save_pretrained(tmp_path)

@@ -12,6 +12,7 @@ from moltc_hf.pipeline import task_defaults
 from moltc_hf.quickstart import QuickstartOptions, plan_steps
 
 
+@pytest.mark.slow
 def test_quickstart_smoke_end_to_end(tmp_path, capsys):
     from datasets import load_dataset
     from transformers import AutoModel, AutoProcessor

@@ -263,6 +263,7 @@ def _cli_with_file_size_limit(args: list[str], limit: int, timeout: int):
     )
 
 
+@pytest.mark.slow
 def test_a_full_disk_during_train_is_one_line_and_leaves_no_weightless_checkpoint(dataset_dir, tmp_path):
     run = tmp_path / "run"
     args = ["train", "--recipe", "tiny-finetune", "--dataset", str(dataset_dir), "--output-dir", str(run)]
@@ -275,6 +276,7 @@ def test_a_full_disk_during_train_is_one_line_and_leaves_no_weightless_checkpoin
     assert not (run / "checkpoint-2").exists() and not (run / "final").exists()
 
 
+@pytest.mark.slow
 def test_a_full_disk_in_predict_names_the_parts_folder_it_keeps(model_dir, tmp_path):
     source = tmp_path / "pairs.csv"
     pd.DataFrame(VALID_PAIRS * 4, columns=["smiles_a", "smiles_b"]).to_csv(source, index=False)

@@ -352,6 +352,7 @@ def test_the_final_model_is_swapped_in_whole(tmp_path):
     assert (final / "config.json").read_text() == "{}"  # the previous model, not half of the new one
 
 
+@pytest.mark.slow
 def test_predict_resume_after_kill_continues_without_duplicates(model_dir, tmp_path):
     from moltc_hf.inference.screening import rejects_path_for
 
@@ -416,6 +417,7 @@ def _small_disk():
     resource.setrlimit(resource.RLIMIT_FSIZE, (6000, 6000))
 
 
+@pytest.mark.slow
 def test_a_full_disk_in_predict_is_one_line_and_resume_finishes(model_dir, tmp_path):
     rows = [(a, b) for _ in range(4) for a, b in VALID_PAIRS]
     source = tmp_path / "pairs.csv"

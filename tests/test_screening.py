@@ -58,6 +58,7 @@ def test_untied_cache_keys_by_role(model_and_processor):
     torch.testing.assert_close(features, uncached_features(model, processor, pairs), rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_cached_and_uncached_screening_agree_on_real_pairs(model_and_processor, drugbank_pairs):
     model, processor = model_and_processor
     rows = drugbank_pairs.to_dict("records")

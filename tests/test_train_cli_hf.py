@@ -54,6 +54,7 @@ def _env() -> dict:
     return {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
 
 
+@pytest.mark.slow
 def test_train_in_a_log_file_takes_sft_options_and_pushes_final(dataset_dir, tmp_path):
     """``moltc train ... --learning_rate ... > train.log 2>&1``: the overrides reach the run, the log has short
     periodic loss lines (no carriage-return bar), and ``--push-to-hub`` uploads (here: lists) ``final/``."""
@@ -122,6 +123,7 @@ def _free_port() -> int:
 
 
 @pytest.mark.parametrize("launcher", ["torchrun", "accelerate"])
+@pytest.mark.slow
 def test_two_cpu_processes_are_data_parallel_with_one_final(launcher, dataset_dir, tmp_path):
     """Two gloo processes (``torchrun`` / ``accelerate launch``): each rank trains on its own half of the rows;
     rank 0 alone writes ``final/``."""

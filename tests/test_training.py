@@ -111,6 +111,7 @@ def test_recipes_load_and_cpu_settings(tmp_path):
         load_recipe("no-such-recipe")
 
 
+@pytest.mark.slow
 def test_loss_drops_on_real_freesolv(dataset_dir, tmp_path):
     # The tiny LLM is random, not Galactica: LoRA on a frozen random LLM cannot sharpen its near-uniform logits
     # (measured 6.40 -> 6.04 in 40 steps even at lr 2e-2), so this run trains the whole tiny model.
@@ -143,6 +144,7 @@ class CountSteps(TrainerCallback):
         self.steps.append(state.global_step)
 
 
+@pytest.mark.slow
 def test_resume_matches_uninterrupted_run(dataset_dir, tmp_path):
     # LoRA dropout is on, so equality also needs the restored RNG state, not only weights + optimizer + scheduler.
     recipe = tiny_recipe("tiny-lora", save_steps=5, save_total_limit=None)
@@ -177,6 +179,7 @@ def test_resume_matches_uninterrupted_run(dataset_dir, tmp_path):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6, msg=name)
 
 
+@pytest.mark.slow
 def test_pipeline_pretrain_tied_then_finetune_untied(dataset_dir, tmp_path):
     recipe = load_recipe("tiny-lora-pipeline")
     recipe = dataclasses.replace(

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from transformers import AutoModel
 
 from moltc_hf.cli import main
 from test_training import freesolv_rows, write_dataset_folder
 
 
+@pytest.mark.slow
 def test_cli_trains_from_a_saved_model_and_skips_bad_rows(raw_dir, tmp_path, tiny, capsys):
     model, processor = tiny
     model.save_pretrained(tmp_path / "start")

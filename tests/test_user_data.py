@@ -116,6 +116,7 @@ def test_interval_width_follows_the_spread_and_reproduces_the_paper_widths():
     assert interval_width([2.0, 2.0]) == 1.0
 
 
+@pytest.mark.slow
 def test_user_csv_build_train_evaluate_predict(solvation_csv, tmp_path, capsys):
     out, run = tmp_path / "mot", tmp_path / "run"
     args = ["--data-path", str(solvation_csv), "--smiles-columns", "solvent_smiles", "solute_smiles"]
@@ -186,6 +187,7 @@ def _build_user_file(path, out, name, smiles_columns, target_column, task, **opt
     )  # fmt: skip
 
 
+@pytest.mark.slow
 def test_binary_parquet_joins_an_existing_folder_and_predicts(ddi_parquet, solvation_csv, tmp_path):
     out = tmp_path / "mot"
     _build_user_file(
@@ -341,6 +343,7 @@ def test_collator_weights_each_task_by_its_own_candidates(tiny):
         _forget("polymorph")
 
 
+@pytest.mark.slow
 def test_joint_run_trains_and_reports_a_ddi_and_a_solvation_task(ddi_parquet, tmp_path, capsys):
     out = tmp_path / "mot"
     assert (
