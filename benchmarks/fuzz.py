@@ -1,6 +1,6 @@
 """Hostile-input fuzzing of `moltc predict` and the pipeline, plus kill -9 / resume and input-size memory checks.
 
-The long version of ``tests/test_robustness.py``: every generated bad SMILES must end as a prediction or a
+The long version of ``tests/integration/test_robustness.py``: every generated bad SMILES must end as a prediction or a
 reject (predict) or as an `InvalidMoleculeError` / an answer (pipeline), never a hang or a traceback.
 
     python benchmarks/fuzz.py                       # >= 1,000 bad SMILES through predict (CSV + parquet) and the pipeline

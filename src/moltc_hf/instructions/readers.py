@@ -149,7 +149,7 @@ def drugbank_type_sentences(raw_dir: Path) -> dict[int, str]:
     """0-based ``type`` -> interaction sentence (``#Drug1``/``#Drug2`` kept literal).
 
     The fold files' ``type`` runs 0..85 and matches the ``Interaction type`` column (1..86) as ``type + 1``.
-    Checked on real pairs (tests/test_instructions.py): type 3 -> "The metabolism of #Drug2 can be increased when
+    Checked on real pairs (tests/unit/data/test_instructions.py): type 3 -> "The metabolism of #Drug2 can be increased when
     combined with #Drug1." has the CYP inducers (rifampicin, carbamazepine, phenobarbital) as d1. MolTC's own
     lookup (``DDI type {type+1}``, a different permutation of the 86 rows) renders wrong sentences for these files.
     """

@@ -1,12 +1,12 @@
 """The front door holds: README short with the two commands on top, every doc link and cited docs/ path exists,
-and the layers of docs/architecture.md are the ones tests/test_architecture.py enforces."""
+and the layers of docs/architecture.md are the ones tests/integration/test_architecture.py enforces."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = [
     ROOT / "README.md",
     ROOT / "CONTRIBUTING.md",

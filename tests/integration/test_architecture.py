@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "moltc_hf"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "moltc_hf"
 CHECKPOINT_FILES = {
     "moltc_hf.configuration_moltc",
     "moltc_hf.modeling_moltc",

@@ -35,7 +35,7 @@ from moltc_hf.tasks.registry import (
 from moltc_hf.training import train
 from moltc_hf.training.mixture import mix_datasets, mixture_probabilities
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 RECIPES = REPO / "hub_configs" / "recipes"
 SOLVENTS = ["O", "CCO", "CCCCCCCC", "ClC(Cl)Cl", "c1ccccc1"]
 SOLUTES = ["CC(C)O", "c1ccccc1O", "CC(=O)C", "CCN", "OCCO", "CCCl", "CC(=O)OC", "c1ccncc1", "CCOCC"]

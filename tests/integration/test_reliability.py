@@ -102,7 +102,7 @@ def peft_config_run(tmp_path_factory):
     from transformers import OPTConfig, OPTForCausalLM
 
     from moltc_hf import build_model
-    from test_conversion import original_state_dict
+    from unit.models.test_conversion import original_state_dict  # tests/ is on sys.path (conftest.py)
 
     text_config = build_model("tiny")[0].config.text_config
     torch.manual_seed(7)

@@ -22,7 +22,7 @@ from moltc_hf.inference.scoring import tokenize_candidates
 from moltc_hf.tasks import templates
 from moltc_hf.training import sft_config_for_moltc
 
-TRAINING_DOC = Path(__file__).resolve().parents[1] / "docs" / "training.md"
+TRAINING_DOC = Path(__file__).resolve().parents[2] / "docs" / "training.md"
 PAIR = ("CCO", "c1ccccc1O")
 # A chain-of-thought target (short descriptions, so a tiny model memorises it in a few dozen steps): three
 # `</s>` separators before the answer, like pretrain, DrugBank-type and `--cot` targets.

@@ -47,7 +47,7 @@ def test_shuffled_ablation_moves_every_answer_column_with_the_label(raw_dir, tmp
     from pathlib import Path
 
     spec = importlib.util.spec_from_file_location(
-        "ablations", Path(__file__).resolve().parents[1] / "benchmarks" / "ablations.py"
+        "ablations", Path(__file__).resolve().parents[2] / "benchmarks" / "ablations.py"
     )
     ablations = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ablations)

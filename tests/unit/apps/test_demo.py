@@ -22,7 +22,7 @@ from moltc_hf import build_model
 from moltc_hf.cli.demo import load_app
 from moltc_hf.hub import build_package_wheel, push_folder
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 SCREENSHOT = REPO_ROOT / "artifacts" / "demo_screenshot.png"
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 

@@ -332,7 +332,7 @@ print(json.dumps({"answers": answers, "heavy": sorted(m for m in ("torch", "tran
 
 def test_cli_help_version_and_argument_errors_do_not_import_torch(tmp_path):
     """(Their speed is measured by ``benchmarks/cli_startup.py``; this checks the cause: no heavy import.)"""
-    src = Path(__file__).resolve().parents[1] / "src"
+    src = Path(__file__).resolve().parents[2] / "src"
     done = subprocess.run(
         [sys.executable, "-c", LIGHT_CLI, str(src)], capture_output=True, text=True, timeout=120, cwd=tmp_path
     )
@@ -441,7 +441,7 @@ def test_chat_template_refuses_image_items_and_warns_about_long_smiles(tiny):
 
 def _readme_example(marker: str) -> str:
     """The python block of README's "Use a model" section that contains ``marker``."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     section = readme.split("## Use a model", 1)[1].split("\n## ", 1)[0]
     blocks = [b.split("```")[0] for b in section.split("```python\n")[1:]]
     (example,) = [b for b in blocks if marker in b]

@@ -1,6 +1,6 @@
 """CUDA paths: bf16 forward/backward, generation with beams and cached molecule features on a GPU.
 
-Skipped where no GPU is present (CI); run on a lent GPU machine with `pytest tests/test_cuda.py`.
+Skipped where no GPU is present (CI); run on a lent GPU machine with `pytest tests/integration/test_cuda.py`.
 """
 
 from __future__ import annotations
