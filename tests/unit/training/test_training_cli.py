@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from test_training import freesolv_rows, write_dataset_folder
 from transformers import AutoModel
 
 from moltc_hf.cli import main
-from test_training import freesolv_rows, write_dataset_folder
 
 
 @pytest.mark.slow
