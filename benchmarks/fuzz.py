@@ -155,6 +155,13 @@ def tiny_model_dir(root: Path) -> Path:
     return folder
 
 
+def _timed_moltc(args: list[str], timeout: float) -> float:
+    """Seconds one uninterrupted run takes: the window in which the kills below land."""
+    start = time.perf_counter()
+    moltc(args, timeout)
+    return time.perf_counter() - start
+
+
 def moltc(args: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     env.pop("MOLTC_DEBUG", None)
@@ -304,9 +311,7 @@ def check_kills(model: Path, root: Path, kills: int, seed: int):
         "--no-progress",
     ]
     moltc([*build, "--out", str(root / "data-ref")], 900)
-    start = time.perf_counter()
-    moltc([*build, "--out", str(root / "data-timing")], 900)
-    duration = time.perf_counter() - start
+    duration = _timed_moltc([*build, "--out", str(root / "data-timing")], 900)
     for k in range(kills):
         out = root / f"data-{k}"
         _kill_at_random([*build, "--out", str(out)], rng, duration)
@@ -324,9 +329,7 @@ def check_kills(model: Path, root: Path, kills: int, seed: int):
     train[2] = str(train_file)
     moltc([*train, "--output-dir", str(root / "train-ref")], 1800)
     reference_result = json.loads((root / "train-ref" / "train_result.json").read_text())
-    start = time.perf_counter()
-    moltc([*train, "--output-dir", str(root / "train-timing")], 1800)
-    duration = time.perf_counter() - start
+    duration = _timed_moltc([*train, "--output-dir", str(root / "train-timing")], 1800)
     for k in range(kills):
         out = root / f"train-{k}"
         _kill_at_random([*train, "--output-dir", str(out)], rng, duration)

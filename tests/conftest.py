@@ -54,3 +54,82 @@ def save_tiny_model(folder: Path, task: str | None = "ddi_binary") -> Path:
     model.save_pretrained(folder)
     processor.save_pretrained(folder)
     return folder
+
+
+def fresh_python(code: str, *args: str, cwd: Path, timeout: int = 300, **env: str) -> dict | list:
+    """``python -c code *args`` in a new interpreter, offline and single-threaded (``env``: more variables),
+    the way a user's own script runs; asserts it succeeded and returns the JSON of its last output line."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    environment = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "OMP_NUM_THREADS": "1",
+        **env,
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=cwd,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def load_benchmark(name: str):
+    """A script of ``benchmarks/`` as a module (they are scripts, not a package): tests check what they reuse."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def solvation_rows(pairs) -> list[dict]:
+    """Training rows of (solvent, solute, ΔG) triples, written with the exact MolTC templates."""
+    from moltc_hf.tasks.templates import SOLVATION_QUESTION, pair_prompt, solvation_target
+
+    return [
+        {
+            "prompt": pair_prompt(a, b, SOLVATION_QUESTION),
+            "target": solvation_target(v),
+            "smiles_a": a,
+            "smiles_b": b,
+        }
+        for a, b, v in pairs
+    ]
+
+
+def tiny_lora_recipe(name: str, max_steps: int, training: dict | None = None, **recipe_keys):
+    """A short LoRA fine-tuning `Recipe` (untied projectors, no checkpoints, log every step) for training-path
+    tests; ``recipe_keys`` and ``training`` add to it or override it."""
+    from moltc_hf.training import Recipe
+
+    return Recipe.from_dict(
+        {
+            "name": name,
+            "stage": "finetune",
+            "dataset_config": "x",
+            "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0},
+            "untie_projectors": True,
+            **recipe_keys,
+            "training": {
+                **(training or {}),
+                "per_device_train_batch_size": 4,
+                "max_steps": max_steps,
+                "logging_steps": 1,
+                "save_strategy": "no",
+                "disable_tqdm": True,
+                "learning_rate": 1e-3,
+                "warmup_steps": 0,
+            },
+        }
+    )

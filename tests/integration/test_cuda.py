@@ -8,8 +8,8 @@ from __future__ import annotations
 import pytest
 import torch
 
+from conftest import solvation_rows
 from moltc_hf import MolTCDataCollator, build_model
-from moltc_hf.tasks.templates import SOLVATION_QUESTION, pair_prompt, solvation_target
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -17,15 +17,7 @@ PAIRS = [("O", "CCO", -5.0), ("CCCCCCCC", "c1ccccc1O", -6.6), ("ClC(Cl)Cl", "CC(
 
 
 def _rows():
-    return [
-        {
-            "prompt": pair_prompt(a, b, SOLVATION_QUESTION),
-            "target": solvation_target(v),
-            "smiles_a": a,
-            "smiles_b": b,
-        }
-        for a, b, v in PAIRS
-    ]
+    return solvation_rows(PAIRS)
 
 
 def test_bf16_forward_backward_on_cuda_moves_the_graph_batch():

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import ast
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 import moltc_hf.pipeline  # noqa: F401  (registers the task in this process)
+from conftest import fresh_python
 from moltc_hf import MolTCConfig, MolTCGraphConfig, MolTCProcessor
 from moltc_hf.hub import install_in_cache
 from moltc_hf.pipeline import TASK_NAME, set_task_defaults
@@ -59,23 +57,13 @@ def test_saved_pipeline_loads_by_hub_id_in_a_process_without_moltc_hf(pipe, tmp_
     assert config["custom_pipelines"][TASK_NAME]["impl"] == "pipeline.MoleculePairInteractionPipeline"
     cache = tmp_path / "hub"
     install_in_cache(folder, HUB_ID, cache_dir=cache)
-    env = {
-        **os.environ,
-        "HF_HUB_CACHE": str(cache),
-        "HF_HUB_OFFLINE": "1",
-        "HF_MODULES_CACHE": str(tmp_path / "modules"),
-        "OMP_NUM_THREADS": "1",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", FRESH_PIPELINE, HUB_ID],
-        capture_output=True,
-        text=True,
-        env=env,
+    remote = fresh_python(
+        FRESH_PIPELINE,
+        HUB_ID,
         cwd=tmp_path,
-        timeout=300,
+        HF_HUB_CACHE=str(cache),
+        HF_MODULES_CACHE=str(tmp_path / "modules"),
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    remote = json.loads(done.stdout.strip().splitlines()[-1])
     local = pipe([PAIRS[0], PAIRS[2]])
     assert [r["label"] for r in remote] == [r["label"] for r in local]
     assert [r["probability"] for r in remote] == pytest.approx([r["probability"] for r in local], rel=1e-4)

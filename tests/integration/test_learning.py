@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import load_benchmark
 from moltc_hf.cli import main
 from moltc_hf.instructions import build_dataset
 
@@ -43,14 +44,7 @@ def test_tiny_task_recipes_give_pair_dependent_ddi_scores(recipe, steps, raw_dir
 
 def test_shuffled_ablation_moves_every_answer_column_with_the_label(raw_dir, tmp_path):
     """The shuffled variant must train on permuted answers: the collator reads `completion` when a build has it."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "ablations", Path(__file__).resolve().parents[2] / "benchmarks" / "ablations.py"
-    )
-    ablations = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ablations)
+    ablations = load_benchmark("ablations")
     dataset = tmp_path / "mot"
     build_dataset("freesolv", dataset, limit=80, seed=0, raw_dir=raw_dir, progress=False)
     out = ablations.variant_dataset(dataset, "freesolv", "shuffled", 0, tmp_path / "shuffled")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import save_tiny_model
+from conftest import load_benchmark, save_tiny_model
 from moltc_hf.cli import main
 from moltc_hf.featurization import InvalidMoleculeError, _parse_with_messages, parse_molecule
 
@@ -355,15 +355,8 @@ def tiny_processor():
 
 
 def distinct_smiles(count: int, offset: int = 0) -> list[str]:
-    """``count`` different valid molecules: a carbon then the base-3 digits of i as a C/N/O chain."""
-    out = []
-    for i in range(offset, offset + count):
-        chain, n = "", i + 1
-        while n:
-            n, digit = divmod(n, 3)
-            chain += "CNO"[digit]
-        out.append("C" + chain + "C")
-    return out
+    """``count`` different valid molecules, the generator `benchmarks/predict_memory.py` measures with."""
+    return load_benchmark("predict_memory").distinct_smiles(count, offset)
 
 
 @pytest.fixture()

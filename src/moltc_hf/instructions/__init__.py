@@ -6,6 +6,7 @@ in `moltc_hf.tasks`; its names are still served from here (the 0.1 import paths,
 """
 
 from .._lazy import lazy_exports
+from ..tasks import REGISTRY_NAMES
 
 __getattr__, __all__ = lazy_exports(
     __name__,
@@ -15,16 +16,7 @@ __getattr__, __all__ = lazy_exports(
         "overlap": ("pair_key", "remove_overlapping_pairs"),
         "moltc_hf.tasks.properties": ("describe_molecule",),
         "splits": ("cold_drug_split", "random_split", "scaffold_split"),
-        "moltc_hf.tasks.registry": (
-            "TASKS",
-            "TaskSpec",
-            "get_task",
-            "register_dataset_tasks",
-            "register_definition",
-            "register_task",
-            "task_definition",
-            "user_task",
-        ),
+        "moltc_hf.tasks.registry": REGISTRY_NAMES,
         "moltc_hf.tasks.templates": (
             "DDI_QUESTION SOLVATION_QUESTION binary_ddi_target description_pair_target "
             "molecule_slot pair_prompt pretrain_prompt solvation_target wavelength_target"

@@ -72,26 +72,15 @@ def _numeric(
     """Parse ``column`` into ``label``; rows with a missing / non-numeric / disallowed value are rejected."""
     values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
     missing = values.isna() | ~np.isfinite(values)
-    _reject(
-        rejects,
-        source,
-        frame.loc[missing, "source_row"],
-        column,
-        frame.loc[missing, column],
-        "missing or non-numeric label",
-    )
-    bad = missing
+    checks = [(missing, "missing or non-numeric label")]
     if allowed is not None:
-        outside = ~missing & ~values.isin(list(allowed))
+        checks.append((~missing & ~values.isin(list(allowed)), f"label not one of {sorted(allowed)}"))
+    bad = missing
+    for rejected, reason in checks:
         _reject(
-            rejects,
-            source,
-            frame.loc[outside, "source_row"],
-            column,
-            frame.loc[outside, column],
-            f"label not one of {sorted(allowed)}",
+            rejects, source, frame.loc[rejected, "source_row"], column, frame.loc[rejected, column], reason
         )
-        bad = missing | outside
+        bad = bad | rejected
     frame = frame.loc[~bad].copy()
     frame["label"] = values[~bad].astype(float)
     return frame

@@ -9,19 +9,9 @@ training, inference, evaluation, apps) reads tasks from here, so a task's behavi
 
 from .._lazy import lazy_exports
 
+# The registry's public names (`moltc_hf.instructions` serves them too, from their 0.1 home).
+REGISTRY_NAMES = "TASKS TaskSpec get_task register_dataset_tasks register_definition register_task task_definition user_task"
+
 __getattr__, __all__ = lazy_exports(
-    __name__,
-    {
-        "registry": (
-            "TASKS",
-            "TaskSpec",
-            "get_task",
-            "register_dataset_tasks",
-            "register_definition",
-            "register_task",
-            "task_definition",
-            "user_task",
-        ),
-        "defaults": ("set_task_defaults", "task_defaults"),
-    },
+    __name__, {"registry": REGISTRY_NAMES, "defaults": ("set_task_defaults", "task_defaults")}
 )

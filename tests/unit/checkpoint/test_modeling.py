@@ -11,9 +11,10 @@ import pytest
 import torch
 from peft import get_peft_model
 
+from conftest import solvation_rows
 from moltc_hf import MolTCDataCollator, MolTCForConditionalGeneration, build_model, moltc_lora_config
 from moltc_hf.factory import build_config, load_model_spec
-from moltc_hf.tasks.templates import DDI_QUESTION, SOLVATION_QUESTION, pair_prompt, solvation_target
+from moltc_hf.tasks.templates import DDI_QUESTION, pair_prompt
 from moltc_hf.tokenization_moltc import build_tokenizer
 
 ASPIRIN = "CC(=O)Oc1ccccc1C(=O)O"
@@ -23,16 +24,7 @@ CAFFEINE = "Cn1cnc2c1c(=O)n(C)c(=O)n2C"
 
 
 def _rows() -> list[dict]:
-    pairs = [(ASPIRIN, WARFARIN, -6.2), (IBUPROFEN, CAFFEINE, -3.1)]
-    return [
-        {
-            "prompt": pair_prompt(a, b, SOLVATION_QUESTION),
-            "target": solvation_target(v),
-            "smiles_a": a,
-            "smiles_b": b,
-        }
-        for a, b, v in pairs
-    ]
+    return solvation_rows([(ASPIRIN, WARFARIN, -6.2), (IBUPROFEN, CAFFEINE, -3.1)])
 
 
 def test_forward_backward_with_lora_trains_molecule_modules_only(tiny):

@@ -6,9 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import fresh_python
 from moltc_hf import MolTCDataCollator
 from moltc_hf.cli import main
 from moltc_hf.instructions import build_dataset, build_pair_file
@@ -238,16 +236,7 @@ def test_binary_parquet_joins_an_existing_folder_and_predicts(ddi_parquet, solva
     assert set(table["label_name"]) <= {"no interaction", "interaction"} and len(table) == 31
     assert table["class_probabilities"].map(len).eq(2).all()
     # a fresh process: the pipeline answers the user task from the definition in the model's config alone
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    done = subprocess.run(
-        [sys.executable, "-c", FRESH, str(result.final_dir)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    answer = json.loads(done.stdout.strip().splitlines()[-1])
+    answer = fresh_python(FRESH, str(result.final_dir), cwd=tmp_path, timeout=120)
     assert answer["task"] == "myddi" and answer["label"] in ("no interaction", "interaction")
 
 

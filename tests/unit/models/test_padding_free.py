@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import tiny_lora_recipe
 from moltc_hf import MolTCDataCollator, build_model
 from moltc_hf.collator import IGNORE_INDEX
 from moltc_hf.tasks.registry import get_task
@@ -170,26 +171,7 @@ def _train(rows, tmp_path: Path, **recipe_keys) -> list[float]:
     training = recipe_keys.pop("training", {})
     model, processor = build_model("tiny", seed=0)
     dataset, _ = drop_invalid_rows(datasets.Dataset.from_list(rows), processor, "train")
-    recipe = Recipe.from_dict(
-        {
-            "name": "pf",
-            "stage": "finetune",
-            "dataset_config": "x",
-            "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0},
-            "untie_projectors": True,
-            **recipe_keys,
-            "training": {
-                **training,
-                "per_device_train_batch_size": 4,
-                "max_steps": 3,
-                "logging_steps": 1,
-                "save_strategy": "no",
-                "disable_tqdm": True,
-                "learning_rate": 1e-3,
-                "warmup_steps": 0,
-            },
-        }
-    )
+    recipe = tiny_lora_recipe("pf", 3, training, **recipe_keys)
     prepare_stage_model(model, recipe)
     trainer = build_trainer(recipe, model, processor, dataset, tmp_path)
     trainer.train()

@@ -17,6 +17,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import fresh_python, tiny_lora_recipe
 from moltc_hf import MolTCDataCollator
 from moltc_hf.cli import main
 from moltc_hf.inference.predict import inference_dtype
@@ -195,22 +196,9 @@ def test_pipeline_torch_dtype_in_a_fresh_process_without_moltc_hf(ddi_model_dir,
         "print(json.dumps({'dtype': str(pipe.model.dtype), 'out': pipe(pairs, batch_size=16)}))\n"
     )
     pairs = PAIRS[:20]
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_MODULES_CACHE": str(tmp_path / "modules"),
-        "OMP_NUM_THREADS": "1",
-    }
-    done = subprocess.run(
-        [sys.executable, "-c", script, str(folder), json.dumps(pairs)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tmp_path,
-        timeout=300,
+    result = fresh_python(
+        script, str(folder), json.dumps(pairs), cwd=tmp_path, HF_MODULES_CACHE=str(tmp_path / "modules")
     )
-    assert done.returncode == 0, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["dtype"] == "torch.bfloat16"
     _agreement(fp32([tuple(p) for p in pairs]), result["out"])
 
@@ -234,28 +222,10 @@ def test_predict_dtype_option(ddi_model_dir, tmp_path):
 def _lever_trainer(tmp_path, tiny, **recipe_keys):
     import datasets
 
-    from moltc_hf.training import Recipe, build_trainer, prepare_stage_model
+    from moltc_hf.training import build_trainer, prepare_stage_model
 
     model, processor = tiny
-    recipe = Recipe.from_dict(
-        {
-            "name": "levers",
-            "stage": "finetune",
-            "dataset_config": "x",
-            "lora": {"r": 4, "lora_alpha": 8, "lora_dropout": 0.0},
-            "untie_projectors": True,
-            **recipe_keys,
-            "training": {
-                "per_device_train_batch_size": 4,
-                "max_steps": 2,
-                "logging_steps": 1,
-                "save_strategy": "no",
-                "disable_tqdm": True,
-                "learning_rate": 1e-3,
-                "warmup_steps": 0,
-            },
-        }
-    )
+    recipe = tiny_lora_recipe("levers", 2, **recipe_keys)
     prepare_stage_model(model, recipe)
     return build_trainer(recipe, model, processor, datasets.Dataset.from_list(_rows(8)), tmp_path)
 
