@@ -8,15 +8,16 @@ The app runs in this process on 127.0.0.1 with a tiny untrained model saved to a
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import tempfile
 import zipfile
 from pathlib import Path
 
-import gradio
 import pytest
 from huggingface_hub import metadata_load
+from packaging.version import Version
 
 from moltc_hf import build_model
 from moltc_hf.cli.demo import load_app
@@ -84,7 +85,11 @@ def test_space_card_and_push_dry_run():
     space = REPO_ROOT / "spaces_demo"
     metadata = metadata_load(space / "README.md")
     assert metadata["sdk"] == "gradio" and metadata["app_file"] == "app.py"
-    assert metadata["sdk_version"] == gradio.__version__
+    # The Space runs the gradio its card names (its requirements pin), one the package supports.
+    pinned = re.search(r"^gradio==(\S+)$", (space / "requirements.txt").read_text(), re.MULTILINE).group(1)
+    assert metadata["sdk_version"] == pinned
+    floor = re.search(r'"gradio>=([\d.]+)"', (REPO_ROOT / "pyproject.toml").read_text()).group(1)
+    assert Version(pinned) >= Version(floor)
     assert metadata["license"] and metadata["models"] and metadata["datasets"]
     result = push_folder(space, "someone/moltc-demo", repo_type="space", dry_run=True)
     assert {"app.py", "README.md", "requirements.txt"} <= set(result.files)
