@@ -114,6 +114,17 @@ def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args
         summary = summarise(reports, keys)
         metrics = {k: m for k, (m, _) in summary.items()} | {f"{k}_std": sd for k, (_, sd) in summary.items()}
         metrics["num_unparseable"] = max(r["metrics"].get("num_unparseable", 0) for r in reports)
+        # each seed's own numbers, so a mean ± std dominated by one run says which run
+        metrics["per_seed"] = {k: [r["metrics"].get(k) for r in reports] for k in keys} | {
+            "seeds": list(seeds)
+        }
+        if task != "ddi_binary":  # the largest miss of each seed (a garbled number shows here)
+            metrics["per_seed"]["max_abs_error"] = [
+                float(np.nanmax(np.abs(r["predictions"]["value"] - r["predictions"]["y_true"])))
+                if len(r["predictions"])
+                else None
+                for r in reports
+            ]
         order = [
             r["order_consistency"]["same_answer"]
             for r in reports
@@ -224,6 +235,9 @@ def format_table(rows: list[Row], seed: int) -> str:
         )
         if row.metrics.get("num_unparseable"):
             text += f" unparsed={row.metrics['num_unparseable']}"
+        per_seed = (row.metrics.get("per_seed") or {}).get(keys[0]) or []
+        if len(per_seed) > 1:
+            text += f" ({keys[0]} per seed " + " / ".join(f"{v:.3f}" for v in per_seed) + ")"
         lines.append(
             f"{row.task:<10} {row.split:<18} {row.model:<42} {text:<26} "
             f"{f'{row.n_train}/{row.n_test}':>13} {row.seconds:>9.1f}"

@@ -15,11 +15,12 @@ from __future__ import annotations
 import copy
 import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
 
-import numpy as np
 import torch
 from transformers import BatchFeature, ProcessorMixin
+from transformers.processing_utils import ProcessingKwargs, Unpack
 
 from .configuration_moltc import END_SMILES, MOL_TOKEN, START_SMILES
 from .featurization import MoleculeFeaturizer, torch_geometric_quietly
@@ -61,19 +62,31 @@ DEFAULT_CHAT_TEMPLATE = (
     "{%- endfor -%}"
 )
 
-# `__call__`'s text options (ProcessorMixin / tokenizer names); anything else is refused, not ignored.
+
+# The text options MolTC honours, with their defaults (left padding: `__call__` is the inference entry point; the
+# collator pads right for training). The tokenizer's others (``stride``, ...) would do nothing, so they are refused.
+_TEXT_DEFAULTS = {
+    "padding": "longest",
+    "truncation": False,
+    "max_length": None,
+    "pad_to_multiple_of": None,
+    "padding_side": "left",
+    "return_tensors": "pt",
+    "return_attention_mask": True,
+}
+TEXT_OPTIONS = tuple(_TEXT_DEFAULTS)
+
+
+class MolTCProcessorKwargs(ProcessingKwargs, total=False):
+    """`MolTCProcessor.__call__`'s keywords, merged by `ProcessorMixin._merge_kwargs` as any transformers processor's
+    are (flat, or in ``text_kwargs``/``common_kwargs``)."""
+
+    _defaults = {"text_kwargs": _TEXT_DEFAULTS}  # type: ignore[misc]  # (how transformers gives one defaults)
+
+
 PADDING_CHOICES = (True, False, "longest", "max_length", "do_not_pad")
 TRUNCATION_CHOICES = (True, False, "longest_first", "only_first", "do_not_truncate")
 RETURN_TENSORS_CHOICES = ("pt", "np", None)
-TEXT_OPTIONS = (
-    "padding",
-    "truncation",
-    "max_length",
-    "pad_to_multiple_of",
-    "padding_side",
-    "return_tensors",
-    "return_attention_mask",
-)
 _SEGMENT_MEMO_SIZE = 50_000
 _SMILES_SPAN = re.compile(re.escape(START_SMILES) + r"(.*?)" + re.escape(END_SMILES), re.DOTALL)
 
@@ -260,7 +273,7 @@ class MolTCProcessor(ProcessorMixin):
         self,
         text: str | list[str] | None = None,
         molecules: Sequence[Sequence[str]] | None = None,
-        **kwargs,
+        **kwargs: Unpack[MolTCProcessorKwargs],
     ) -> BatchFeature:
         """``processor(text=prompts, molecules=[(smi_a, smi_b), ...])`` -> model inputs.
 
@@ -277,9 +290,9 @@ class MolTCProcessor(ProcessorMixin):
             raise ValueError("MolTCProcessor needs `text` (one prompt per pair).")
         texts = [text] if isinstance(text, str) else list(text)
         if molecules is not None and len(molecules) and isinstance(molecules[0], str):
-            molecules = [molecules]  # a single pair given as (smi_a, smi_b)
+            molecules = [cast("Sequence[str]", molecules)]  # a single pair given as (smi_a, smi_b)
         input_ids = [self.encode_prompt(t) for t in texts]
-        if options["truncation"]:
+        if options.pop("truncation"):
             input_ids = [self._truncate(ids, options["max_length"], row) for row, ids in enumerate(input_ids)]
         data: dict = {}
         if molecules is not None:
@@ -291,42 +304,37 @@ class MolTCProcessor(ProcessorMixin):
                     raise ValueError(
                         f"Row {row}: the prompt has {slots} `{self.mol_token}` slots but {len(group)} molecules were given."
                     )
-            data["graphs"], data["mol_roles"] = self.featurize_molecules(molecules)
-        data.update(self._padded(input_ids, options))
-        return_tensors = options["return_tensors"]
-        if return_tensors != "pt":
-            data = {k: v if k == "graphs" else _convert(v, return_tensors) for k, v in data.items()}
-        return BatchFeature(data=data, skip_tensor_conversion=["graphs"])
+            graphs, roles = self.featurize_molecules(molecules)
+            data.update(graphs=graphs, mol_roles=roles.tolist())  # (converted as return_tensors says)
+        return_tensors = options.pop("return_tensors")
+        _check_lengths(input_ids, options, return_tensors)
+        data.update(self._padded(input_ids, options, return_tensors))
+        return BatchFeature(data=data, tensor_type=return_tensors, skip_tensor_conversion=["graphs"])
 
-    def _text_options(self, kwargs: dict) -> dict:
-        """The text options of one call, merged (``text_kwargs``/``common_kwargs`` too) and checked."""
-        kwargs = dict(kwargs)
-        for nested in ("text_kwargs", "common_kwargs"):
-            for key, value in (kwargs.pop(nested, None) or {}).items():
-                if key in kwargs:
-                    raise TypeError(f"MolTCProcessor got {key!r} twice: in {nested} and as a keyword")
-                kwargs[key] = value
-        unknown = sorted(set(kwargs) - set(TEXT_OPTIONS))
+    def _text_options(self, kwargs: Mapping[str, Any]) -> dict:
+        """The text options of one call, merged as transformers merges a processor's (`_merge_kwargs`: flat keywords,
+        ``text_kwargs``, ``common_kwargs``, then `MolTCProcessorKwargs`' defaults) and checked.
+
+        Keywords MolTC does not honour are refused rather than ignored with a log line, as `_merge_kwargs` would. The
+        tokenizer's init kwargs are not merged: a tokenizer saved with ``padding_side="right"`` must not turn the
+        inference entry point's left padding around.
+        """
+        nested = {key: name for name in ("text_kwargs", "common_kwargs") for key in kwargs.get(name) or {}}
+        unknown = sorted((set(kwargs) | set(nested)) - {*TEXT_OPTIONS, "text_kwargs", "common_kwargs"})
         if unknown:
             raise TypeError(
                 f"MolTCProcessor got unknown keyword argument(s) {unknown}; it accepts `text`, `molecules` and "
                 f"{list(TEXT_OPTIONS)}."
             )
-        options = {
-            "padding": "longest",
-            "truncation": False,
-            "max_length": None,
-            "pad_to_multiple_of": None,
-            "padding_side": "left",
-            "return_tensors": "pt",
-            "return_attention_mask": True,
-            **kwargs,
-        }
-        return _checked_options(options)
+        twice = sorted(set(nested) & set(kwargs))
+        if twice:
+            raise TypeError(f"MolTCProcessor got {twice[0]!r} twice: in {nested[twice[0]]} and as a keyword")
+        merged = self._merge_kwargs(MolTCProcessorKwargs, **kwargs)  # type: ignore[arg-type]  # (wants the class)
+        return _checked_options(merged["text_kwargs"])
 
     def _truncate(self, ids: list[int], max_length: int, row: int) -> list[int]:
         """Cut the end of a prompt to ``max_length`` tokens; refuse when that would cut a molecule's placeholders
-        (the model needs every ``<mol>`` run whole, one per molecule)."""
+        (the model needs every ``<mol>`` run whole, one per molecule), which the tokenizer's truncation cannot know."""
         if len(ids) <= max_length:
             return ids
         mol_id = self.mol_token_id
@@ -338,41 +346,21 @@ class MolTCProcessor(ProcessorMixin):
             )
         return ids[:max_length]
 
-    def _padded(self, input_ids: list[list[int]], options: dict) -> dict:
-        """``input_ids`` (and ``attention_mask``) padded as ``options`` say."""
-        padding, side = options["padding"], options["padding_side"]
-        longest = max((len(ids) for ids in input_ids), default=0)
-        if padding in (False, "do_not_pad"):
-            if len({len(ids) for ids in input_ids}) > 1 and options["return_tensors"] is not None:
-                raise ValueError(
-                    "padding=False with rows of different lengths cannot make tensors; pass padding='longest' "
-                    "or return_tensors=None"
-                )
-            length = None
-        elif padding == "max_length":
-            too_long = [row for row, ids in enumerate(input_ids) if len(ids) > options["max_length"]]
-            if too_long:
-                raise ValueError(
-                    f"Rows {too_long} are longer than max_length={options['max_length']}; pass truncation=True "
-                    "or a larger max_length"
-                )
-            length = options["max_length"]
-        else:
-            length = longest
-        if length is not None and options["pad_to_multiple_of"]:
-            multiple = options["pad_to_multiple_of"]
-            length = -(-length // multiple) * multiple
-        if length is None:
-            padded = {"input_ids": [list(ids) for ids in input_ids]}
-            if options["return_attention_mask"]:
-                padded["attention_mask"] = [[1] * len(ids) for ids in input_ids]
-            return padded
-        padded = {"input_ids": self.pad(input_ids, side, length=length)}
-        if options["return_attention_mask"]:
-            padded["attention_mask"] = self.attention_mask_for(input_ids, side, length=length)
-        return padded
+    def _padded(self, input_ids: list[list[int]], options: dict, return_tensors: str | None) -> dict:
+        """``input_ids`` and ``attention_mask`` padded by `tokenizer.pad`, as NumPy when tensors are wanted
+        (BatchFeature turns them into torch without a copy, 3x faster than from lists)."""
+        if input_ids:
+            return self.tokenizer.pad(
+                {"input_ids": input_ids}, **options, return_tensors=return_tensors and "np"
+            )
+        # No row to take a width from (`tokenizer.pad` would give shapeless float arrays): (0, width) ids.
+        width = options["max_length"] if options["padding"] == "max_length" else 0
+        multiple = options["pad_to_multiple_of"] or 1
+        empty = self.pad([], length=-(-width // multiple) * multiple)
+        rows = empty.tolist() if return_tensors is None else empty
+        return {"input_ids": rows, **({"attention_mask": rows} if options["return_attention_mask"] else {})}
 
-    def apply_chat_template(self, conversation, chat_template: str | None = None, **kwargs):
+    def apply_chat_template(self, conversation, chat_template: str | None = None, **kwargs):  # type: ignore[override]
         """Render (and with ``tokenize=True`` process) pair conversations (see `DEFAULT_CHAT_TEMPLATE`).
 
         With ``tokenize=True`` the molecules of each conversation (its ``{"type": "molecule", "smiles": ...}``
@@ -437,11 +425,20 @@ def _checked_options(options: dict) -> dict:
     return options
 
 
-def _convert(value, return_tensors: str | None):
-    """A tensor (or list) as NumPy (``"np"``) or as plain lists (``None``)."""
-    if return_tensors == "np":
-        return value.numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
-    return value.tolist() if isinstance(value, torch.Tensor) else value
+def _check_lengths(input_ids: list[list[int]], options: dict, return_tensors: str | None) -> None:
+    """Refuse, with the fix, the rows `tokenizer.pad` would leave ragged (it neither truncates nor complains)."""
+    if options["padding"] == "max_length":
+        too_long = [row for row, ids in enumerate(input_ids) if len(ids) > options["max_length"]]
+        if too_long:
+            raise ValueError(
+                f"Rows {too_long} are longer than max_length={options['max_length']}; pass truncation=True "
+                "or a larger max_length"
+            )
+    elif options["padding"] in (False, "do_not_pad") and return_tensors and len(set(map(len, input_ids))) > 1:
+        raise ValueError(
+            "padding=False with rows of different lengths cannot make tensors; pass padding='longest' "
+            "or return_tensors=None"
+        )
 
 
 CHAT_ITEM_TYPES = ("molecule", "text")
@@ -490,4 +487,11 @@ def _conversation_molecules(conversation) -> tuple[str, ...]:
     )
 
 
-__all__ = ["ANSWER_END", "CHAT_ITEM_TYPES", "DEFAULT_CHAT_TEMPLATE", "MolTCProcessor", "check_conversation"]
+__all__ = [
+    "ANSWER_END",
+    "CHAT_ITEM_TYPES",
+    "DEFAULT_CHAT_TEMPLATE",
+    "MolTCProcessor",
+    "MolTCProcessorKwargs",
+    "check_conversation",
+]

@@ -211,3 +211,18 @@ def test_graph_only_collation_drops_the_smiles_text_and_keeps_the_molecule_token
         "CCO" not in without_smiles_text(row["prompt"])
         and without_smiles_text(row["prompt"]).count("<mol>") == 2
     )
+
+
+def test_processor_options_follow_transformers_and_keep_moltc_defaults(tiny):
+    """The processor merges its keywords as transformers processors do (`MolTCProcessorKwargs`), pads with
+    `tokenizer.pad`, and keeps its own defaults whatever the tokenizer was saved with."""
+    _, processor = tiny
+    prompt = pair_prompt("CCO", "O", DDI_QUESTION)
+    unpadded = processor(text=[prompt, prompt], molecules=[("CCO", "O")] * 2, padding=False)
+    assert isinstance(unpadded["input_ids"], torch.Tensor) and unpadded["input_ids"].dtype == torch.long
+    assert processor(text=[])["input_ids"].shape == (0, 0)
+    # a tokenizer saved for training pads right: the processor (the inference entry point) still pads left
+    processor.tokenizer.padding_side = processor.tokenizer.init_kwargs["padding_side"] = "right"
+    batch = processor(text=[prompt, prompt + " Briefly."], common_kwargs={"return_tensors": "np"})
+    assert batch["attention_mask"][:, -1].all() and not batch["attention_mask"][:, 0].all()
+    assert batch["input_ids"].dtype == "int64"
