@@ -281,7 +281,9 @@ def _order_consistency(model, processor, frame, spec, predictions, progress, kwa
         swapped["answer_prefix"] = [r[1] for r in rebuilt if r is not None]
     results, _ = _run(model, processor, swapped, spec, progress, f"evaluating {spec.name} (B, A)", **kwargs)
     swapped_predictions = _predictions_table(results).set_index("row_id")
-    joined = predictions.set_index("row_id").join(swapped_predictions, rsuffix="_swapped", how="inner")
+    joined = predictions.set_index("row_id").merge(  # (DataFrame.join's rsuffix is deprecated in pandas 3.1)
+        swapped_predictions, left_index=True, right_index=True, how="inner", suffixes=("", "_swapped")
+    )
     if spec.kind == REGRESSION:
         both = joined[["value", "value_swapped"]].dropna()
         return {
