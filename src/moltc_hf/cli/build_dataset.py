@@ -61,10 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     user.add_argument("--target-column", default=None, help="the value or label column")
     user.add_argument(
+        "--kind",
         "--task",
+        dest="task",
         default=None,
-        help="regression | binary | multiclass (a new task named --name), or a built-in task to reuse "
-        "(solvation, ddi_binary, ...: rows rendered exactly as its built-in sources)",
+        help="regression | binary | multiclass (the kind of a new task named --name), or a built-in task to "
+        "reuse (solvation, ddi_binary, ...: rows rendered exactly as its built-in sources); --task is its 0.1 name",
     )
     user.add_argument("--name", default=None, help="config (and new task) name, e.g. mysolv")
     user.add_argument("--unit", default="", help="unit of a regression target, e.g. kcal/mol")

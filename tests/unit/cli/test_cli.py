@@ -28,3 +28,17 @@ def test_unknown_command_and_bad_input_are_clear_errors(tmp_path, capsys, monkey
         main(["train", "--recipe", "nosuch", "--dataset", str(tmp_path), "--output-dir", str(tmp_path)]) == 2
     )
     assert "No recipe 'nosuch'" in capsys.readouterr().err
+
+
+def test_build_dataset_kind_is_the_new_name_of_task():
+    """`--kind regression` (docs/architecture.md: a task's *kind*) and the 0.1 spelling `--task regression` parse
+    to the same option."""
+    import argparse
+
+    from moltc_hf.cli import build_dataset
+
+    parser = argparse.ArgumentParser()
+    build_dataset.add_arguments(parser)
+    base = ["--data-path", "f.csv", "--out", "o"]
+    assert parser.parse_args([*base, "--kind", "regression"]).task == "regression"
+    assert parser.parse_args([*base, "--task", "binary"]).task == "binary"
