@@ -87,6 +87,15 @@ def rows_of(folder: Path, config: str, max_test: int | None, seed: int):
     return train_rows, test_rows
 
 
+def worst_answer(predictions) -> tuple[float | None, str | None]:
+    """The largest absolute error of one run's regression predictions, and the answer text that made it."""
+    errors = np.abs(predictions["value"].to_numpy(float) - predictions["y_true"].to_numpy(float))
+    if not len(errors) or np.isnan(errors).all():
+        return None, None
+    worst = int(np.nanargmax(errors))
+    return float(errors[worst]), str(predictions["answer"].iloc[worst])
+
+
 def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args, workdir: Path) -> list:
     """MolTC tiny (`tiny-finetune` recipe) at a fixed step count, per ablation variant, mean ± std over the seeds.
 
@@ -118,13 +127,10 @@ def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args
         metrics["per_seed"] = {k: [r["metrics"].get(k) for r in reports] for k in keys} | {
             "seeds": list(seeds)
         }
-        if task != "ddi_binary":  # the largest miss of each seed (a garbled number shows here)
-            metrics["per_seed"]["max_abs_error"] = [
-                float(np.nanmax(np.abs(r["predictions"]["value"] - r["predictions"]["y_true"])))
-                if len(r["predictions"])
-                else None
-                for r in reports
-            ]
+        if task != "ddi_binary":  # the largest miss of each seed and its answer (a garbled number shows here)
+            misses = [worst_answer(r["predictions"]) for r in reports]
+            metrics["per_seed"]["max_abs_error"] = [m[0] for m in misses]
+            metrics["per_seed"]["worst_answer"] = [m[1] for m in misses]
         order = [
             r["order_consistency"]["same_answer"]
             for r in reports
