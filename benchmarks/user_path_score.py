@@ -51,7 +51,9 @@ def main() -> None:
     started = time.perf_counter()
     scores["per-drug prior"] = DrugPrior().fit(train).predict_proba(rows)
     lr_train = train.sample(n=min(args.lr_train_rows, len(train)), random_state=0)
-    scores[f"Morgan LR ({len(lr_train):,} train rows)"] = MorganPairLogistic().fit(lr_train).predict_proba(rows)
+    scores[f"Morgan LR ({len(lr_train):,} train rows)"] = (
+        MorganPairLogistic().fit(lr_train).predict_proba(rows)
+    )
     seen = set(train["smiles_a"]) | set(train["smiles_b"])
     unseen = ~rows["smiles_a"].isin(seen).to_numpy() & ~rows["smiles_b"].isin(seen).to_numpy()
     one_unseen = (~rows["smiles_a"].isin(seen).to_numpy()) ^ (~rows["smiles_b"].isin(seen).to_numpy())
