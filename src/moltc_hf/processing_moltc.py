@@ -28,6 +28,18 @@ from .featurization import MoleculeFeaturizer, torch_geometric_quietly
 with torch_geometric_quietly():
     from torch_geometric.data import Batch
 
+_SMILES_TEXT = re.compile(re.escape(START_SMILES) + ".*?" + re.escape(END_SMILES), re.DOTALL)
+
+
+def without_smiles_text(prompt: str) -> str:
+    """``prompt`` with every molecule's SMILES text removed (markers and ``<mol>`` kept): a graph-only prompt.
+
+    What a graph-only model reads, at training (``graph_only_prompts``) and in the text-masked ablation: the
+    molecule reaches the LLM through its graph tokens alone, so whatever the answer needs must come from them.
+    """
+    return _SMILES_TEXT.sub(f"{START_SMILES}{END_SMILES}", prompt)
+
+
 ANSWER_END = "\n"  # appended to every target; generation stops on it (the original's intended stop id)
 MOLECULE_FIELDS = ("smiles_a", "smiles_b")
 SMILES_TEXT_LIMIT = (
@@ -103,6 +115,10 @@ class MolTCProcessor(ProcessorMixin):
             as text (default). ``False`` keeps them as their ids, as the original MolTC was trained (Galactica
             read the ``</s>`` separators of its targets as eos): converted original checkpoints set it, so their
             CoT prefixes are scored the way they learnt them.
+        graph_only_prompts: `encode_prompt` removes every molecule's SMILES text (`without_smiles_text`), so the
+            molecules reach the model through their graph tokens only. Training sets it from the recipe's
+            ``graph_only_prompts`` and saves it with the model: a model fine-tuned on graph-only prompts is then
+            asked in the form it learnt, through every path (pipeline, ``moltc predict``, the demo, chat template).
     """
 
     def __init__(
@@ -113,9 +129,11 @@ class MolTCProcessor(ProcessorMixin):
         keep_largest_fragment: bool = False,
         chat_template=None,
         answer_control_tokens_as_text: bool = True,
+        graph_only_prompts: bool = False,
         **kwargs,
     ):
         self.num_query_tokens = num_query_tokens
+        self.graph_only_prompts = bool(graph_only_prompts)
         self.answer_control_tokens_as_text = bool(answer_control_tokens_as_text)
         self.mol_token = mol_token
         self.keep_largest_fragment = keep_largest_fragment
@@ -196,9 +214,14 @@ class MolTCProcessor(ProcessorMixin):
         return ids
 
     def encode_prompt(self, text: str) -> list[int]:
-        """Tokenize a prompt and expand each ``<mol>`` into ``num_query_tokens`` placeholder ids."""
+        """Tokenize a prompt and expand each ``<mol>`` into ``num_query_tokens`` placeholder ids.
+
+        With ``graph_only_prompts`` the SMILES text goes first (idempotent: a stripped prompt stays as it is).
+        """
         mol_id = self.mol_token_id
         expanded: list[int] = []
+        if getattr(self, "graph_only_prompts", False):
+            text = without_smiles_text(text)
         for token_id in self.encode_text(text):
             expanded += [token_id] * self.num_query_tokens if token_id == mol_id else [token_id]
         return expanded

@@ -8,12 +8,9 @@ always uses the whole molecule.
 from __future__ import annotations
 
 import math
-import re
 
 from ..configuration_moltc import END_SMILES, MOL_TOKEN, START_SMILES  # the checkpoint code owns the tags
-from ..processing_moltc import SMILES_TEXT_LIMIT
-
-_SMILES_TEXT = re.compile(re.escape(START_SMILES) + ".*?" + re.escape(END_SMILES), re.DOTALL)
+from ..processing_moltc import SMILES_TEXT_LIMIT, without_smiles_text  # noqa: F401 (re-exported)
 
 # Questions per task family, verbatim from the released code (note the lower-case "what" for solvation).
 DDI_QUESTION = "What are the side effects of these two drugs?"
@@ -30,15 +27,6 @@ def molecule_slot(smiles: str, *, trailing_space: bool = True, mol_token: str = 
     return f"{START_SMILES}{smiles[:SMILES_TEXT_LIMIT]}{END_SMILES}{mol_token}." + (
         " " if trailing_space else ""
     )
-
-
-def without_smiles_text(prompt: str) -> str:
-    """``prompt`` with every molecule's SMILES text removed (markers and ``<mol>`` kept): a graph-only prompt.
-
-    What a graph-only model reads, at training (``graph_only_prompts``) and in the text-masked ablation: the
-    molecule reaches the LLM through its graph tokens alone, so whatever the answer needs must come from them.
-    """
-    return _SMILES_TEXT.sub(f"{START_SMILES}{END_SMILES}", prompt)
 
 
 def pair_prompt(smiles_a: str, smiles_b: str, question: str, *, mol_token: str = MOL_TOKEN) -> str:

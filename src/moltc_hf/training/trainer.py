@@ -385,6 +385,8 @@ def build_trainer(
     if eval_dataset is None and args.eval_strategy != "no":
         logger.warning("Recipe %r asks for evaluation but the dataset has no validation split.", recipe.name)
         args.eval_strategy = "no"
+    # The processor saved with this stage's model records how it was prompted, so inference asks the same way.
+    processor.graph_only_prompts = recipe.graph_only_prompts
     collator = MolTCDataCollator(
         processor,
         max_length=recipe.max_length,

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import torch
 
+from conftest import fresh_python, save_tiny_model
 from moltc_hf import InvalidMoleculeError, MolTCDataCollator, MolTCProcessor
 from moltc_hf.collator import IGNORE_INDEX
 from moltc_hf.tasks.templates import DDI_QUESTION, SOLVATION_QUESTION, pair_prompt, solvation_target
@@ -226,3 +227,29 @@ def test_processor_options_follow_transformers_and_keep_moltc_defaults(tiny):
     batch = processor(text=[prompt, prompt + " Briefly."], common_kwargs={"return_tensors": "np"})
     assert batch["attention_mask"][:, -1].all() and not batch["attention_mask"][:, 0].all()
     assert batch["input_ids"].dtype == "int64"
+
+
+def test_a_graph_only_processor_is_saved_as_such_and_prompts_without_smiles_text(tmp_path):
+    """A model fine-tuned on graph-only prompts is asked the same way after loading, also as remote code."""
+    from moltc_hf.tasks.registry import get_task
+    from moltc_hf.tasks.templates import without_smiles_text
+
+    folder = save_tiny_model(tmp_path / "model")
+    processor = MolTCProcessor.from_pretrained(folder)
+    prompt = get_task("ddi_binary").prompt("CC(=O)Oc1ccccc1C(=O)O", "CCO")
+    assert not processor.graph_only_prompts
+    full = processor.encode_prompt(prompt)
+    processor.graph_only_prompts = True
+    processor.save_pretrained(folder)
+    stripped = processor.encode_prompt(without_smiles_text(prompt))
+    assert processor.encode_prompt(prompt) == stripped != full
+    assert MolTCProcessor.from_pretrained(folder).encode_prompt(prompt) == stripped
+    remote = fresh_python(
+        "import json, sys; from transformers import AutoProcessor; "
+        "p = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True); "
+        "print(json.dumps([type(p).__module__, p.graph_only_prompts, p.encode_prompt(sys.argv[2])]))",
+        str(folder),
+        prompt,
+        cwd=tmp_path,
+    )
+    assert remote[0].startswith("transformers_modules") and remote[1] is True and remote[2] == stripped

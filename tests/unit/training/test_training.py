@@ -311,6 +311,16 @@ def test_graph_only_prompts_reach_the_collator_and_are_validated(dataset_dir, ti
         max_steps=1,
     )
     assert trainer.data_collator.graph_only
+    assert processor.graph_only_prompts  # saved with the stage's model: inference prompts the same way
+    build_trainer(
+        dataclasses.replace(recipe, graph_only_prompts=False, dataset_config="freesolv"),
+        model,
+        processor,
+        train_split,
+        tmp_path,
+        max_steps=1,
+    )
+    assert not processor.graph_only_prompts  # the next stage (full prompts) resets it
     with pytest.raises(ValueError, match="graph_only_prompts: expected true or false"):
         Recipe.from_dict(
             {"name": "x", "stage": "finetune", "dataset_config": "a", "graph_only_prompts": "yes"}
