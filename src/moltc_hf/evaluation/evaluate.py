@@ -89,6 +89,7 @@ def evaluate_model(
     reduction: str = "decision",
     calibration_rows=None,
     symmetric: bool | None = None,
+    constrain_value: bool = True,
 ) -> dict:
     """Evaluate on MoT-instructions rows (``smiles_a``, ``smiles_b``, ``prompt``, ``target``, ``label``).
 
@@ -108,6 +109,8 @@ def evaluate_model(
         symmetric: answer each pair in both orders and average the class probabilities (score mode); default:
             symmetric tasks (`moltc_hf.inference.predict.uses_symmetric_readout`). ``False`` measures the
             one-order model.
+        constrain_value: regression values decoded inside the interval the answer gave
+            (`moltc_hf.inference.constraints`); ``False``: read what greedy decoding wrote.
         limit: evaluate a seeded sample of this many rows (`sample_rows`).
         train_rows: the train split; used to complete the candidate list and to fit the drug-prior
             reference for binary DDI (`moltc_hf.baselines.DrugPrior`).
@@ -129,7 +132,7 @@ def evaluate_model(
     if cache is True and len(frame):
         cache = MoleculeFeatureCache(model, processor)  # shared with the swapped pass
     kwargs = dict(mode=mode, batch_size=batch_size, max_new_tokens=max_new_tokens, num_beams=num_beams)
-    kwargs.update(cache=cache, reduction=reduction, symmetric=symmetric)
+    kwargs.update(cache=cache, reduction=reduction, symmetric=symmetric, constrain_value=constrain_value)
     if spec.kind == CLASSIFICATION:
         if candidates is None:
             source = frame if train_frame is None else pd.concat([train_frame, frame], ignore_index=True)

@@ -146,8 +146,12 @@ def predict_batch(
     reduction: str = "decision",
     share_prefix: bool = True,
     swapped: SwappedInputs | None = None,
+    constrain_value: bool = True,
 ) -> list[Prediction]:
     """Answer ``prompts`` (one per pair, molecules given as ``molecule_features`` in pair order).
+
+    ``constrain_value``: decode a regression value as a well-formed number inside the interval the answer gave
+    (`constraints.ValueConstraint`); ``False`` reads whatever greedy decoding wrote.
 
     ``swapped``: the same pairs as (B, A) (`swapped_inputs`); score mode then answers with the mean of both
     orders' class probabilities, so (A, B) and (B, A) get the same answer by construction.
@@ -194,6 +198,7 @@ def predict_batch(
         molecule_features,
         max_new_tokens=max_new_tokens or default_max_new_tokens(task, cot),
         num_beams=num_beams,
+        constrain_value=constrain_value and task.kind == REGRESSION,
     )
     predictions = []
     for text, confidence in zip(texts, confidences):
@@ -337,6 +342,7 @@ def iter_predictions(
     reduction: str = "decision",
     share_prefix: bool = True,
     symmetric: bool | None = None,
+    constrain_value: bool = True,
 ) -> Iterator[tuple[list[tuple[object, Mapping, Prediction]], list[Reject]]]:
     """Yield ``([(row_id, row, prediction), ...], rejects)`` per batch of ``rows``.
 
@@ -357,7 +363,7 @@ def iter_predictions(
 
     answer_options = {"mode": mode, "candidates": candidates, "class_names": class_names}
     answer_options.update(max_new_tokens=max_new_tokens, num_beams=num_beams, reduction=reduction)
-    answer_options["share_prefix"] = share_prefix
+    answer_options.update(share_prefix=share_prefix, constrain_value=constrain_value)
     both_orders = uses_symmetric_readout(task, mode, symmetric)
 
     def predict(batch: list[Mapping], batch_ids: list) -> list[Prediction]:

@@ -34,9 +34,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from transformers import LogitsProcessorList
 
 from ..collator import decision_spans
 from ..processing_moltc import MolTCProcessor
+from .constraints import ValueConstraint
 
 REDUCTIONS = ("decision", "sum", "mean")
 
@@ -337,9 +339,13 @@ def generate_answers(
     *,
     max_new_tokens: int = 64,
     num_beams: int = 1,
+    constrain_value: bool = False,
     **generate_kwargs,
 ) -> tuple[list[str], list[float]]:
     """Greedy / beam answers (left-padded prompts) and each answer's confidence.
+
+    ``constrain_value``: a regression answer's value is decoded under `constraints.ValueConstraint` (a
+    well-formed ``{v:.2f}`` inside the interval the answer gave before it).
 
     Confidence = the geometric mean of the generated tokens' probabilities (including the answer-end
     token), i.e. ``exp(mean log p)``: comparable across answers of different lengths, in [0, 1]. For beams
@@ -351,6 +357,10 @@ def generate_answers(
     prompt_ids = [processor.encode_prompt(p) for p in prompts]
     input_ids = processor.pad(prompt_ids, "left").to(device)
     end_id = processor.answer_end_token_id
+    if constrain_value:
+        constraint = ValueConstraint(processor.tokenizer, input_ids.shape[1])
+        given = generate_kwargs.get("logits_processor") or []
+        generate_kwargs["logits_processor"] = LogitsProcessorList([*given, constraint])
     output = model.generate(
         input_ids=input_ids,
         attention_mask=processor.attention_mask_for(prompt_ids, "left").to(device),
