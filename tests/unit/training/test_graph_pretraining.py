@@ -187,6 +187,8 @@ def test_chain_pretrains_the_gin_then_builds_the_next_stage_on_it(molsets_wheel,
     assert result.stages[0].global_step == 2 and (gin_dir / "final" / "graph_encoder.safetensors").is_file()
     config = json.loads((tmp_path / "run" / "final" / "config.json").read_text())
     assert config["pretrained_graph_encoder"] == str(gin_dir / "final")
+    processor_config = json.loads((tmp_path / "run" / "final" / "processor_config.json").read_text())
+    assert processor_config["graph_only_prompts"] is True  # the last stage prompted graph-only: recorded
     with pytest.raises(ValueError, match="graph_pretraining"):
         Recipe.from_dict({"stage": "graph-pretrain", "graph_pretraining": {"objectives": ["nope"]}})
 
