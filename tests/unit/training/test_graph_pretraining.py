@@ -159,6 +159,9 @@ def test_chain_pretrains_the_gin_then_builds_the_next_stage_on_it(molsets_wheel,
     build_dataset(["moses"], tmp_path / "mot", pretrain_pairs=24, progress=False)
     chain = load_recipe("tiny-pretrained-pipeline")
     assert [s.stage for s in chain.stages] == ["graph-pretrain", "pretrain", "finetune"]
+    regression_chain = load_recipe("tiny-pretrained-graph-pipeline")
+    assert [s.graph_only_prompts for s in regression_chain.stages[1:]] == [True, True]
+    assert [s.graph_only_prompts for s in chain.stages[1:]] == [True, False]  # DDI keeps the SMILES text
     recipe = {
         "name": "chain",
         "stage": "chain",
