@@ -141,6 +141,14 @@ def run_variant(
         classes=read_classes(folder, config),
         progress=False,
     )
+    if (
+        "rmse" in report["metrics"]
+    ):  # the same model read without the value constraint: the readout's ablation
+        free = evaluate_model(model, processor, rows, progress=False, constrain_value=False)
+        report["free_readout"] = {k: v for k, v in free["metrics"].items() if isinstance(v, (int, float))}
+        report["free_readout"]["max_abs_error"] = float(
+            np.nanmax(np.abs(free["predictions"]["value"] - free["predictions"]["y_true"]))
+        )
     report["train_seconds"] = seconds
     report["steps"] = steps
     shutil.rmtree(work, ignore_errors=True)

@@ -131,6 +131,10 @@ def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args
             misses = [worst_answer(r["predictions"]) for r in reports]
             metrics["per_seed"]["max_abs_error"] = [m[0] for m in misses]
             metrics["per_seed"]["worst_answer"] = [m[1] for m in misses]
+            # the same models read without the value constraint (`benchmarks/value_readout.py`)
+            free = [r.get("free_readout") or {} for r in reports]
+            metrics["per_seed"]["rmse_free_readout"] = [f.get("rmse") for f in free]
+            metrics["per_seed"]["max_abs_error_free_readout"] = [f.get("max_abs_error") for f in free]
         order = [
             r["order_consistency"]["same_answer"]
             for r in reports
@@ -244,6 +248,11 @@ def format_table(rows: list[Row], seed: int) -> str:
         per_seed = (row.metrics.get("per_seed") or {}).get(keys[0]) or []
         if len(per_seed) > 1:
             text += f" ({keys[0]} per seed " + " / ".join(f"{v:.3f}" for v in per_seed) + ")"
+        free = [
+            v for v in (row.metrics.get("per_seed") or {}).get("rmse_free_readout") or [] if v is not None
+        ]
+        if free:
+            text += " [unconstrained readout: rmse per seed " + " / ".join(f"{v:.3f}" for v in free) + "]"
         lines.append(
             f"{row.task:<10} {row.split:<18} {row.model:<42} {text:<26} "
             f"{f'{row.n_train}/{row.n_test}':>13} {row.seconds:>9.1f}"
