@@ -11,7 +11,9 @@ Inputs: one pair (``{"smiles_a": ..., "smiles_b": ...}`` or ``(smiles_a, smiles_
 (the class sentences; needed for ``ddi_type`` unless the model config stores them, see
 `set_task_defaults`), ``cot``, ``max_new_tokens``, ``num_beams``, ``symmetric`` (score mode on a symmetric
 task such as ``ddi_binary``: the mean of the (A, B) and (B, A) probabilities, so both orders get one answer;
-on by default, ``symmetric=False`` answers the given order only).
+on by default, ``symmetric=False`` answers the given order only), ``constrain_value`` (regression: the value is
+decoded as a well-formed number inside the interval the answer gave, `inference.constraints`; ``False`` reads what
+greedy decoding wrote).
 
 Output per pair: ``task``, ``answer`` (the answer text), ``label`` (class name or ``None``), ``value``
 (float or ``None``), ``probability`` (confidence in [0, 1]: the class probability when scoring, the
@@ -405,6 +407,7 @@ class MoleculePairInteractionPipeline(Pipeline):
         num_beams: int | None = None,
         allow_untrained_task: bool | None = None,
         symmetric: bool | None = None,
+        constrain_value: bool | None = None,
         **kwargs,
     ):
         if kwargs:
@@ -422,6 +425,7 @@ class MoleculePairInteractionPipeline(Pipeline):
             ("max_new_tokens", max_new_tokens),
             ("num_beams", num_beams),
             ("symmetric", symmetric),
+            ("constrain_value", constrain_value),
         ):
             if value is not None:
                 forward[name] = value
@@ -494,6 +498,7 @@ class MoleculePairInteractionPipeline(Pipeline):
         max_new_tokens: int | None = None,
         num_beams: int = 1,
         symmetric: bool | None = None,
+        constrain_value: bool = True,
     ) -> dict:
         spec = self._task(task)
         if spec.is_classification:
@@ -526,6 +531,7 @@ class MoleculePairInteractionPipeline(Pipeline):
             max_new_tokens=max_new_tokens,
             num_beams=num_beams,
             swapped=swapped,
+            constrain_value=constrain_value,
         )
         return {"single": model_inputs["single"], "predictions": predictions}
 

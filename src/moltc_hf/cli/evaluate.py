@@ -52,6 +52,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-beams", type=positive_int, default=1)
     parser.add_argument("--no-order-consistency", action="store_true", help="skip the (B, A) pass")
     parser.add_argument(
+        "--no-constrain-value",
+        action="store_true",
+        help="regression: read the value greedy decoding wrote (default: decoded inside the answer's own interval)",
+    )
+    parser.add_argument(
         "--one-order",
         action="store_true",
         help="symmetric tasks: answer (A, B) only (default: the mean of both orders' probabilities)",
@@ -116,6 +121,7 @@ def _evaluate(args, config, frame, bad_labels, train_rows, model, processor, out
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
         num_beams=args.num_beams,
+        constrain_value=not args.no_constrain_value,
         order_consistency=False if args.no_order_consistency else None,
         symmetric=False if getattr(args, "one_order", False) else None,
         train_rows=train_rows,

@@ -57,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-beams", type=positive_int, default=1)
     parser.add_argument("--no-cache", action="store_true", help="re-encode molecules for every pair (slow)")
     parser.add_argument(
+        "--no-constrain-value",
+        action="store_true",
+        help="regression: read the value greedy decoding wrote (default: decoded inside the answer's own interval)",
+    )
+    parser.add_argument(
         "--device", type=device_name, default=None, help="cpu / cuda / cuda:N (default: cuda when available)"
     )
     add_dtype_argument(parser)
@@ -109,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         cache=not args.no_cache,
         max_new_tokens=args.max_new_tokens,
         num_beams=args.num_beams,
+        constrain_value=not args.no_constrain_value,
         resume=args.resume,
         write_every=args.part_size,
     )

@@ -76,3 +76,35 @@ def test_constrained_generation_always_answers_a_parseable_value_inside_its_inte
         parsed = parse_regression_answer(ANSWER + text)
         assert parsed.parsed and -4.0 <= parsed.value <= -3.5, text
     assert solvation_target(-3.75).endswith("-3.75;")
+
+
+def test_the_pipeline_and_the_clis_take_the_readout_option(tmp_path):
+    from transformers import pipeline as hf_pipeline
+
+    from conftest import save_tiny_model
+    from moltc_hf.cli import main as cli_main
+
+    folder = save_tiny_model(tmp_path / "model", task="solvation")
+    pipe = hf_pipeline(model=str(folder), trust_remote_code=True)
+    for constrain in (True, False):
+        out = pipe({"smiles_a": "O", "smiles_b": "CCO"}, constrain_value=constrain, max_new_tokens=4)
+        assert out["task"] == "solvation" and "value_source" in out
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("smiles_a,smiles_b\nO,CCO\nO,CCCO\n")
+    for flag in ([], ["--no-constrain-value"]):
+        output = tmp_path / f"out{len(flag)}.csv"
+        code = cli_main(
+            [
+                "predict",
+                "--model",
+                str(folder),
+                "--input",
+                str(pairs),
+                "--output",
+                str(output),
+                "--max-new-tokens",
+                "4",
+            ]
+            + flag
+        )
+        assert code == 0 and output.read_text().count("\n") == 3
