@@ -48,13 +48,19 @@ def device_name(text: str) -> str:
     return text
 
 
-def add_dtype_argument(parser) -> None:
-    """``--dtype`` of the inference commands (`evaluation.inference.inference_dtype`)."""
+def add_inference_arguments(parser) -> None:
+    """``--dtype`` and ``--no-constrain-value`` of the inference commands (`inference.predict.inference_dtype`,
+    `inference.constraints`)."""
     parser.add_argument(
         "--dtype",
         choices=["auto", "bfloat16", "float16", "float32"],
         default="auto",
         help="weights' dtype (default auto: bfloat16 on CUDA, float32 on CPU)",
+    )
+    parser.add_argument(
+        "--no-constrain-value",
+        action="store_true",
+        help="regression: read the value greedy decoding wrote (default: decoded inside the answer's own interval)",
     )
 
 

@@ -11,7 +11,7 @@ import shutil
 from pathlib import Path
 
 from ..atomic import write_file_atomically
-from ._checks import add_dtype_argument, device_name, load_model, output_folder, positive_int
+from ._checks import add_inference_arguments, device_name, load_model, output_folder, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,11 +52,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-beams", type=positive_int, default=1)
     parser.add_argument("--no-order-consistency", action="store_true", help="skip the (B, A) pass")
     parser.add_argument(
-        "--no-constrain-value",
-        action="store_true",
-        help="regression: read the value greedy decoding wrote (default: decoded inside the answer's own interval)",
-    )
-    parser.add_argument(
         "--one-order",
         action="store_true",
         help="symmetric tasks: answer (A, B) only (default: the mean of both orders' probabilities)",
@@ -64,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--device", type=device_name, default=None, help="cpu / cuda / cuda:N (default: cuda when available)"
     )
-    add_dtype_argument(parser)
+    add_inference_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ._checks import add_dtype_argument, device_name, input_file, load_model, output_file, positive_int
+from ._checks import add_inference_arguments, device_name, input_file, load_model, output_file, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -57,14 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--num-beams", type=positive_int, default=1)
     parser.add_argument("--no-cache", action="store_true", help="re-encode molecules for every pair (slow)")
     parser.add_argument(
-        "--no-constrain-value",
-        action="store_true",
-        help="regression: read the value greedy decoding wrote (default: decoded inside the answer's own interval)",
-    )
-    parser.add_argument(
         "--device", type=device_name, default=None, help="cpu / cuda / cuda:N (default: cuda when available)"
     )
-    add_dtype_argument(parser)
+    add_inference_arguments(parser)
     parser.add_argument(
         "--part-size",
         type=positive_int,
