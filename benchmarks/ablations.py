@@ -141,18 +141,24 @@ def run_variant(
         classes=read_classes(folder, config),
         progress=False,
     )
-    if (
-        "rmse" in report["metrics"]
-    ):  # the same model read without the value constraint: the readout's ablation
+    # regression: the same model read without the value constraint (the readout's ablation)
+    if "rmse" in report["metrics"]:
         free = evaluate_model(model, processor, rows, progress=False, constrain_value=False)
         report["free_readout"] = {k: v for k, v in free["metrics"].items() if isinstance(v, (int, float))}
-        report["free_readout"]["max_abs_error"] = float(
-            np.nanmax(np.abs(free["predictions"]["value"] - free["predictions"]["y_true"]))
-        )
+        report["free_readout"]["max_abs_error"] = worst_answer(free["predictions"])[0]
     report["train_seconds"] = seconds
     report["steps"] = steps
     shutil.rmtree(work, ignore_errors=True)
     return report
+
+
+def worst_answer(predictions) -> tuple[float | None, str | None]:
+    """The largest absolute error of one run's regression predictions, and the answer text that made it."""
+    errors = np.abs(predictions["value"].to_numpy(float) - predictions["y_true"].to_numpy(float))
+    if not len(errors) or np.isnan(errors).all():
+        return None, None
+    worst = int(np.nanargmax(errors))
+    return float(errors[worst]), str(predictions["answer"].iloc[worst])
 
 
 def _same_rows(test_rows, folder: Path, config: str):

@@ -47,7 +47,7 @@ from moltc_hf.instructions import build_dataset  # noqa: E402
 from moltc_hf.training import load_split  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from ablations import VARIANTS, run_variant, summarise  # noqa: E402
+from ablations import VARIANTS, run_variant, summarise, worst_answer  # noqa: E402
 
 RAW_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "raw"
 # name -> (label, source, task, split). CompSol's cold-drug split keys on the solute (its `split_on`): cold-solute.
@@ -85,15 +85,6 @@ def rows_of(folder: Path, config: str, max_test: int | None, seed: int):
     if max_test is not None and len(test_rows) > max_test:
         test_rows = test_rows.shuffle(seed=seed).select(range(max_test))
     return train_rows, test_rows
-
-
-def worst_answer(predictions) -> tuple[float | None, str | None]:
-    """The largest absolute error of one run's regression predictions, and the answer text that made it."""
-    errors = np.abs(predictions["value"].to_numpy(float) - predictions["y_true"].to_numpy(float))
-    if not len(errors) or np.isnan(errors).all():
-        return None, None
-    worst = int(np.nanargmax(errors))
-    return float(errors[worst]), str(predictions["answer"].iloc[worst])
 
 
 def moltc_rows(folder: Path, config: str, task: str, train_rows, test_rows, args, workdir: Path) -> list:
