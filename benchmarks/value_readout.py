@@ -14,30 +14,30 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-import numpy as np  # noqa: E402
 
 from moltc_hf.evaluation import evaluate_model  # noqa: E402
 from moltc_hf.inference.predict import load_for_inference  # noqa: E402
 from moltc_hf.training import load_split  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ablations import worst_answer  # noqa: E402
+
 
 def readout(model, processor, rows, constrain: bool) -> dict:
     report = evaluate_model(model, processor, rows, progress=False, constrain_value=constrain)
-    predictions = report["predictions"]
-    errors = np.abs(predictions["value"].to_numpy(float) - predictions["y_true"].to_numpy(float))
-    worst = int(np.nanargmax(errors)) if np.isfinite(errors).any() else None
+    max_abs_error, answer = worst_answer(report["predictions"])
     metrics = report["metrics"]
     return {
         "rmse": metrics["rmse"],
         "mae": metrics["mae"],
         "num_unparseable": metrics.get("num_unparseable", 0),
         "num_outside_interval": metrics.get("num_outside_interval", 0),
-        "max_abs_error": None if worst is None else float(errors[worst]),
-        "worst_answer": None if worst is None else str(predictions["answer"].iloc[worst]),
+        "max_abs_error": max_abs_error,
+        "worst_answer": answer,
     }
 
 
